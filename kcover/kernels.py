@@ -1,0 +1,173 @@
+"""Similarity kernels, and how a distance becomes a similarity.
+
+Three kernels, each a function of two feature vectors, evaluated in blocks:
+
+* ``rbf``:    k(x, y) = exp(-||x - y||^2 / (2 * bandwidth^2)), values in (0, 1].
+  The bandwidth is given, or set by the median heuristic (:func:`median_bandwidth`):
+  the median Euclidean distance between pairs of points.
+* ``cosine``: k(x, y) = <x, y> / (||x|| ||y||), values in [-1, 1]. A zero vector has
+  similarity 0 to everything.
+* ``linear``: k(x, y) = <x, y>, unbounded.
+
+No transform is applied silently. Each kernel declares a ``floor``, the similarity of a target
+to the empty selection, used by facility location (see :mod:`kcover.facility_location`): 0 for
+rbf and linear, -1 for cosine. A similarity below the floor is an error, never clipped.
+
+The kernel-induced distance d(x, y)^2 = k(x, x) + k(y, y) - 2 k(x, y) (used by k-center) is a
+metric for all three: for rbf it is a monotone function of the Euclidean distance, for cosine
+of the angle, for linear it is the Euclidean distance itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kcover import _checks
+
+KERNELS = ("rbf", "cosine", "linear")
+_FLOORS = {"rbf": 0.0, "cosine": -1.0, "linear": 0.0}
+_PRECISION = jax.lax.Precision.HIGHEST
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["bandwidth"], meta_fields=["name"])
+@dataclasses.dataclass(frozen=True)
+class Kernel:
+    """A kernel: ``name`` (static under jit) and ``bandwidth`` (rbf only; traced)."""
+
+    name: str
+    bandwidth: Any = 1.0
+
+    @property
+    def floor(self) -> float:
+        """Similarity of a target to the empty set, for facility location."""
+        return _FLOORS[self.name]
+
+
+def median_bandwidth(x: Any, *, max_points: int = 2000, seed: int = 0) -> float:
+    """Median heuristic: the median pairwise Euclidean distance of the rows of ``x`` (N, d).
+
+    Uses a seeded subsample of at most ``max_points`` rows, so the cost is O(max_points^2 d).
+    Returns 1.0 if every sampled pair coincides.
+    """
+    x = _checks.features(x, "x")
+    if x.shape[0] > max_points:
+        rows = np.random.default_rng(seed).choice(x.shape[0], max_points, replace=False)
+        x = x[np.sort(rows)]
+    xs = x.astype(np.float64)
+    sq = np.sum(xs * xs, axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * xs @ xs.T, 0.0)
+    iu = np.triu_indices(xs.shape[0], k=1)
+    if iu[0].size == 0:
+        return 1.0
+    med = float(np.sqrt(np.median(d2[iu])))
+    return med if med > 0 else 1.0
+
+
+def make_kernel(kernel: str | Kernel = "rbf", bandwidth: float | None = None, x: Any = None) -> Kernel:
+    """Resolve a kernel name (``rbf``, ``cosine``, ``linear``) to a :class:`Kernel`.
+
+    For rbf without ``bandwidth`` the median heuristic is applied to ``x`` (N, d).
+    """
+    if isinstance(kernel, Kernel):
+        return kernel
+    _checks.choice(kernel, KERNELS, "kernel")
+    if kernel != "rbf":
+        if bandwidth is not None:
+            raise ValueError(f"bandwidth: only the rbf kernel has one, not {kernel!r}")
+        return Kernel(kernel, 1.0)
+    if bandwidth is None:
+        if x is None:
+            raise ValueError("bandwidth: give a bandwidth or features for the median heuristic")
+        bandwidth = median_bandwidth(x)
+    return Kernel("rbf", _checks.positive(bandwidth, "bandwidth"))
+
+
+def pairwise(kernel: Kernel, x: jax.Array, y: jax.Array) -> jax.Array:
+    """Similarities between the rows of ``x`` (n, d) and ``y`` (m, d): an (n, m) array.
+
+    Pure and traceable; callers bound n * m (see :func:`blocked_rows`).
+    """
+    if kernel.name == "linear":
+        return jnp.matmul(x, y.T, precision=_PRECISION)
+    if kernel.name == "cosine":
+        xn = x / jnp.maximum(jnp.linalg.norm(x, axis=1, keepdims=True), 1e-30)
+        yn = y / jnp.maximum(jnp.linalg.norm(y, axis=1, keepdims=True), 1e-30)
+        return jnp.clip(jnp.matmul(xn, yn.T, precision=_PRECISION), -1.0, 1.0)
+    if kernel.name == "rbf":
+        sq = (
+            jnp.sum(x * x, axis=1)[:, None]
+            + jnp.sum(y * y, axis=1)[None, :]
+            - 2.0 * jnp.matmul(x, y.T, precision=_PRECISION)
+        )
+        bw = jnp.asarray(kernel.bandwidth, x.dtype)
+        return jnp.exp(-jnp.maximum(sq, 0.0) / (2.0 * bw * bw))
+    raise ValueError(f"kernel: unknown kernel {kernel.name!r}")
+
+
+def self_similarity(kernel: Kernel, x: jax.Array) -> jax.Array:
+    """k(x_i, x_i) for the rows of ``x`` (n, d): an (n,) array."""
+    if kernel.name == "linear":
+        return jnp.sum(x * x, axis=1)
+    if kernel.name == "cosine":
+        return jnp.where(jnp.linalg.norm(x, axis=1) > 0, 1.0, 0.0).astype(x.dtype)
+    return jnp.ones(x.shape[0], x.dtype)
+
+
+def squared_distance(kernel: Kernel, x: jax.Array, y: jax.Array) -> jax.Array:
+    """Kernel-induced squared distances between rows of ``x`` (n, d) and ``y`` (m, d): (n, m)."""
+    d2 = self_similarity(kernel, x)[:, None] + self_similarity(kernel, y)[None, :] - 2.0 * pairwise(kernel, x, y)
+    return jnp.maximum(d2, 0.0)
+
+
+def blocked_rows(
+    fn: Callable[[jax.Array, jax.Array], jax.Array],
+    x: jax.Array,
+    block: int,
+) -> jax.Array:
+    """Apply ``fn(x_block, valid)`` to row blocks of ``x`` (n, d) and concatenate the results.
+
+    ``x`` is zero-padded to a multiple of ``block`` so every call has the static shape
+    (block, d); ``valid`` (block,) marks the real rows. ``fn`` must return an array whose leading
+    axis is ``block``. At most one block's intermediate lives at a time (``lax.map``).
+    """
+    n = x.shape[0]
+    block = max(1, min(block, n))
+    nb = -(-n // block)
+    pad = nb * block - n
+    xp = jnp.pad(x, ((0, pad), (0, 0)))
+    valid = (jnp.arange(nb * block) < n).reshape(nb, block)
+    out = jax.lax.map(lambda args: fn(*args), (xp.reshape(nb, block, x.shape[1]), valid))
+    return out.reshape((nb * block,) + out.shape[2:])[:n]
+
+
+@functools.partial(jax.jit, static_argnames=("block",))
+def _gram(kernel: Kernel, x: jax.Array, y: jax.Array, block: int) -> jax.Array:
+    return blocked_rows(lambda xb, _: pairwise(kernel, xb, y), x, block)
+
+
+def gram(
+    x: Any,
+    y: Any = None,
+    *,
+    kernel: str | Kernel = "rbf",
+    bandwidth: float | None = None,
+    block: int = 4096,
+) -> jax.Array:
+    """Dense similarity matrix between ``x`` (n, d) and ``y`` (m, d) (``y`` defaults to ``x``).
+
+    Returns (n, m). Memory O(n m); for small data and tests. Built ``block`` rows at a time.
+    The rbf median bandwidth, when not given, is taken from ``x``.
+    """
+    xa = _checks.features(x, "x")
+    ya = xa if y is None else _checks.features(y, "y")
+    _checks.same_width(xa, ya, "x", "y")
+    k = make_kernel(kernel, bandwidth, xa)
+    dtype = jnp.result_type(xa.dtype, ya.dtype)
+    return _gram(k, jnp.asarray(xa, dtype), jnp.asarray(ya, dtype), block)
