@@ -13,14 +13,15 @@ Greedy picks argmax_i F(S + i) - F(S); **ties go to the lowest candidate index**
 
 * ``naive``: every step evaluates every gain. Time O(k N T d) matrix-free, O(k N T) dense.
 * ``lazy`` (Minoux): gains only shrink, so stale gains are upper bounds. Each step re-evaluates
-  the ``batch`` largest stale bounds in one jitted call and accepts the best fresh gain once it
+  the ``block`` largest stale bounds in one jitted call and accepts the best fresh gain once it
   beats every stale bound left (index order on equality). Same picks as ``naive``. Time
-  O(N T d) for the first pass plus O(batch T d) per re-evaluation round.
+  O(N T d) for the first pass plus O(block T d) per re-evaluation round.
 * ``stochastic`` (Mirzasoleiman et al. 2015): each step evaluates a uniform random sample of
   s = ceil((N / k) log(1 / epsilon)) unselected candidates. Time O(N T d log(1/epsilon)).
 
-Memory: features O((N + T) d) plus O(block T) similarities for a full gain pass and
-O(batch T) for a lazy round; never N x T. The dense path holds the given (T, N) matrix.
+Memory: features O((N + T) d) plus O(block T) similarities per call (a chunk of a full gain
+pass, or one lazy round); never N x T. Every similarity is evaluated in calls of the same width
+``block``, which keeps floating-point rounding identical across methods. The dense path holds the given (T, N) matrix.
 Everything runs in one jitted ``lax.scan`` over the k picks; deterministic for a given seed.
 """
 
@@ -79,17 +80,27 @@ class DenseSimilarity:
 Similarity = FeatureSimilarity | DenseSimilarity
 
 
-def _gains(src: Similarity, w: jax.Array, cur: jax.Array, idx: jax.Array) -> jax.Array:
-    """Marginal gains (len(idx),) of candidates ``idx`` given coverage ``cur`` (T,)."""
+def _gains(src: Similarity, w: jax.Array, cur: jax.Array, idx: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Marginal gains (len(idx),) of candidates ``idx`` given coverage ``cur`` (T,), and their columns."""
     cols = src.columns(idx)
-    return jnp.sum(w[:, None] * jnp.maximum(cols - cur[:, None], 0.0), axis=0)
+    return jnp.sum(w[:, None] * jnp.maximum(cols - cur[:, None], 0.0), axis=0), cols
 
 
 def _all_gains(src: Similarity, w: jax.Array, cur: jax.Array, block: int) -> jax.Array:
     """Gains of every candidate (N,), ``block`` candidates at a time."""
     n = src.n_candidates
     ids = jnp.arange(n, dtype=jnp.int32)[:, None]
-    return blocked_rows(lambda b, _: _gains(src, w, cur, jnp.minimum(b[:, 0], n - 1)), ids, block)
+    return blocked_rows(lambda b, _: _gains(src, w, cur, jnp.minimum(b[:, 0], n - 1))[0], ids, block)
+
+
+def _column(src: Similarity, idx: jax.Array, block: int) -> jax.Array:
+    """sim(targets, candidate idx) (T,), evaluated in a ``block``-wide call.
+
+    A matrix product's rounding depends on its shape, not on a column's position in it, so
+    evaluating every similarity in calls of one width keeps gains and coverage bit-consistent
+    (and lazy greedy's picks identical to naive greedy's).
+    """
+    return src.columns(jnp.full((block,), idx, jnp.int32))[:, 0]
 
 
 def _min_similarity(src: Similarity, block: int) -> jax.Array:
@@ -106,7 +117,7 @@ def _first_best(values: jax.Array, idx: jax.Array, n: int) -> tuple[jax.Array, j
     return best, jnp.min(jnp.where(values == best, idx, n)).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=("k", "method", "batch", "block", "sample"))
+@functools.partial(jax.jit, static_argnames=("k", "method", "block", "sample"))
 def _greedy(
     src: Similarity,
     w: jax.Array,
@@ -117,7 +128,6 @@ def _greedy(
     *,
     k: int,
     method: str,
-    batch: int,
     block: int,
     sample: int,
 ) -> tuple[jax.Array, ...]:
@@ -129,61 +139,67 @@ def _greedy(
     assign = jnp.full(w.shape, -1, jnp.int32)
     selected = jnp.zeros(n, bool)
 
-    def apply(state, idx, pos):
+    block = min(block, n)
+
+    def apply(state, idx, pos, col):
         cur, assign, selected = state
-        col = src.columns(idx[None])[:, 0]
         better = col > cur
         return jnp.where(better, col, cur), jnp.where(better, pos, assign), selected.at[idx].set(True)
 
     state = (cur, assign, selected)
     if m:
-        state = jax.lax.fori_loop(0, m, lambda i, s: apply(s, initial[i], i), state)
+        state = jax.lax.fori_loop(0, m, lambda i, s: apply(s, initial[i], i, _column(src, initial[i], block)), state)
 
     bounds = jnp.zeros(n, w.dtype)
     if method == "lazy":
         bounds = jnp.where(state[2], neg_inf, _all_gains(src, w, state[0], block))
-    nb = min(batch, n)
 
     def lazy_pick(cur, selected, bounds):
         def cond(s):
             return ~s[-1]
 
         def body(s):
-            bounds, fresh, best, arg, _ = s
-            top_vals, top_idx = jax.lax.top_k(jnp.where(fresh, neg_inf, bounds), nb)
+            bounds, fresh, best, arg, best_col, _ = s
+            top_vals, top_idx = jax.lax.top_k(jnp.where(fresh, neg_inf, bounds), block)
             valid = top_vals > neg_inf
-            g = jnp.where(valid, _gains(src, w, cur, top_idx), neg_inf)
+            g, cols = _gains(src, w, cur, top_idx)
+            g = jnp.where(valid, g, neg_inf)
             bounds = bounds.at[top_idx].set(jnp.where(valid, g, bounds[top_idx]))
             fresh = fresh.at[top_idx].set(fresh[top_idx] | valid)
             gb, gi = _first_best(g, top_idx, n)
             take = (gb > best) | ((gb == best) & (gi < arg))
+            col = cols[:, jnp.argmax(top_idx == gi)]
             best, arg = jnp.where(take, gb, best), jnp.where(take, gi, arg)
+            best_col = jnp.where(take, col, best_col)
             rest = jnp.where(fresh | selected, neg_inf, bounds)
             rest_max, rest_arg = jnp.max(rest), jnp.argmax(rest)
             done = (best > rest_max) | ((best == rest_max) & (arg < rest_arg))
-            return bounds, fresh, best, arg, done
+            return bounds, fresh, best, arg, best_col, done
 
-        init = (bounds, jnp.zeros(n, bool), neg_inf, jnp.int32(n), jnp.array(False))
-        bounds, _, best, arg, _ = jax.lax.while_loop(cond, body, init)
-        return arg, best, bounds.at[arg].set(neg_inf)
+        init = (bounds, jnp.zeros(n, bool), neg_inf, jnp.int32(n), jnp.zeros_like(cur), jnp.array(False))
+        bounds, _, best, arg, col, _ = jax.lax.while_loop(cond, body, init)
+        return arg, best, bounds.at[arg].set(neg_inf), col
 
     def step(carry, i):
         (cur, assign, selected), bounds = carry
         if method == "naive":
             g = jnp.where(selected, neg_inf, _all_gains(src, w, cur, block))
             arg = jnp.argmax(g).astype(jnp.int32)
-            gain = g[arg]
+            gain, col = g[arg], _column(src, arg, block)
         elif method == "lazy":
-            arg, gain, bounds = lazy_pick(cur, selected, bounds)
+            arg, gain, bounds, col = lazy_pick(cur, selected, bounds)
         elif method == "stochastic":
             scores = jax.random.uniform(jax.random.fold_in(key, i), (n,))
             _, idx = jax.lax.top_k(jnp.where(selected, -1.0, scores), sample)
-            g = jnp.where(selected[idx], neg_inf, _gains(src, w, cur, idx))
+            g, cols = _gains(src, w, cur, idx)
+            g = jnp.where(selected[idx], neg_inf, g)
             gain, arg = _first_best(g, idx, n)
-        else:  # fixed order
+            col = cols[:, jnp.argmax(idx == arg)]
+        else:  # fixed order: one column per pick, its gain and update from the same evaluation
             arg = order[i]
-            gain = _gains(src, w, cur, arg[None])[0]
-        cur, assign, selected = apply((cur, assign, selected), arg, m + i)
+            g, cols = _gains(src, w, cur, arg[None])
+            gain, col = g[0], cols[:, 0]
+        cur, assign, selected = apply((cur, assign, selected), arg, m + i, col)
         obj = jnp.sum(w * (cur - floor))
         return ((cur, assign, selected), bounds), (arg, gain, obj)
 
@@ -210,7 +226,6 @@ def _run(
     order: np.ndarray | None,
     epsilon: float,
     seed: int,
-    batch: int,
     block: int,
 ) -> Selection:
     n = src.n_candidates
@@ -224,7 +239,6 @@ def _run(
         jax.random.key(seed),
         k=k,
         method=method,
-        batch=int(batch),
         block=int(block),
         sample=sample,
     )
@@ -269,8 +283,7 @@ def facility_location(
     initial: Any = None,
     epsilon: float = 0.1,
     seed: int = 0,
-    batch: int = 128,
-    block: int = 1024,
+    block: int = 128,
 ) -> Selection:
     """Greedy facility location on features, matrix-free.
 
@@ -285,22 +298,22 @@ def facility_location(
       initial: indices of an initial subset S_0 (counted in F, never re-picked).
       epsilon: stochastic greedy's accuracy parameter, in (0, 1).
       seed: seed for the stochastic sample.
-      batch: stale bounds re-evaluated per lazy round. block: candidates per gain pass.
+      block: similarity columns evaluated per call: candidates per gain pass and stale
+        bounds re-evaluated per lazy round.
 
     Returns:
       a :class:`~kcover.result.Selection`; ``coverage`` is (T,).
-    Memory O((N + T) d + max(block, batch) T); time see the module docstring.
+    Memory O((N + T) d + block T); time see the module docstring.
     """
     _checks.choice(method, METHODS, "method")
     if method == "stochastic" and not 0 < epsilon < 1:
         raise ValueError(f"epsilon: must lie in (0, 1), got {epsilon}")
-    batch = int(_checks.budget(batch, 1 << 30, "batch"))
     block = int(_checks.budget(block, 1 << 30, "block"))
     src, w, init, k = _prepare(features, targets, target_weights, kernel, bandwidth, initial, k)
     if src.kernel.name == "linear":
         _check_floor(src, src.kernel.floor, block, "features")
     return _run(src, w, src.kernel.floor, k, method=method, initial=init, order=None,
-                epsilon=epsilon, seed=seed, batch=batch, block=block)
+                epsilon=epsilon, seed=seed, block=block)
 
 
 def facility_location_dense(
@@ -313,15 +326,14 @@ def facility_location_dense(
     initial: Any = None,
     epsilon: float = 0.1,
     seed: int = 0,
-    batch: int = 128,
-    block: int = 1024,
+    block: int = 128,
 ) -> Selection:
     """Greedy facility location on a precomputed similarity matrix.
 
     Args:
       similarity: (T, N) similarities, rows targets and columns candidates; every entry must be
         >= ``floor`` (the similarity to the empty set, default 0).
-      k, method, target_weights, initial, epsilon, seed, batch, block: as
+      k, method, target_weights, initial, epsilon, seed, block: as
         :func:`facility_location`.
 
     Memory O(T N) for the matrix itself; time O(k N T) naive, much less lazy.
@@ -339,7 +351,7 @@ def facility_location_dense(
     init = _checks.indices(initial, s.shape[1], "initial")
     k = _checks.budget(k, s.shape[1] - init.size)
     return _run(DenseSimilarity(jnp.asarray(s)), w, floor, k, method=method, initial=init, order=None,
-                epsilon=epsilon, seed=seed, batch=batch, block=block)
+                epsilon=epsilon, seed=seed, block=block)
 
 
 def evaluate_sequence(
@@ -366,7 +378,7 @@ def evaluate_sequence(
     if np.intersect1d(order, init).size:
         raise ValueError("order: overlaps the initial subset")
     sel = _run(src, w, src.kernel.floor, int(order.size), method="fixed", initial=init, order=order,
-               epsilon=0.5, seed=0, batch=1, block=1)
+               epsilon=0.5, seed=0, block=1)
     return sel._replace(method=method)
 
 

@@ -66,7 +66,7 @@ def median_bandwidth(x: Any, *, max_points: int = 2000, seed: int = 0) -> float:
     iu = np.triu_indices(xs.shape[0], k=1)
     if iu[0].size == 0:
         return 1.0
-    med = float(np.sqrt(np.median(d2[iu])))
+    med = float(np.median(np.sqrt(d2[iu])))
     return med if med > 0 else 1.0
 
 

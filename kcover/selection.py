@@ -60,7 +60,7 @@ def select(
     ``method``: "lazy" (default), "naive", "stochastic" (facility location, see
     :func:`~kcover.facility_location.facility_location`), "kcenter" (Gonzalez, in the kernel's
     metric; ``targets``/``target_weights`` not supported) or "random" (scored on facility location).
-    ``options`` go to the facility-location selector (``batch``, ``block``).
+    ``options`` go to the facility-location selector (``block``).
     """
     _checks.choice(method, METHODS, "method")
     if method in FL_METHODS:
