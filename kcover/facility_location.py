@@ -148,7 +148,7 @@ def _greedy(
 
     state = (cur, assign, selected)
     if m:
-        state = jax.lax.fori_loop(0, m, lambda i, s: apply(s, initial[i], i, _column(src, initial[i], block)), state)
+        state = jax.lax.fori_loop(0, m, lambda i, s: apply(s, initial[i], i.astype(jnp.int32), _column(src, initial[i], block)), state)
 
     bounds = jnp.zeros(n, w.dtype)
     if method == "lazy":
@@ -203,7 +203,7 @@ def _greedy(
         obj = jnp.sum(w * (cur - floor))
         return ((cur, assign, selected), bounds), (arg, gain, obj)
 
-    (state, _), (picks, gains, objective) = jax.lax.scan(step, (state, bounds), jnp.arange(k))
+    (state, _), (picks, gains, objective) = jax.lax.scan(step, (state, bounds), jnp.arange(k, dtype=jnp.int32))
     cur, assign, _ = state
     seg = jnp.where(assign < 0, m + k, assign)
     weights = jax.ops.segment_sum(w, seg, num_segments=m + k + 1)[m : m + k]

@@ -36,7 +36,7 @@ def _kcenter(kernel: Kernel, x: jax.Array, initial: jax.Array, first: jax.Array,
 
     state = (mind, assign, selected)
     if m:
-        state = jax.lax.fori_loop(0, m, lambda i, s: apply(s, initial[i], i), state)
+        state = jax.lax.fori_loop(0, m, lambda i, s: apply(s, initial[i], i.astype(jnp.int32)), state)
 
     def step(state, i):
         mind, assign, selected = state
@@ -47,7 +47,7 @@ def _kcenter(kernel: Kernel, x: jax.Array, initial: jax.Array, first: jax.Array,
         state = apply(state, arg, m + i)
         return state, (arg, gain, jnp.sqrt(jnp.max(state[0])))
 
-    (mind, assign, _), (picks, gains, radius) = jax.lax.scan(step, state, jnp.arange(k))
+    (mind, assign, _), (picks, gains, radius) = jax.lax.scan(step, state, jnp.arange(k, dtype=jnp.int32))
     seg = jnp.where(assign < 0, m + k, assign)
     weights = jax.ops.segment_sum(jnp.ones(n, x.dtype), seg, num_segments=m + k + 1)[m : m + k]
     return picks, gains, radius, weights, jnp.sqrt(mind)

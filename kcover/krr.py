@@ -4,7 +4,8 @@ f_S(x) = k(x, S) alpha with (K_SS + lam I) alpha = Y: the minimizer of
 sum_i ||f(x_i) - y_i||^2 + lam ||f||_H^2. Multi-output: Y is (n, c) (e.g. one-hot labels).
 As lam -> 0, f_S is the orthogonal projection (in the RKHS) of the target onto
 span{k(., s): s in S}. The solve is a Cholesky factorization of K + (lam + jitter * mean(diag K)) I;
-if it fails numerically the solve falls back to an eigendecomposition with the same shift.
+if it fails numerically the solve falls back to an eigendecomposition with the same shift
+(a pseudo-inverse: directions with a numerically zero eigenvalue get no weight).
 ``float64=True`` runs the fit in float64 regardless of the global JAX setting.
 """
 
@@ -55,9 +56,11 @@ def solve_ridge(gram: jax.Array, y: jax.Array, lam: jax.Array, jitter: jax.Array
         return jax.scipy.linalg.cho_solve((chol, True), y)
 
     def by_eigh(_):
-        vals, vecs = jnp.linalg.eigh(gram)
+        vals, vecs = jnp.linalg.eigh((gram + gram.T) / 2)
         vals = jnp.maximum(vals, 0.0) + shift
-        return vecs @ ((vecs.T @ y) / vals[:, None])
+        tol = jnp.max(vals) * n * jnp.finfo(gram.dtype).eps
+        inv = jnp.where(vals > tol, 1.0 / jnp.where(vals > tol, vals, 1.0), 0.0)  # pseudo-inverse
+        return vecs @ ((vecs.T @ y) * inv[:, None])
 
     return jax.lax.cond(jnp.all(jnp.isfinite(chol)), by_cholesky, by_eigh, None)
 
