@@ -1,0 +1,266 @@
+"""The LLM study (paper section 5, Table 2, Fig. 3), resumable cell by cell.
+
+    python -m experiments.llm --tasks bbc_news --encoder minilm --out runs/llm
+
+Learner geometry: mean-pooled hidden states of a text encoder (``qwen2.5`` as in the paper,
+or ``minilm``), pretrained and random-init (condition A's control). Input geometry: lexical
+n-gram hashing (:func:`kcover.featurize.hash_text`). Selectors: facility location (cosine
+kernel) in each geometry, and random. Budgets k = m x C for m in ``--budgets`` (default
+1..12). The fixed probe is fit on the embeddings of each subset and scored on the held-out
+split; ``--seeds`` seeds, each drawing its own pool of ``--pool`` documents.
+
+Table 2 is the a-priori diagnostic, computed by :func:`kcover.advise.advise` on the pool
+(lexical vs embedding probe at full budget, their gap). Each finished cell (task, encoder,
+representation, budget, selector, seed; and one diagnostic cell per task and representation)
+is appended to ``OUT/results.jsonl`` as it finishes; a rerun skips finished cells.
+Outputs: ``table2.md``/``table2.csv``, ``fig3_<task>.png``, ``llm.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments import protocol as P
+from experiments.driver import drive, main_with_errors
+from experiments.store import atomic_write_text
+
+REPRESENTATIONS = ("pretrained", "random")
+SELECTORS = ("input-FL", "embed-FL", "random")
+PAPER_TABLE2 = {"amazon_cf": (0.930, 0.938), "banking77": (0.726, 0.788), "sst5": (0.303, 0.362),
+                "emotion": (0.610, 0.561), "20newsgroups": (0.407, 0.617)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m experiments.llm", description=__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", nargs="+", required=True,
+                   help="presets (20newsgroups banking77 sst5 emotion amazon_cf bbc_news) or folders under --data-dir")
+    p.add_argument("--encoder", default="qwen2.5", choices=["qwen2.5", "minilm"])
+    p.add_argument("--weights-dir", default=None, help="the encoder's local Hugging Face directory")
+    p.add_argument("--data-dir", default=None, help="folder of task folders (not needed for bbc_news)")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--pool", type=int, default=3000)
+    p.add_argument("--test", type=int, default=2000, help="held-out documents scored (default 2000)")
+    p.add_argument("--budgets", nargs="+", type=int, default=list(range(1, 13)), help="k = m x C for each m")
+    p.add_argument("--max-tokens", type=int, default=256, help="documents are truncated to this many tokens")
+    p.add_argument("--hash-dim", type=int, default=4096, help="lexical hashing dimension")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--cache-dir", default=None, help="feature cache (default OUT/cache)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test),
+                    ("--max-tokens", args.max_tokens), ("--hash-dim", args.hash_dim)):
+        if v <= 0:
+            raise ValueError(f"{name}: must be positive, got {v}")
+    if any(m <= 0 for m in args.budgets):
+        raise ValueError(f"--budgets: multipliers must be positive, got {args.budgets}")
+
+
+def _subset(n: int, limit: int, seed: int) -> np.ndarray:
+    return np.arange(n) if n <= limit else np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+
+
+class _Prepared:
+    """One task: texts, lexical features and both representations' embeddings."""
+
+    def __init__(self, task: str, args: argparse.Namespace):
+        from experiments.encoders.cache import embed_dataset
+        from experiments.encoders.registry import get_encoder
+        from experiments.text_data import load_text
+        from kcover.featurize import hash_text
+
+        pool_src, test = load_text(task, "pool", data_dir=args.data_dir), load_text(task, "test", data_dir=args.data_dir)
+        src_rows = _subset(len(pool_src.texts), 2 * args.pool, 0)
+        test_rows = _subset(len(test.texts), args.test, 0)
+        texts = [pool_src.texts[i] for i in src_rows]
+        texts_test = [test.texts[i] for i in test_rows]
+        self.labels, self.labels_test = pool_src.labels[src_rows], test.labels[test_rows]
+        self.num_classes = pool_src.num_classes
+        self.lexical = hash_text(texts, dim=args.hash_dim)
+        cache = args.cache_dir or os.path.join(args.out, "cache")
+        self.embed = {}
+        for rep in REPRESENTATIONS:
+            enc = get_encoder(args.encoder, args.weights_dir, random_init=rep == "random", seed=0, dtype=args.dtype,
+                              batch_size=args.batch_size, max_length=args.max_tokens)
+            prep = f"text-max{args.max_tokens}"
+            self.embed[rep] = (
+                embed_dataset(enc, texts, cache_dir=cache, dataset=task, split=f"pool{len(texts)}",
+                              preprocessing=prep, progress=not args.no_progress),
+                embed_dataset(enc, texts_test, cache_dir=cache, dataset=task, split=f"test{len(texts_test)}",
+                              preprocessing=prep, progress=not args.no_progress),
+            )
+        n = len(texts)
+        self.pools = {s: _subset(n, args.pool, s) for s in range(args.seeds)}
+        self.progress = not args.no_progress
+        self._memo: dict[tuple, Any] = {}
+
+    def memo(self, key: tuple, fn):
+        if key not in self._memo:
+            self._memo[key] = fn()
+        return self._memo[key]
+
+    def cell(self, key: dict[str, Any]) -> dict[str, Any]:
+        rep, seed, sel = key["representation"], key["seed"], key["selector"]
+        pool = self.pools[seed]
+        c = self.num_classes
+        if sel == "diagnostic":
+            from kcover.advise import advise
+
+            adv = advise(self.lexical[pool], self.embed[rep][0][pool], self.labels[pool], budgets=[c],
+                         input_kernel="cosine", learner_kernel="cosine", seeds=1, progress=False)
+            return {"input_probe_acc": adv.input_probe_acc, "learner_probe_acc": adv.learner_probe_acc,
+                    "gap": adv.gap, "gap_se": adv.gap_se, "alignment_gap": adv.alignment_gap,
+                    "centered_alignment": adv.centered_alignment, "r_eff": adv.r_eff, "num_classes": c,
+                    "verdict_at_C": adv.budgets[0].verdict}
+        y = self.labels[pool]
+        k = min(key["budget"] * c, len(pool))
+        emb = self.memo(("embed", rep, seed), lambda: P.standardize(self.embed[rep][0][pool], self.embed[rep][1]))
+        # greedy picks are nested: the largest budget's run gives every smaller one as a prefix
+        if sel == "random":
+            picks = P.select_indices("random", None, k, seed=seed, kernel="cosine", n=len(pool))
+        else:
+            geom = self.lexical[pool] if sel == "input-FL" else self.embed[rep][0][pool]
+            kmax = min(max(self.budget_multipliers) * c, len(pool))
+            order = self.memo((sel, rep if sel == "embed-FL" else "", seed), lambda: P.select_indices(
+                sel, geom, kmax, seed=seed, kernel="cosine", n=len(pool)))
+            picks = order[:k]
+        acc = P.subset_accuracy(emb, y, self.labels_test, picks, c, seed=seed)
+        return {"acc": acc, "k": int(k), "num_classes": c, "n_pool": len(pool), "n_test": len(self.labels_test),
+                "picks": [int(i) for i in picks]}
+
+
+def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every cell key of the run: diagnostics first, then the sweep, grouped by task."""
+    out = []
+    for t in args.tasks:
+        base = {"task": t, "encoder": args.encoder}
+        out += [{**base, "representation": r, "budget": 0, "selector": "diagnostic", "seed": 0} for r in REPRESENTATIONS]
+        out += [{**base, "representation": r, "budget": m, "selector": s, "seed": seed}
+                for r in REPRESENTATIONS for seed in range(args.seeds) for m in args.budgets for s in SELECTORS]
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute every unfinished cell, then write Table 2, Fig. 3 and the JSON."""
+    _check(args)
+
+    def prepare(task):
+        st = _Prepared(task, args)
+        st.budget_multipliers = args.budgets
+        return st
+
+    rows, ran = drive(args.out, cells(args), group=lambda k: k["task"], prepare=prepare,
+                      compute=lambda st, k: st.cell(dict(k)), desc="llm cells", progress=not args.no_progress)
+    paths = report(rows, Path(args.out))
+    print(f"{ran} cells computed, {len(rows) - ran} reused; wrote {', '.join(str(p) for p in paths)}")
+    print((Path(args.out) / "table2.md").read_text())
+    return 0
+
+
+def _diagnostic(rows, task, rep):
+    for r in rows:
+        k = r["key"]
+        if k["task"] == task and k["representation"] == rep and k["selector"] == "diagnostic":
+            return r["value"]
+    return None
+
+
+def sweep_curves(rows: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
+    """Per representation: budgets, ADV mean/std, and per-selector accuracy mean/std."""
+    out: dict[str, Any] = {}
+    for rep in REPRESENTATIONS:
+        ms = sorted({r["key"]["budget"] for r in rows if r["key"]["task"] == task
+                     and r["key"]["representation"] == rep and r["key"]["selector"] != "diagnostic"})
+        where = lambda m: {"task": task, "representation": rep, "budget": m}  # noqa: E731
+        adv = [P.paired_advantage(rows, where(m)) for m in ms]
+        acc = {s: [P.mean_accuracy(rows, {**where(m), "selector": s}) for m in ms] for s in SELECTORS}
+        out[rep] = {"budget_multiplier": ms, "adv_mean": [a[0] for a in adv], "adv_std": [a[1] for a in adv],
+                    "acc_mean": {s: [a[0] for a in v] for s, v in acc.items()},
+                    "acc_std": {s: [a[1] for a in v] for s, v in acc.items()}}
+    return out
+
+
+def figure3(curves: dict[str, Any], task: str, path: Path) -> None:
+    """Fig. 3: left ADV vs budget (pretrained, random-init); right per-selector accuracy (pretrained)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for rep, color in (("pretrained", "#2ca02c"), ("random", "#9ecae1")):
+        c = curves[rep]
+        m, mu, sd = np.array(c["budget_multiplier"]), np.array(c["adv_mean"]), np.array(c["adv_std"])
+        left.plot(m, mu, "o-", color=color, label=f"{rep} representation")
+        left.fill_between(m, mu - sd, mu + sd, color=color, alpha=0.2)
+    left.axhline(0, color="black", lw=0.8)
+    left.set_xlabel("budget k / C")
+    left.set_ylabel("ADV = acc(embed-FL) - acc(input-FL)")
+    left.set_title(f"{task}: learner-geometry advantage")
+    left.legend(fontsize=8)
+    c = curves["pretrained"]
+    for s, color in zip(SELECTORS, ("#ff7f0e", "#2ca02c", "#7f7f7f")):
+        mu, sd = np.array(c["acc_mean"][s]), np.array(c["acc_std"][s])
+        right.plot(c["budget_multiplier"], mu, "o-", color=color, label=s)
+        right.fill_between(c["budget_multiplier"], mu - sd, mu + sd, color=color, alpha=0.2)
+    right.set_xlabel("budget k / C")
+    right.set_ylabel("probe accuracy")
+    right.set_title(f"{task}: accuracy per selector (pretrained)")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
+    """Write table2.md/.csv, fig3_<task>.png and llm.json from result rows."""
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = list(dict.fromkeys(r["key"]["task"] for r in rows))
+    header = ["task", "C", "lexical", "embed", "gap", "gap (random rep)", "mean ADV", "ADV at k=C", "paper gap"]
+    body, record, paths = [], {}, [out / "table2.md", out / "table2.csv"]
+    for t in tasks:
+        d = _diagnostic(rows, t, "pretrained") or {}
+        dr = _diagnostic(rows, t, "random") or {}
+        curves = sweep_curves(rows, t)
+        pre = curves["pretrained"]
+        mean_adv = float(np.nanmean(pre["adv_mean"])) if pre["adv_mean"] else float("nan")
+        at_c = pre["adv_mean"][pre["budget_multiplier"].index(1)] if 1 in pre["budget_multiplier"] else float("nan")
+        paper = PAPER_TABLE2.get(t)
+        body.append([t, d.get("num_classes", "?"), d.get("input_probe_acc", float("nan")),
+                     d.get("learner_probe_acc", float("nan")), d.get("gap", float("nan")), dr.get("gap", float("nan")),
+                     mean_adv, at_c, paper[1] - paper[0] if paper else "n/a"])
+        record[t] = {"diagnostic": d, "diagnostic_random": dr, "curves": curves}
+        if pre["budget_multiplier"]:
+            figure3(curves, t, out / f"fig3_{t}.png")
+            paths.append(out / f"fig3_{t}.png")
+    note = ("Full-budget probe accuracies (kcover advise on the pool): lexical vs embedding, gap = embed - lexical; "
+            "mean ADV over the budget sweep (pretrained).\n\n")
+    atomic_write_text(out / "table2.md", note + P.markdown_table(header, body).replace("+0.", "0.", 0))
+    atomic_write_text(out / "table2.csv", P.csv_table(header, body))
+    payload = {"table2": {"header": header, "rows": body}, "tasks": record,
+               "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows]}
+    atomic_write_text(out / "llm.json", json.dumps(payload, indent=1, default=float))
+    paths.append(out / "llm.json")
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m experiments.llm``; returns the exit code (2 for bad input)."""
+    return main_with_errors("experiments.llm", build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

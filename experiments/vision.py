@@ -1,0 +1,264 @@
+"""The vision study (paper section 4, Table 1, Fig. 2), resumable cell by cell.
+
+    python -m experiments.vision --datasets mnist5k --backbones efficientnet-lite0 --out runs/vision
+
+For each dataset and backbone, features come from the encoder in two representations,
+``pretrained`` (non-local) and ``random`` (a seeded random init of the same architecture:
+local). From a pool of ``--pool`` points, ``k`` are selected by facility location in three
+geometries, input (pixels downsampled to ``--pixel-size``² per channel, standardized),
+embedding (the backbone's features) and gradient (CRAIG's last-layer p - onehot(y), see
+:mod:`experiments.protocol`), plus random; one fixed probe is fit on the *embedding* features
+of the subset and scored on the held-out split. The task is ``hard`` (the class label) or
+``smooth`` (mean image intensity binned into C equal-frequency classes, interpolable in pixel
+space); the budget ``tight`` (k = C) or ``loose`` (k = 6C). ``--seeds`` seeds, each drawing its
+own pool from a fixed candidate set of up to 2 x ``--pool`` images of the pool split.
+
+Each finished cell (dataset, backbone, representation, task, budget, selector, seed) is appended
+to ``OUT/results.jsonl`` as it finishes; a rerun skips finished cells; a kill loses none.
+Outputs: ``table1.md``/``table1.csv`` (ADV = acc(embed-FL) - acc(input-FL): conj = pretrained,
+hard, tight; -C loose; -A random representation; -B smooth task), ``fig2.png``, ``vision.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments import protocol as P
+from experiments.driver import drive, main_with_errors
+from experiments.store import atomic_write_text
+
+REPRESENTATIONS = ("pretrained", "random")
+TASKS = ("hard", "smooth")
+BUDGETS = {"tight": 1, "loose": 6}
+SELECTORS = ("input-FL", "embed-FL", "grad-FL", "random")
+COLUMNS = {  # Table 1: column -> (representation, task, budget)
+    "conj": ("pretrained", "hard", "tight"),
+    "-C (loose)": ("pretrained", "hard", "loose"),
+    "-A (rand. rep)": ("random", "hard", "tight"),
+    "-B (smooth)": ("pretrained", "smooth", "tight"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m experiments.vision", description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets", nargs="+", required=True, help="registry names (experiments.vision_data)")
+    p.add_argument("--backbones", nargs="+", default=["vit-b16", "clip-b32"], help="encoder names")
+    p.add_argument("--data-dir", default=None, help="local TFDS data_dir (not needed for mnist5k, digits)")
+    p.add_argument("--weights-dir", default=None,
+                   help="folder with one Hugging Face directory per backbone (WEIGHTS/vit-b16, ...)")
+    p.add_argument("--seeds", type=int, default=4)
+    p.add_argument("--pool", type=int, default=3000)
+    p.add_argument("--test", type=int, default=2000, help="held-out examples scored (default 2000)")
+    p.add_argument("--pixel-size", type=int, default=16, help="input geometry: pixels downsampled to this size")
+    p.add_argument("--selectors", nargs="+", default=list(SELECTORS), choices=SELECTORS)
+    p.add_argument("--batch-size", type=int, default=None, help="encoder batch size")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--cache-dir", default=None, help="feature cache (default OUT/cache)")
+    p.add_argument("--out", required=True, help="output folder (results.jsonl, tables, figure)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _check(args: argparse.Namespace) -> None:
+    from experiments.encoders.registry import ENCODERS, TEXT_ENCODERS
+    from experiments.vision_data import dataset
+
+    for name in args.datasets:
+        entry = dataset(name)
+        if entry.needs_data_dir and args.data_dir is None:
+            raise ValueError(f"--data-dir: {name} is a TFDS dataset; give the local data_dir that holds it")
+    for b in args.backbones:
+        if b not in ENCODERS or b in TEXT_ENCODERS:
+            raise ValueError(f"--backbones: {b!r} is not an image encoder; choose from "
+                             f"{', '.join(e for e in ENCODERS if e not in TEXT_ENCODERS)}")
+    for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test),
+                    ("--pixel-size", args.pixel_size)):
+        if v <= 0:
+            raise ValueError(f"{name}: must be positive, got {v}")
+
+
+class _Prepared:
+    """Everything one (dataset, backbone) needs, loaded once and kept for its cells."""
+
+    def __init__(self, dataset: str, backbone: str, args: argparse.Namespace):
+        from experiments.encoders.cache import embed_dataset
+        from experiments.encoders.registry import get_encoder
+        from experiments.vision_data import load_images
+        from kcover.featurize import pixel_features
+
+        weights = None
+        if args.weights_dir is not None and (Path(args.weights_dir) / backbone).exists():
+            weights = Path(args.weights_dir) / backbone
+        encoders = {rep: get_encoder(backbone, weights, random_init=rep == "random", seed=0, dtype=args.dtype,
+                                     batch_size=args.batch_size) for rep in REPRESENTATIONS}
+        size = max(encoders["pretrained"].image_size)
+        src = load_images(dataset, "pool", size=size, data_dir=args.data_dir, limit=2 * args.pool, seed=0)
+        test = load_images(dataset, "test", size=size, data_dir=args.data_dir, limit=args.test, seed=0)
+        self.num_classes = src.num_classes
+        self.labels, self.labels_test = src.labels, test.labels
+        px = (args.pixel_size, args.pixel_size)
+        self.pixels = pixel_features(src.images, size=px)
+        self.intensity = src.images.reshape(len(src.labels), -1).mean(1)
+        self.intensity_test = test.images.reshape(len(test.labels), -1).mean(1)
+        cache = args.cache_dir or os.path.join(args.out, "cache")
+        prep = f"uint8-{size}px-limit{2 * args.pool}"
+        self.embed = {
+            rep: (embed_dataset(enc, src.images, cache_dir=cache, dataset=dataset, split="pool", preprocessing=prep,
+                                progress=not args.no_progress),
+                  embed_dataset(enc, test.images, cache_dir=cache, dataset=dataset, split="test",
+                                preprocessing=f"uint8-{size}px-limit{args.test}", progress=not args.no_progress))
+            for rep, enc in encoders.items()
+        }
+        n = len(self.labels)
+        self.pools = {s: (np.arange(n) if n <= args.pool
+                          else np.sort(np.random.default_rng(s).choice(n, args.pool, replace=False)))
+                      for s in range(args.seeds)}
+        self._memo: dict[tuple, Any] = {}
+
+    def memo(self, key: tuple, fn):
+        if key not in self._memo:
+            self._memo[key] = fn()
+        return self._memo[key]
+
+    def cell(self, key: dict[str, Any]) -> dict[str, Any]:
+        rep, task, seed, sel = key["representation"], key["task"], key["seed"], key["selector"]
+        pool = self.pools[seed]
+        c = self.num_classes
+        if task == "hard":
+            y, y_test = self.labels[pool], self.labels_test
+        else:
+            y, y_test = P.smooth_labels(self.intensity[pool], self.intensity_test, c)
+        k = min(BUDGETS[key["budget"]] * c, len(pool))
+        emb = self.memo(("embed", rep, seed), lambda: P.standardize(self.embed[rep][0][pool], self.embed[rep][1]))
+        if sel == "random":
+            picks = P.select_indices("random", None, k, seed=seed, kernel="rbf", n=len(pool))
+        elif sel == "input-FL":
+            picks = self.memo(("input", seed, k), lambda: P.select_indices(
+                sel, self.pixels[pool], k, seed=seed, kernel="rbf", n=len(pool)))
+        elif sel == "embed-FL":
+            picks = self.memo(("emb", rep, seed, k), lambda: P.select_indices(
+                sel, emb.pool, k, seed=seed, kernel="rbf", n=len(pool)))
+        else:
+            grad = self.memo(("grad", rep, task, seed), lambda: P.gradient_features(emb.pool, y, c, seed=seed))
+            picks = P.select_indices(sel, grad, k, seed=seed, kernel="rbf", n=len(pool))
+        acc = P.subset_accuracy(emb, y, y_test, picks, c, seed=seed)
+        return {"acc": acc, "k": int(k), "num_classes": c, "n_pool": len(pool), "n_test": len(y_test),
+                "picks": [int(i) for i in picks]}
+
+
+def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every cell key of the run, in a stable order."""
+    return [
+        {"dataset": d, "backbone": b, "representation": r, "task": t, "budget": bu, "selector": s, "seed": seed}
+        for d in args.datasets for b in args.backbones for r in REPRESENTATIONS for t in TASKS
+        for bu in BUDGETS for seed in range(args.seeds) for s in args.selectors
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute every unfinished cell, then write the tables, figure and JSON."""
+    _check(args)
+    rows, ran = drive(args.out, cells(args), group=lambda k: (k["dataset"], k["backbone"]),
+                      prepare=lambda g: _Prepared(*g, args), compute=lambda st, k: st.cell(dict(k)),
+                      desc="vision cells", progress=not args.no_progress)
+    paths = report(rows, Path(args.out))
+    print(f"{ran} cells computed, {len(rows) - ran} reused; wrote {', '.join(str(p) for p in paths)}")
+    print((Path(args.out) / "table1.md").read_text())
+    return 0
+
+
+def table1(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]], dict[str, Any]]:
+    """Table 1 from result rows: per (dataset, backbone) the ADV in each column, and the mean row."""
+    runs = sorted({(r["key"]["dataset"], r["key"]["backbone"]) for r in rows})
+    multi = len({b for _, b in runs}) > 1
+    header = ["dataset"] + list(COLUMNS)
+    body, record = [], {}
+    for d, b in runs:
+        label = f"{b}/{d}" if multi else d
+        vals = []
+        for col, (rep, task, budget) in COLUMNS.items():
+            mean, std, n = P.paired_advantage(rows, {"dataset": d, "backbone": b, "representation": rep,
+                                                     "task": task, "budget": budget})
+            vals.append(mean)
+            record.setdefault(label, {})[col] = {"adv_mean": mean, "adv_std": std, "seeds": n}
+        body.append([label] + vals)
+    if body:
+        means = [float(np.nanmean([row[i] for row in body])) if any(not np.isnan(row[i]) for row in body)
+                 else float("nan") for i in range(1, len(header))]
+        body.append(["mean"] + means)
+        record["mean"] = dict(zip(COLUMNS, means))
+    return header, body, record
+
+
+def accuracy_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Mean accuracy per (dataset, backbone, representation, task, budget) and selector."""
+    groups = sorted({tuple(r["key"][f] for f in ("dataset", "backbone", "representation", "task", "budget"))
+                     for r in rows})
+    sels = [s for s in SELECTORS if any(r["key"]["selector"] == s for r in rows)]
+    body = []
+    for g in groups:
+        where = dict(zip(("dataset", "backbone", "representation", "task", "budget"), g))
+        body.append(list(g) + [P.mean_accuracy(rows, {**where, "selector": s})[0] for s in sels])
+    return ["dataset", "backbone", "representation", "task", "budget"] + sels, body
+
+
+def figure2(header: list[str], body: list[list[Any]], path: Path, record: dict[str, Any]) -> None:
+    """Fig. 2: grouped bars of the advantage per dataset, conj against each removal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [row[0] for row in body if row[0] != "mean"]
+    colors = {"conj": "#2ca02c", "-C (loose)": "#7f7f7f", "-A (rand. rep)": "#9ecae1", "-B (smooth)": "#ff7f0e"}
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(runs) + 2), 3.8))
+    width = 0.8 / len(COLUMNS)
+    x = np.arange(len(runs))
+    for j, col in enumerate(COLUMNS):
+        means = [record[r][col]["adv_mean"] for r in runs]
+        stds = [record[r][col]["adv_std"] for r in runs]
+        ax.bar(x + (j - (len(COLUMNS) - 1) / 2) * width, means, width, yerr=stds, capsize=2, label=col,
+               color=colors[col])
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x, runs, rotation=20, ha="right")
+    ax.set_ylabel("ADV = acc(embed-FL) - acc(input-FL)")
+    ax.set_title("Learner-geometry advantage: the conjunction and each removal")
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.3))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
+    """Write table1.md/.csv, accuracy.md, fig2.png and vision.json from result rows."""
+    out.mkdir(parents=True, exist_ok=True)
+    header, body, record = table1(rows)
+    acc_header, acc_body = accuracy_table(rows)
+    atomic_write_text(out / "table1.md", "ADV = acc(embed-FL) - acc(input-FL), mean over seeds\n\n"
+                      + P.markdown_table(header, body))
+    atomic_write_text(out / "table1.csv", P.csv_table(header, body))
+    atomic_write_text(out / "accuracy.md", P.markdown_table(acc_header, acc_body))
+    if any(row[0] != "mean" for row in body):
+        figure2(header, body, out / "fig2.png", record)
+    payload = {"table1": {"header": header, "rows": body, "detail": record},
+               "accuracy": {"header": acc_header, "rows": acc_body},
+               "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows]}
+    atomic_write_text(out / "vision.json", json.dumps(payload, indent=1, default=float))
+    return [out / "table1.md", out / "table1.csv", out / "fig2.png", out / "vision.json"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m experiments.vision``; returns the exit code (2 for bad input)."""
+    return main_with_errors("experiments.vision", build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
