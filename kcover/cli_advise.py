@@ -1,0 +1,231 @@
+"""``kcover advise``: is learner-geometry selection worth paying for on this data?
+
+    kcover advise --input X.npy --learner E.npy --labels y.npy [--budgets 20 40 | 1C 2C 4C]
+                  [--sweep] [--plot sweep.png] [--seeds 3] [--json]
+    kcover advise --text data.csv --text-column text --label-column label --learner E.npy ...
+
+With ``--text`` (a .csv, .tsv or .jsonl file) the input geometry is lexical n-gram hashing of
+the text column (:func:`kcover.featurize.hash_text`) and the labels are the label column
+(strings, mapped to ids in sorted order); the rows must line up with --learner's.
+
+Prints the three conditions and a verdict per budget (see :mod:`kcover.advise` for the rule).
+``--sweep`` (implied by ``--plot``) also runs input-FL vs learner-FL vs random at the budgets
+and draws them to a PNG (default ``kcover-advise.png``). ``--json`` prints exactly one JSON
+object on stdout (progress goes to stderr) with at least ``input_probe_acc``,
+``learner_probe_acc``, ``gap``, ``alignment_gap``, ``r_eff`` and ``budgets`` (objects with ``k``
+and ``verdict`` in "pay", "do-not-pay", "borderline"). Bad input: exit code 2, one-line error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import time
+from typing import Any
+
+import numpy as np
+
+from kcover import _checks
+from kcover.cli_select import load_array, parse_int
+from kcover.featurize import TF_MODES
+from kcover.kernels import KERNELS
+
+DEFAULT_PLOT = "kcover-advise.png"
+_API_TO_FLAG = {"budgets": "--budgets", "labels": "--labels", "input_features": "--input",
+                "learner_features": "--learner", "test_fraction": "--test-fraction", "seeds": "--seeds",
+                "input_kernel": "--input-kernel", "learner_kernel": "--learner-kernel"}
+_BUDGET = re.compile(r"^(\d+(?:\.\d+)?)[cC]$")
+
+
+def read_text_table(path: str, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
+    """(texts, labels) from a .csv / .tsv (header row) or .jsonl (one object a line) file."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"--text: no such file: {path}")
+    if os.path.isdir(path):
+        raise ValueError(f"--text: is a directory: {path}")
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".csv", ".tsv", ".jsonl"):
+        raise ValueError(f"--text: expects a .csv, .tsv or .jsonl file, got {path}")
+    rows: list[dict] = []
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            if ext == ".jsonl":
+                for i, line in enumerate(fh, 1):
+                    if line.strip():
+                        try:
+                            obj = json.loads(line)
+                        except json.JSONDecodeError:
+                            raise ValueError(f"--text: line {i} of {path} is not valid JSON") from None
+                        if not isinstance(obj, dict):
+                            raise ValueError(f"--text: line {i} of {path} is not a JSON object")
+                        rows.append(obj)
+                columns = sorted({key for row in rows for key in row})
+            else:
+                reader = csv.DictReader(fh, delimiter="\t" if ext == ".tsv" else ",")
+                rows = list(reader)
+                columns = list(reader.fieldnames or [])
+    except UnicodeDecodeError:
+        raise ValueError(f"--text: {path} is not UTF-8 text") from None
+    if not rows:
+        raise ValueError(f"--text: {path} has no data rows")
+    for flag, col in (("--text-column", text_column), ("--label-column", label_column)):
+        if col not in columns:
+            raise ValueError(f"{flag}: no column {col!r} in {path} (columns: {', '.join(map(str, columns))})")
+    texts, labels = [], []
+    for i, row in enumerate(rows):
+        if row.get(text_column) is None or row.get(label_column) is None:
+            raise ValueError(f"--text: row {i + 1} of {path} lacks {text_column!r} or {label_column!r}")
+        texts.append(str(row[text_column]))
+        labels.append(str(row[label_column]))
+    return texts, labels
+
+
+def parse_budgets(tokens: list[str] | None, num_classes: int) -> list[int] | None:
+    """Budgets from tokens like ``20``, ``20,40`` or ``2C`` (a multiple of the class count)."""
+    if not tokens:
+        return None
+    out = []
+    for token in (t for tok in tokens for t in tok.split(",") if t.strip()):
+        token = token.strip()
+        match = _BUDGET.match(token)
+        if match:
+            out.append(int(round(float(match.group(1)) * num_classes)))
+        elif token.lstrip("-").isdigit():
+            out.append(int(token))
+        else:
+            raise ValueError(f"--budgets: cannot read {token!r}; use integers like 20 or multiples of the "
+                             "class count like 2C")
+    if any(b < 1 for b in out):
+        raise ValueError(f"--budgets: must be positive, got {[b for b in out if b < 1][0]}")
+    return out
+
+
+def _float(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: must be a number, got {value!r}") from None
+
+
+def _load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any, str]:
+    """(input features, learner features, labels, description of the input geometry)."""
+    if (args.input is None) == (args.text is None):
+        raise ValueError("--input: give exactly one of --input X.npy or --text data.csv")
+    learner = _checks.features(load_array(args.learner, "--learner"), "--learner")
+    if args.text is not None:
+        if args.labels is not None:
+            raise ValueError("--labels: not used with --text; the labels come from --label-column")
+        from kcover.featurize import hash_text
+
+        texts, labels = read_text_table(args.text, args.text_column, args.label_column)
+        if len(texts) != learner.shape[0]:
+            raise ValueError(f"--learner: has {learner.shape[0]} rows but --text has {len(texts)}")
+        dim = parse_int(args.text_dim, "--text-dim")
+        if dim < 1:
+            raise ValueError(f"--text-dim: must be positive, got {dim}")
+        _checks.choice(args.tf, TF_MODES, "--tf")
+        x = hash_text(texts, dim=dim, tf=args.tf)
+        return x, learner, np.asarray(labels), f"lexical n-gram hashing of {args.text} (dim {dim}, tf {args.tf})"
+    if args.labels is None:
+        raise ValueError("--labels: required with --input (a .npy of N class ids or names)")
+    x = _checks.features(load_array(args.input, "--input"), "--input")
+    if learner.shape[0] != x.shape[0]:
+        raise ValueError(f"--learner: has {learner.shape[0]} rows but --input has {x.shape[0]}")
+    labels = load_array(args.labels, "--labels")
+    if labels.ndim != 1:
+        raise ValueError(f"--labels: expected a 1-d array of N labels, got shape {labels.shape}")
+    if labels.shape[0] != x.shape[0]:
+        raise ValueError(f"--labels: has {labels.shape[0]} rows but --input has {x.shape[0]}")
+    return x, learner, labels, f"{args.input}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``kcover advise``; returns the exit code."""
+    from kcover.advise import advise, encode_labels, plot_sweep
+
+    t0 = time.perf_counter()
+    _checks.choice(args.input_kernel, KERNELS, "--input-kernel")
+    _checks.choice(args.learner_kernel, KERNELS, "--learner-kernel")
+    seeds = parse_int(args.seeds, "--seeds")
+    if seeds < 1:
+        raise ValueError(f"--seeds: must be positive, got {seeds}")
+    test_fraction = _float(args.test_fraction, "--test-fraction")
+    gap_threshold = _float(args.gap_threshold, "--gap-threshold")
+    sweep = bool(args.sweep or args.plot)
+    plot_path = args.plot or (DEFAULT_PLOT if sweep else None)
+    if plot_path is not None:
+        if not plot_path.lower().endswith(".png"):
+            raise ValueError(f"--plot: must end in .png, got {plot_path}")
+        parent = os.path.dirname(os.path.abspath(plot_path))
+        if not os.path.isdir(parent):
+            raise ValueError(f"--plot: directory does not exist: {parent}")
+
+    x, learner, labels, source = _load_inputs(args)
+    _, classes = encode_labels(labels, x.shape[0], "--labels" if args.text is None else "--label-column")
+    budgets = parse_budgets(args.budgets, len(classes))
+    try:
+        advice = advise(x, learner, labels, budgets, test_fraction=test_fraction, seeds=seeds, sweep=sweep,
+                        input_kernel=args.input_kernel, learner_kernel=args.learner_kernel,
+                        gap_threshold=gap_threshold, progress=not args.quiet)
+    except ValueError as err:
+        msg = str(err)
+        name, _, rest = msg.partition(":")
+        if name in _API_TO_FLAG and rest:
+            raise ValueError(_API_TO_FLAG[name] + ":" + rest) from None
+        raise
+    if plot_path is not None:
+        plot_sweep(advice, plot_path)
+    took = time.perf_counter() - t0
+    if args.json:
+        out = advice.to_dict()
+        out["input_source"] = source
+        out["plot"] = plot_path
+        out["timings"]["command_s"] = round(took, 2)
+        print(json.dumps(out))
+        return 0
+    print(f"input geometry: {source}; learner geometry: {args.learner}")
+    print(advice.summary(verbose=args.verbose))
+    if plot_path is not None:
+        print(f"\nplot: {plot_path}")
+    print(f"done in {took:.1f} s (includes JIT compilation)")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``advise`` subcommand."""
+    p = subparsers.add_parser(
+        "advise", help="is learner-geometry selection worth it here? a verdict per budget",
+        description="Measure the input-learner misalignment (A), the full-budget probe gap (B) and the budget "
+                    "against the effective dimension (C), and say per budget whether selecting in the learner's "
+                    "geometry should pay (pay / do-not-pay / borderline).")
+    src = p.add_argument_group("data")
+    src.add_argument("--input", default=None, metavar="X.npy", help="(N, d_in) input-geometry features")
+    src.add_argument("--learner", required=True, metavar="E.npy", help="(N, d_l) learner features (embeddings)")
+    src.add_argument("--labels", default=None, metavar="y.npy", help="(N,) class ids or names, with --input")
+    src.add_argument("--text", default=None, metavar="DATA.csv",
+                     help="instead of --input/--labels: a .csv/.tsv/.jsonl with a text and a label column")
+    src.add_argument("--text-column", default="text", help="text column of --text (default text)")
+    src.add_argument("--label-column", default="label", help="label column of --text (default label)")
+    src.add_argument("--text-dim", default="4096", help="hash buckets for --text (default 4096)")
+    src.add_argument("--tf", default="sublinear", help=f"term weighting for --text: {', '.join(TF_MODES)}")
+    opt = p.add_argument_group("diagnostic")
+    opt.add_argument("--budgets", nargs="+", default=None, metavar="K",
+                     help="budgets to advise on: integers or multiples of the class count (2C); "
+                          "default C 2C 4C 8C")
+    opt.add_argument("--input-kernel", default="rbf", help=f"{', '.join(KERNELS)} (default rbf)")
+    opt.add_argument("--learner-kernel", default="rbf", help=f"{', '.join(KERNELS)} (default rbf)")
+    opt.add_argument("--test-fraction", default="0.25", help="held-out share per class (default 0.25)")
+    opt.add_argument("--gap-threshold", default="0.05", help="gap that counts as large (default 0.05)")
+    opt.add_argument("--seeds", default="3", help="sweep seeds (default 3); seed 0 drives the diagnostic")
+    out = p.add_argument_group("output")
+    out.add_argument("--sweep", action="store_true", help="also realize input-FL vs learner-FL vs random")
+    out.add_argument("--plot", default=None, metavar="OUT.png",
+                     help=f"PNG of the sweep (implies --sweep; default {DEFAULT_PLOT} with --sweep)")
+    out.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    out.add_argument("--verbose", action="store_true", help="print every reason, in words, per budget")
+    out.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
