@@ -234,7 +234,7 @@ def _run(args: argparse.Namespace) -> int:
     print("                                   paper            ours")
     print(f"  knob ADV alpha=0 -> 1            -0.06 -> +0.94   {knob['adv_mean'][0]:+.2f} -> {knob['adv_mean'][-1]:+.2f}")
     print(f"  text gap (embed - lexical)       +0.21 (20NG)     {d['gap']:+.3f} (BBC News, MiniLM)")
-    print(f"  vision conj / -C / -A / -B       +0.27 +0.10 +0.01 -0.00   "
+    print("  vision conj / -C / -A / -B       +0.27 +0.10 +0.01 -0.00   "
           + " ".join(f"{v:+.2f}" for v in vis))
     for part in ("theory", "text", "vision"):
         print(f"- {part}: {rec['reading'][part]}")

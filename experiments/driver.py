@@ -49,6 +49,18 @@ def drive(
     return rows, ran
 
 
+class Memo:
+    """Per-group memoization: ``memo(key, fn)`` computes ``fn()`` once per key (features, picks)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[Hashable, Any] = {}
+
+    def memo(self, key: Hashable, fn: Callable[[], Any]) -> Any:
+        if key not in self._memo:
+            self._memo[key] = fn()
+        return self._memo[key]
+
+
 def main_with_errors(prog: str, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],
                      argv: Sequence[str] | None = None) -> int:
     """Parse, run, and turn bad input into a one-line error with exit code 2."""

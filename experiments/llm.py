@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from experiments import protocol as P
-from experiments.driver import drive, main_with_errors
+from experiments.driver import Memo, drive, main_with_errors
 from experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
@@ -71,10 +71,11 @@ def _subset(n: int, limit: int, seed: int) -> np.ndarray:
     return np.arange(n) if n <= limit else np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
 
 
-class _Prepared:
+class _Prepared(Memo):
     """One task: texts, lexical features and both representations' embeddings."""
 
     def __init__(self, task: str, args: argparse.Namespace):
+        super().__init__()
         from experiments.encoders.cache import embed_dataset
         from experiments.encoders.registry import get_encoder
         from experiments.text_data import load_text
@@ -103,12 +104,6 @@ class _Prepared:
         n = len(texts)
         self.pools = {s: _subset(n, args.pool, s) for s in range(args.seeds)}
         self.progress = not args.no_progress
-        self._memo: dict[tuple, Any] = {}
-
-    def memo(self, key: tuple, fn):
-        if key not in self._memo:
-            self._memo[key] = fn()
-        return self._memo[key]
 
     def cell(self, key: dict[str, Any]) -> dict[str, Any]:
         rep, seed, sel = key["representation"], key["seed"], key["selector"]
@@ -246,7 +241,7 @@ def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
             paths.append(out / f"fig3_{t}.png")
     note = ("Full-budget probe accuracies (kcover advise on the pool): lexical vs embedding, gap = embed - lexical; "
             "mean ADV over the budget sweep (pretrained).\n\n")
-    atomic_write_text(out / "table2.md", note + P.markdown_table(header, body).replace("+0.", "0.", 0))
+    atomic_write_text(out / "table2.md", note + P.markdown_table(header, body))
     atomic_write_text(out / "table2.csv", P.csv_table(header, body))
     payload = {"table2": {"header": header, "rows": body}, "tasks": record,
                "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows]}

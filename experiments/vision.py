@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from experiments import protocol as P
-from experiments.driver import drive, main_with_errors
+from experiments.driver import Memo, drive, main_with_errors
 from experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
@@ -90,10 +90,11 @@ def _check(args: argparse.Namespace) -> None:
             raise ValueError(f"{name}: must be positive, got {v}")
 
 
-class _Prepared:
+class _Prepared(Memo):
     """Everything one (dataset, backbone) needs, loaded once and kept for its cells."""
 
     def __init__(self, dataset: str, backbone: str, args: argparse.Namespace):
+        super().__init__()
         from experiments.encoders.cache import embed_dataset
         from experiments.encoders.registry import get_encoder
         from experiments.vision_data import load_images
@@ -126,12 +127,6 @@ class _Prepared:
         self.pools = {s: (np.arange(n) if n <= args.pool
                           else np.sort(np.random.default_rng(s).choice(n, args.pool, replace=False)))
                       for s in range(args.seeds)}
-        self._memo: dict[tuple, Any] = {}
-
-    def memo(self, key: tuple, fn):
-        if key not in self._memo:
-            self._memo[key] = fn()
-        return self._memo[key]
 
     def cell(self, key: dict[str, Any]) -> dict[str, Any]:
         rep, task, seed, sel = key["representation"], key["task"], key["seed"], key["selector"]

@@ -12,7 +12,6 @@ if it fails numerically the solve falls back to an eigendecomposition with the s
 from __future__ import annotations
 
 import contextlib
-import functools
 from typing import Any, NamedTuple
 
 import jax

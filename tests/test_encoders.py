@@ -6,7 +6,6 @@ Everything is offline: the checkpoints and the tokenizer are built here, in tmp 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -23,6 +22,9 @@ import pytest  # noqa: E402
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+import _tiny  # noqa: E402
+from _jaxtools import count_compiles  # noqa: E402
+
 from experiments import embed as embed_cli  # noqa: E402
 from experiments.encoders import (  # noqa: E402
     FeatureCacheWarning,
@@ -34,12 +36,6 @@ from experiments.encoders import (  # noqa: E402
 from experiments.encoders import cache as cache_mod  # noqa: E402
 from experiments.encoders.base import ImagePipeline  # noqa: E402
 
-CORPUS = [
-    "the quick brown fox jumps over the lazy dog",
-    "data selection in the learner's geometry",
-    "hello world, how are you today?",
-    "coverage beats random when the budget binds",
-]
 DOCS = [
     "the quick brown fox",
     "hello world, how are you? data selection in the learner's geometry, again and again",
@@ -55,69 +51,10 @@ def rel_err(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.linalg.norm(a - b, axis=-1) / np.linalg.norm(b, axis=-1)))
 
 
-@contextlib.contextmanager
-def count_compiles():
-    """Collect one entry per XLA backend compilation inside the block."""
-    events: list[str] = []
-
-    def listener(name: str, *args, **kwargs) -> None:
-        if name == "/jax/core/compile/backend_compile_duration":
-            events.append(name)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield events
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-
-
-def _perturb(model, scale: float = 0.1) -> None:
-    """Move biases and norm weights off their init values, so loading mistakes show."""
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "bias" in name or "norm" in name or "class_embedding" in name:
-                p.add_(scale * torch.randn(p.shape, generator=gen))
-
-
-def _tokenizer(directory: Path):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(CORPUS * 4, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    fast.save_pretrained(directory)
-    return fast
-
-
-def _qwen_dir(directory: Path, *, tied: bool, shard: str | None = None):
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    tok = _tokenizer(directory)
-    config = Qwen2Config(
-        vocab_size=len(tok), hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, rope_theta=12345.0, rms_norm_eps=1e-6, tie_word_embeddings=tied,
-        max_position_embeddings=256,
-    )
-    config._attn_implementation = "eager"
-    torch.manual_seed(0 if tied else 1)
-    model = Qwen2ForCausalLM(config).eval()
-    _perturb(model)
-    kwargs = {"max_shard_size": shard} if shard else {}
-    model.save_pretrained(directory, safe_serialization=True, **kwargs)
-    return model, tok
-
-
 @pytest.fixture(scope="module")
 def qwen_tied(tmp_path_factory):
     d = tmp_path_factory.mktemp("qwen_tied")
-    model, tok = _qwen_dir(d, tied=True)
+    model, tok = _tiny.qwen_dir(d, tied=True, seed=0)
     return d, model, tok
 
 
@@ -128,18 +65,8 @@ def qwen_enc(qwen_tied):
 
 @pytest.fixture(scope="module")
 def vit_dir(tmp_path_factory):
-    from transformers import ViTConfig, ViTImageProcessor, ViTModel
-
     d = tmp_path_factory.mktemp("vit")
-    config = ViTConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, image_size=32, patch_size=8
-    )
-    torch.manual_seed(0)
-    model = ViTModel(config, add_pooling_layer=False).eval()
-    _perturb(model)
-    model.save_pretrained(d, safe_serialization=True)
-    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(d)
-    return d, model
+    return d, _tiny.vit_dir(d, image_size=32, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +88,7 @@ def clip_dir(tmp_path_factory):
     )
     torch.manual_seed(0)
     model = CLIPModel(config).eval()
-    _perturb(model)
+    _tiny.perturb(model)
     model.save_pretrained(d, safe_serialization=True)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(d)
     return d, model
@@ -223,7 +150,7 @@ def test_qwen2_sharded_untied_checkpoint(tmp_path):
     """A sharded safetensors checkpoint with an untied lm_head loads and matches torch."""
     from experiments.encoders.qwen2 import Qwen2, _call_and_logits
 
-    model, tok = _qwen_dir(tmp_path, tied=False, shard="40KB")
+    model, tok = _tiny.qwen_dir(tmp_path, tied=False, shard="40KB", seed=1)
     assert (tmp_path / "model.safetensors.index.json").is_file()
     enc = get_encoder("qwen2.5", tmp_path, batch_size=4, max_length=64)
     ref, _, logits, batch = _torch_mean_pooled(model, tok, DOCS[:3])
@@ -245,7 +172,7 @@ def test_qwen2_bfloat16_close_to_float32(qwen_tied, qwen_enc):
 
 def test_qwen2_truncates_to_max_length(qwen_tied):
     enc = get_encoder("qwen2.5", qwen_tied[0], batch_size=2, max_length=8)
-    long = " ".join(CORPUS)
+    long = " ".join(_tiny.CORPUS)
     truncated = qwen_tied[2].decode(qwen_tied[2](long)["input_ids"][:8])
     np.testing.assert_allclose(enc.encode([long]), enc.encode([truncated]), rtol=1e-5, atol=1e-6)
 

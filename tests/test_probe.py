@@ -1,12 +1,13 @@
 """The linear probe against a float64 scipy reference, tiny and padded training sets, errors."""
 
-import contextlib
 import time
 
 import jax
 import numpy as np
 import pytest
 import scipy.optimize
+
+from _jaxtools import count_compiles
 
 from kcover.probe import Probe, _fit, fit_probe, predict_probe, probe_accuracy
 
@@ -48,21 +49,6 @@ def reference_fit(x, y, c, l2, sample_weight=None):
 
 def flat(probe: Probe) -> np.ndarray:
     return np.concatenate([np.asarray(probe.weights, np.float64).ravel(), np.asarray(probe.bias, np.float64)])
-
-
-@contextlib.contextmanager
-def count_compiles():
-    events = []
-
-    def listener(name, *args, **kwargs):
-        if name == "/jax/core/compile/backend_compile_duration":
-            events.append(name)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield events
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def test_float32_fit_matches_float64_reference():
