@@ -218,6 +218,10 @@ def figure3(curves: dict[str, Any], task: str, path: Path) -> None:
     plt.close(fig)
 
 
+def _acc(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
 def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     """Write table2.md/.csv, fig3_<task>.png and llm.json from result rows."""
     out.mkdir(parents=True, exist_ok=True)
@@ -232,8 +236,8 @@ def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
         mean_adv = float(np.nanmean(pre["adv_mean"])) if pre["adv_mean"] else float("nan")
         at_c = pre["adv_mean"][pre["budget_multiplier"].index(1)] if 1 in pre["budget_multiplier"] else float("nan")
         paper = PAPER_TABLE2.get(t)
-        body.append([t, d.get("num_classes", "?"), d.get("input_probe_acc", float("nan")),
-                     d.get("learner_probe_acc", float("nan")), d.get("gap", float("nan")), dr.get("gap", float("nan")),
+        body.append([t, d.get("num_classes", "?"), _acc(d.get("input_probe_acc")),
+                     _acc(d.get("learner_probe_acc")), d.get("gap", float("nan")), dr.get("gap", float("nan")),
                      mean_adv, at_c, paper[1] - paper[0] if paper else "n/a"])
         record[t] = {"diagnostic": d, "diagnostic_random": dr, "curves": curves}
         if pre["budget_multiplier"]:

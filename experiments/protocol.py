@@ -105,11 +105,11 @@ def mean_accuracy(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any]) -
     return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0, arr.size
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub markdown table; floats shown signed with 3 decimals."""
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, signed: bool = True) -> str:
+    """A GitHub markdown table; floats with 3 decimals (with a sign when ``signed``: differences)."""
     def fmt(v: Any) -> str:
         if isinstance(v, float):
-            return "n/a" if np.isnan(v) else f"{v:+.3f}"
+            return "n/a" if np.isnan(v) else (f"{v:+.3f}" if signed else f"{v:.3f}")
         return str(v)
 
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]

@@ -230,7 +230,7 @@ def figure2(header: list[str], body: list[list[Any]], path: Path, record: dict[s
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x, runs, rotation=20, ha="right")
     ax.set_ylabel("ADV = acc(embed-FL) - acc(input-FL)")
-    ax.set_title("Learner-geometry advantage: the conjunction and each removal")
+    ax.set_title("Learner-geometry advantage: conjunction vs. one condition removed", fontsize=10)
     ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -245,7 +245,7 @@ def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     atomic_write_text(out / "table1.md", "ADV = acc(embed-FL) - acc(input-FL), mean over seeds\n\n"
                       + P.markdown_table(header, body))
     atomic_write_text(out / "table1.csv", P.csv_table(header, body))
-    atomic_write_text(out / "accuracy.md", P.markdown_table(acc_header, acc_body))
+    atomic_write_text(out / "accuracy.md", "Mean probe accuracy over seeds\n\n" + P.markdown_table(acc_header, acc_body, signed=False))
     if any(row[0] != "mean" for row in body):
         figure2(header, body, out / "fig2.png", record)
     payload = {"table1": {"header": header, "rows": body, "detail": record},
