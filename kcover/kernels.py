@@ -89,22 +89,26 @@ def make_kernel(kernel: str | Kernel = "rbf", bandwidth: float | None = None, x:
     return Kernel("rbf", _checks.positive(bandwidth, "bandwidth"))
 
 
-def pairwise(kernel: Kernel, x: jax.Array, y: jax.Array) -> jax.Array:
+def pairwise(kernel: Kernel, x: jax.Array, y: jax.Array, precision: Any = _PRECISION) -> jax.Array:
     """Similarities between the rows of ``x`` (n, d) and ``y`` (m, d): an (n, m) array.
+
+    ``precision`` is the matrix product's (a ``jax.lax.Precision``); the default ``HIGHEST`` is
+    full float32 everywhere. On a GPU ``DEFAULT`` allows TF32/bf16 passes: several times faster,
+    similarities good to about 1e-3. On the CPU both are the same.
 
     Pure and traceable; callers bound n * m (see :func:`blocked_rows`).
     """
     if kernel.name == "linear":
-        return jnp.matmul(x, y.T, precision=_PRECISION)
+        return jnp.matmul(x, y.T, precision=precision)
     if kernel.name == "cosine":
         xn = x / jnp.maximum(jnp.linalg.norm(x, axis=1, keepdims=True), 1e-30)
         yn = y / jnp.maximum(jnp.linalg.norm(y, axis=1, keepdims=True), 1e-30)
-        return jnp.clip(jnp.matmul(xn, yn.T, precision=_PRECISION), -1.0, 1.0)
+        return jnp.clip(jnp.matmul(xn, yn.T, precision=precision), -1.0, 1.0)
     if kernel.name == "rbf":
         sq = (
             jnp.sum(x * x, axis=1)[:, None]
             + jnp.sum(y * y, axis=1)[None, :]
-            - 2.0 * jnp.matmul(x, y.T, precision=_PRECISION)
+            - 2.0 * jnp.matmul(x, y.T, precision=precision)
         )
         bw = jnp.asarray(kernel.bandwidth, x.dtype)
         return jnp.exp(-jnp.maximum(sq, 0.0) / (2.0 * bw * bw))

@@ -30,18 +30,25 @@ def fl_value(sim, subset, w=None, floor=0.0):
 
 
 def fl_greedy(sim, k, w=None, floor=0.0, initial=()):
-    """Naive greedy, ties to the lowest index."""
+    """Naive greedy, ties to the lowest index.
+
+    Gains are computed directly, sum_x w_x max(sim(x, j) - cover(x), 0), not as a difference of
+    objective values, which would absorb tiny similarities (e.g. 5e-92) into rounding.
+    """
     sim = np.asarray(sim, np.float64)
-    chosen = list(initial)
+    w = np.ones(sim.shape[0]) if w is None else np.asarray(w, np.float64)
+    cover = np.full(sim.shape[0], floor, np.float64)
+    chosen = set(initial)
+    for j in initial:
+        cover = np.maximum(cover, sim[:, j])
     picks = []
     for _ in range(k):
-        base = fl_value(sim, chosen, w, floor)
-        gains = np.array([
-            -np.inf if j in chosen else fl_value(sim, chosen + [j], w, floor) - base for j in range(sim.shape[1])
-        ])
+        gains = (w[:, None] * np.maximum(sim - cover[:, None], 0.0)).sum(0)
+        gains[list(chosen)] = -np.inf
         j = int(np.argmax(gains))
         picks.append(j)
-        chosen.append(j)
+        chosen.add(j)
+        cover = np.maximum(cover, sim[:, j])
     return picks
 
 

@@ -22,7 +22,9 @@ def sims(shape=(5, 7)):
 
     One shape, and budgets from a short list, so the jitted selector compiles a few times only.
     """
-    return hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 0.25, 0.5, 1.0]) | st.floats(0, 1))
+    # no subnormals: XLA on the CPU flushes them to zero in some fused ops and not in others
+    return hnp.arrays(np.float64, shape,
+                      elements=st.sampled_from([0.0, 0.25, 0.5, 1.0]) | st.floats(0, 1, allow_subnormal=False))
 
 
 @SETTINGS
@@ -47,7 +49,7 @@ def test_naive_and_lazy_pick_the_same_sets_with_ties(sim, data):
         naive = kcover.facility_location_dense(sim, k, method="naive", block=block)
         lazy = kcover.facility_location_dense(sim, k, method="lazy", block=block)
     np.testing.assert_array_equal(naive.indices, lazy.indices)
-    np.testing.assert_array_equal(naive.gains, lazy.gains)
+    np.testing.assert_allclose(naive.gains, lazy.gains, rtol=1e-12, atol=1e-300)
     assert naive.indices.tolist() == fl_greedy(sim, k)
 
 

@@ -1,0 +1,125 @@
+"""Selection at scale: matrix-free == dense, the lazy bound cache, compile once, never N x N."""
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from _reference import fl_greedy
+from _reference import gram as ref_gram
+
+import kcover
+from kcover.facility_location import FeatureSimilarity, _facility_location, _greedy, _greedy_impl
+from kcover.kernels import make_kernel
+
+
+def blobs(n, d=6, c=7, seed=0, dtype=np.float64):
+    """A Gaussian mixture without near-ties in the greedy gains."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(c, d)) * 3.0
+    return (centers[rng.integers(0, c, n)] + rng.normal(size=(n, d))).astype(dtype)
+
+
+@pytest.mark.parametrize("method", ["naive", "lazy", "stochastic"])
+def test_matrix_free_and_dense_pick_the_same(method, x64):
+    x = blobs(240)
+    sim = np.asarray(kcover.gram(x, bandwidth=2.0))
+    a = kcover.facility_location(x, 25, method=method, bandwidth=2.0, block=16, seed=3, epsilon=0.2)
+    b = kcover.facility_location_dense(sim, 25, method=method, block=16, seed=3, epsilon=0.2)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_allclose(a.objective, b.objective, rtol=1e-12)
+    np.testing.assert_allclose(a.weights, b.weights)
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "cosine"])
+def test_lazy_with_cache_picks_exactly_what_naive_picks(kernel, x64):
+    x = blobs(300, seed=1)
+    bw = dict(bandwidth=2.0) if kernel == "rbf" else {}
+    w = np.random.default_rng(2).uniform(0.5, 2.0, size=120)
+    kw = dict(kernel=kernel, targets=x[:120], target_weights=w, initial=[4, 9], block=8, **bw)
+    naive = kcover.facility_location(x, 15, method="naive", **kw)
+    for cache in (False, True):
+        lazy = kcover.facility_location(x, 15, method="lazy", cache=cache, **kw)
+        np.testing.assert_array_equal(lazy.indices, naive.indices)
+        np.testing.assert_allclose(lazy.gains, naive.gains, rtol=1e-12)
+        np.testing.assert_allclose(lazy.objective, naive.objective, rtol=1e-12)
+    sim = ref_gram(x[:120], x, kernel, 2.0)
+    assert naive.indices.tolist() == fl_greedy(sim, 15, w=w, floor=make_kernel(kernel, 1.0 if bw else None).floor,
+                                                initial=[4, 9])
+
+
+def test_cache_saves_exact_evaluations_on_float32():
+    x = blobs(1000, d=16, c=20, seed=4, dtype=np.float32)
+    plain, s0 = _facility_location(x, 25, block=16, targets=x)
+    cached, s1 = _facility_location(x, 25, block=16, cache=True, targets=x)
+    np.testing.assert_array_equal(plain.indices, cached.indices)
+    assert s1["cache_rows"] > 0 and s0["cache_rows"] == 0
+    assert s1["similarity_columns"] < s0["similarity_columns"]
+
+
+def test_cache_rejects_unbounded_kernels():
+    with pytest.raises(ValueError, match="cache: needs a bounded kernel"):
+        kcover.facility_location(np.abs(blobs(20)), 2, kernel="linear", cache=True)
+    with pytest.raises(ValueError, match="cache: speeds up lazy greedy only"):
+        kcover.facility_location(blobs(20), 2, method="naive", cache=True)
+    with pytest.raises(ValueError, match="precision: unknown value"):
+        kcover.facility_location(blobs(20), 2, precision="tf32")
+
+
+def test_precision_default_is_the_same_on_the_cpu():
+    x = blobs(200, dtype=np.float32)
+    a = kcover.facility_location(x, 10, bandwidth=2.0, precision="highest")
+    b = kcover.facility_location(x, 10, bandwidth=2.0, precision="default")
+    np.testing.assert_array_equal(a.indices, b.indices)
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_a_second_call_with_the_same_shapes_compiles_nothing(cache):
+    rng = np.random.default_rng(5)
+    x1, x2 = rng.normal(size=(2, 150, 4)).astype(np.float32)
+    kcover.facility_location(x1, 7, bandwidth=1.0, block=16, cache=cache)
+    before = _greedy._cache_size()
+    with jax.log_compiles(False):
+        kcover.facility_location(x2, 7, bandwidth=1.5, block=16, cache=cache, seed=1)
+    assert _greedy._cache_size() == before
+
+
+@pytest.mark.parametrize("method, cache, symmetric", [("lazy", False, False), ("lazy", True, False), ("lazy", True, True),
+                                                      ("naive", False, False), ("stochastic", False, False)])
+def test_the_compiled_loop_never_holds_an_n_by_n_array(method, cache, symmetric):
+    # at N = T = 1000 the largest float32 array may be a (512, 1000) block (or the float16 cache)
+    n, d = 1000, 8
+    x = jnp.zeros((n, d), jnp.float32)
+    src = FeatureSimilarity(x, x, make_kernel("rbf", 1.0), "highest", symmetric)
+    args = (src, jnp.ones(n), jnp.float32(0), jnp.zeros(0, jnp.int32), jnp.zeros(5, jnp.int32), jax.random.key(0))
+    hlo = jax.jit(_greedy_impl, static_argnames=("k", "method", "block", "sample", "cache")).lower(
+        *args, k=5, method=method, block=32, sample=40, cache=cache).as_text()
+    def sizes(dtype):
+        return [int(np.prod([int(v) for v in m.rstrip("x").split("x")])) for m in
+                re.findall(rf"tensor<((?:\d+x)+){dtype}>", hlo)]
+
+    assert max(sizes("f32")) <= n * 512  # one (512, T) block at most (B = 32)
+    f16 = [s for s in sizes("f16") if s >= n * n]
+    assert bool(f16) == cache  # the cache, N x T float16, only when asked for
+
+
+def test_work_counts_follow_the_method():
+    x = blobs(500, dtype=np.float32)
+    _, naive = _facility_location(x, 5, method="naive", block=50)
+    _, lazy = _facility_location(x, 5, method="lazy", block=50)
+    assert naive["similarity_columns"] == 5 * (500 + 50)
+    assert lazy["similarity_columns"] < naive["similarity_columns"]
+    assert lazy["rounds"] >= 5
+
+
+def test_the_symmetric_first_pass_changes_no_pick():
+    # N > 512: targets = the pool takes the pass over pairs of (512, 512) blocks, with and without the cache
+    x = blobs(700, d=5, c=9, seed=6, dtype=np.float32)
+    naive = kcover.facility_location(x, 10, method="naive", bandwidth=2.0, block=16)
+    for cache in (False, True):
+        sym = kcover.facility_location(x, 10, bandwidth=2.0, block=16, cache=cache)
+        full = kcover.facility_location(x, 10, bandwidth=2.0, block=16, cache=cache, targets=x)
+        np.testing.assert_array_equal(sym.indices, naive.indices)
+        np.testing.assert_array_equal(full.indices, naive.indices)
+        np.testing.assert_allclose(sym.objective, naive.objective, rtol=1e-6)
