@@ -49,15 +49,15 @@ def settings(quick: bool) -> DemoSettings:
             theory={"mode": {"seeds": 1, "r": 4, "n": 4, "deltas": [0.0, 0.5], "orders": ["mode-major"]},
                     "law": {"seeds": 1, "r": 4, "n": 3, "deltas": [0.0, 0.5], "orders": ["mode-major"]},
                     "knob": {"seeds": 2, "alphas": [0.0, 0.5, 1.0], "classes": 8, "n": 6}},
-            text=["--pool", "60", "--test", "40", "--seeds", "1", "--budgets", "1", "2", "--max-tokens", "32",
-                  "--hash-dim", "512"],
-            vision=["--pool", "40", "--test", "30", "--seeds", "1", "--pixel-size", "8"],
+            text=["--pool", "60", "--candidates", "60", "--test", "40", "--seeds", "1", "--budgets", "1", "2",
+                  "--max-tokens", "32", "--hash-dim", "512"],
+            vision=["--pool", "40", "--candidates", "40", "--test", "30", "--seeds", "1", "--pixel-size", "8"],
         )
     return DemoSettings(
         theory={"mode": {"seeds": 2}, "law": {"seeds": 1}, "knob": {"seeds": 5}},
-        text=["--pool", "1000", "--test", "445", "--seeds", "3", "--budgets", "1", "2", "4", "8", "12",
-              "--max-tokens", "128", "--hash-dim", "4096"],
-        vision=["--pool", "1000", "--test", "500", "--seeds", "2", "--pixel-size", "8", "--candidates", "1000"],
+        text=["--pool", "500", "--candidates", "700", "--test", "300", "--seeds", "3", "--budgets", "1", "2", "4",
+              "8", "12", "--max-tokens", "128", "--hash-dim", "4096"],
+        vision=["--pool", "400", "--candidates", "500", "--test", "300", "--seeds", "3", "--pixel-size", "8"],
     )
 
 
@@ -116,13 +116,13 @@ def _reading_vision(table: dict) -> str:
     rows = {r[0]: r[1:] for r in table["rows"]}
     vals = rows.get("mnist5k") or next(iter(rows.values()))
     conj, c, a, b = vals
-    holds = conj > max(c, a, b) and conj > 0
+    holds = conj > max(c, a, b) and conj > 0.02
     verdict = ("the advantage is largest in the conjunction cell and shrinks when a condition is removed, "
                "the paper's pattern" if holds else
-               "the conjunction cell is not the largest here, so the paper's pattern is not reproduced on this data")
+               "no clear advantage in the conjunction cell at this size, so the paper's pattern is not reproduced "
+               "here (the full MNIST-5k run in the README, with 3x the pool and 4 seeds, does show it)")
     return (f"ADV at the conjunction (pretrained, hard, tight) is {conj:+.3f}; removing (C) gives {c:+.3f}, "
-            f"(A) {a:+.3f}, (B) {b:+.3f}: {verdict}. MNIST is a hard case for the rule's condition (B): digits are "
-            "largely interpolable in pixel space, so a small ADV is the theory's prediction, not a failure.")
+            f"(A) {a:+.3f}, (B) {b:+.3f}: {verdict}.")
 
 
 def _reading_theory(th: dict) -> str:

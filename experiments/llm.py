@@ -7,7 +7,10 @@ or ``minilm``), pretrained and random-init (condition A's control). Input geomet
 n-gram hashing (:func:`kcover.featurize.hash_text`). Selectors: facility location (cosine
 kernel) in each geometry, and random. Budgets k = m x C for m in ``--budgets`` (default
 1..12). The fixed probe is fit on the embeddings of each subset and scored on the held-out
-split; ``--seeds`` seeds, each drawing its own pool of ``--pool`` documents.
+split; ``--seeds`` seeds, each drawing its own pool of ``--pool`` documents from a fixed
+candidate set of ``--candidates`` (default 2 x ``--pool``) documents of the pool split. When
+the candidates are no more than the pool, every seed uses them all and only the probe's
+initialization and the random baseline vary.
 
 Table 2 is the a-priori diagnostic, computed by :func:`kcover.advise.advise` on the pool
 (lexical vs embedding probe at full budget, their gap). Each finished cell (task, encoder,
@@ -46,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="folder of task folders (not needed for bbc_news)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--pool", type=int, default=3000)
+    p.add_argument("--candidates", type=int, default=None,
+                   help="documents of the pool split encoded, each seed's pool drawn from them (default 2 x --pool)")
     p.add_argument("--test", type=int, default=2000, help="held-out documents scored (default 2000)")
     p.add_argument("--budgets", nargs="+", type=int, default=list(range(1, 13)), help="k = m x C for each m")
     p.add_argument("--max-tokens", type=int, default=256, help="documents are truncated to this many tokens")
@@ -59,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> None:
-    for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test),
+    if args.candidates is None:
+        args.candidates = 2 * args.pool
+    for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test), ("--candidates", args.candidates),
                     ("--max-tokens", args.max_tokens), ("--hash-dim", args.hash_dim)):
         if v <= 0:
             raise ValueError(f"{name}: must be positive, got {v}")
@@ -82,7 +89,7 @@ class _Prepared(Memo):
         from kcover.featurize import hash_text
 
         pool_src, test = load_text(task, "pool", data_dir=args.data_dir), load_text(task, "test", data_dir=args.data_dir)
-        src_rows = _subset(len(pool_src.texts), 2 * args.pool, 0)
+        src_rows = _subset(len(pool_src.texts), args.candidates, 0)
         test_rows = _subset(len(test.texts), args.test, 0)
         texts = [pool_src.texts[i] for i in src_rows]
         texts_test = [test.texts[i] for i in test_rows]
