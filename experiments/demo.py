@@ -116,11 +116,12 @@ def _reading_vision(table: dict) -> str:
     rows = {r[0]: r[1:] for r in table["rows"]}
     vals = rows.get("mnist5k") or next(iter(rows.values()))
     conj, c, a, b = vals
-    holds = conj > max(c, a, b) and conj > 0.02
+    holds = conj > 0.02 and conj - max(c, a, b) >= 0.02  # a clear margin, not a coin flip
     verdict = ("the advantage is largest in the conjunction cell and shrinks when a condition is removed, "
                "the paper's pattern" if holds else
-               "no clear advantage in the conjunction cell at this size, so the paper's pattern is not reproduced "
-               "here (the full MNIST-5k run in the README, with 3x the pool and 4 seeds, does show it)")
+               "the conjunction cell is not clearly ahead of every removal at this size, so the paper's pattern "
+               "is not reproduced here (the full MNIST-5k run in the README, with a 3,000-image pool and 4 seeds, "
+               "does show it)")
     return (f"ADV at the conjunction (pretrained, hard, tight) is {conj:+.3f}; removing (C) gives {c:+.3f}, "
             f"(A) {a:+.3f}, (B) {b:+.3f}: {verdict}.")
 
