@@ -200,26 +200,10 @@ def vit_b16(
     dtype = resolve_dtype(dtype)
     directory = _optional_dir("vit-b16", weights, random_init)
     config = ViTConfig() if directory is None else ViTConfig.from_dict(W.read_config(directory))
-    model = _hf_model("vit", config.to_json_string(), dtype)
-    params = _load_or_init(model, directory, random_init, seed, "vit", dtype)
     s = config.image_size
     default = ImagePipeline("squash", (s, s), "linear", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
-    pipeline = image_pipeline(directory, default)
-    forward = _image_forward("vit", config.to_json_string(), dtype, pipeline)
-
-    return ImageEncoder(
-        name="vit-b16",
-        dim=config.hidden_size,
-        fingerprint=_fingerprint("vit-b16", directory, random_init, config, seed),
-        params=params,
-        forward=forward,
-        batch_size=batch_size,
-        dtype=dtype,
-        random_init=random_init,
-        seed=seed if random_init else None,
-        preprocessing=pipeline.describe(),
-        pipeline=pipeline,
-    )
+    return _image_encoder("vit-b16", "vit", "vit", config, directory, default, random_init=random_init, seed=seed,
+                          dtype=dtype, batch_size=batch_size)
 
 
 def clip_b32(
@@ -244,19 +228,24 @@ def clip_b32(
                 raise ValueError(f"weights: {directory}/config.json is a CLIP config without a vision_config")
             cfg = cfg["vision_config"]
         config = CLIPVisionConfig.from_dict(cfg)
-    model = _hf_model("clip", config.to_json_string(), dtype)
-    params = _load_or_init(model, directory, random_init, seed, "", dtype)
     s = config.image_size
     default = ImagePipeline("shortest", (s, s), "cubic", CLIP_MEAN, CLIP_STD, shortest_edge=s)
-    pipeline = image_pipeline(directory, default)
-    forward = _image_forward("clip", config.to_json_string(), dtype, pipeline)
+    return _image_encoder("clip-b32", "clip", "", config, directory, default, random_init=random_init, seed=seed,
+                          dtype=dtype, batch_size=batch_size)
 
+
+def _image_encoder(name: str, kind: str, prefix: str, config: Any, directory: Path | None, default: ImagePipeline, *,
+                   random_init: bool, seed: int, dtype: str, batch_size: int) -> ImageEncoder:
+    """An :class:`ImageEncoder` for a transformers Flax vision model (``kind`` "vit" or "clip")."""
+    model = _hf_model(kind, config.to_json_string(), dtype)
+    params = _load_or_init(model, directory, random_init, seed, prefix, dtype)
+    pipeline = image_pipeline(directory, default)
     return ImageEncoder(
-        name="clip-b32",
+        name=name,
         dim=config.hidden_size,
-        fingerprint=_fingerprint("clip-b32", directory, random_init, config, seed),
+        fingerprint=_fingerprint(name, directory, random_init, config, seed),
         params=params,
-        forward=forward,
+        forward=_image_forward(kind, config.to_json_string(), dtype, pipeline),
         batch_size=batch_size,
         dtype=dtype,
         random_init=random_init,
