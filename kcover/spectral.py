@@ -69,11 +69,16 @@ def tail_energy(gram: Any, y: Any, k: int) -> float:
     n = g.shape[0]
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
         raise ValueError(f"k: must be an integer in [0, {n}], got {k!r}")
-    yv = _vector_targets(y, n)
+    return float(_tail_energy(g, _vector_targets(y, n), jnp.int32(k)))
+
+
+@jax.jit
+def _tail_energy(g: jax.Array, y: jax.Array, k: jax.Array) -> jax.Array:
+    """(1/n) ||(I - U_k U_k^T) y||^2 with k traced: one compilation for every k."""
     _, vecs = _eigh_desc(g)
-    top = vecs[:, :k]
-    resid = yv - top @ (top.T @ yv)
-    return float(jnp.sum(resid * resid) / n)
+    keep = (jnp.arange(g.shape[0]) < k).astype(g.dtype)
+    resid = y - vecs @ ((vecs.T @ y) * keep[:, None])
+    return jnp.sum(resid * resid) / g.shape[0]
 
 
 @functools.partial(jax.jit, static_argnames=("centered",))

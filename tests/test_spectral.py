@@ -83,3 +83,15 @@ def test_spectral_bad_input():
         kcover.effective_dimension(np.ones(3), 0.0)
     with pytest.raises(ValueError, match="x2: has 4 rows"):
         kcover.feature_alignment(np.ones((3, 2)), np.ones((4, 2)))
+
+
+def test_tail_energy_compiles_once_for_every_k():
+    from _jaxtools import count_compiles
+
+    k = psd(7, n=10)
+    y = np.random.default_rng(8).normal(size=10)
+    kcover.tail_energy(k, y, 1)
+    with count_compiles() as compiles:
+        vals = [kcover.tail_energy(k, y, kk) for kk in range(2, 10)]
+    assert compiles == []
+    assert np.all(np.diff(vals) <= 1e-6)  # more eigenvectors leave less outside
