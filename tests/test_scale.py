@@ -6,11 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from _reference import fl_greedy
 from _reference import gram as ref_gram
 
 import kcover
-from kcover.facility_location import FeatureSimilarity, _facility_location, _greedy, _greedy_impl
+from kcover.facility_location import FeatureSimilarity, _facility_location, _greedy, _greedy_impl, _round_up_f16
 from kcover.kernels import make_kernel
 
 
@@ -30,6 +32,16 @@ def test_matrix_free_and_dense_pick_the_same(method, x64):
     np.testing.assert_array_equal(a.indices, b.indices)
     np.testing.assert_allclose(a.objective, b.objective, rtol=1e-12)
     np.testing.assert_allclose(a.weights, b.weights)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1.0, 1.0, width=32), min_size=1, max_size=64))
+def test_the_float16_cache_bounds_every_similarity_from_above(values):
+    # the cache stores similarities as float16 rounded up: read back, every one must be >= its value
+    s = np.asarray(values + [2.0**-20, -(2.0**-20), 2.0**-26, 0.99997, -0.99997, 1.0 - 2.0**-12], np.float32)
+    back = np.asarray(_round_up_f16(jnp.asarray(s)).astype(jnp.float32))
+    assert np.all(back >= s), s[back < s]
+    assert np.all(back - s <= np.abs(s) * 2.0**-9 + 2.0**-23)  # and not much more
 
 
 @pytest.mark.parametrize("kernel", ["rbf", "cosine"])
