@@ -50,3 +50,42 @@ def test_the_gpu_script_runs_tiny_on_the_cpu(tmp_path):
     assert rep["distinct_picks"] and rep["similarity_columns"] >= 1500
     assert rep["achieved_flops"] > 0 and rep["matmul_f32_flops"] > 0
     assert json.loads(out.read_text())["n"] == 1500
+
+
+def test_the_lazy_floor_reference_picks_what_kcover_picks(tmp_path):
+    floor = load("lazy_floor")
+    rep = floor.main(["--n", "600", "--d", "8", "--k", "25", "--out", str(tmp_path / "lf")])
+    assert rep["info"]["same_picks"]
+    evals = rep["reference"]["evals"]
+    assert evals[0] == 0 and evals[1] == 599  # the second pick re-evaluates every stale bound once
+    assert [r["k"] for r in rep["kcover"]] == [1, 2, 10, 25]
+    assert "| 11-25 |" in (tmp_path / "lf.md").read_text()
+
+
+def test_the_lazy_floor_reference_is_exact_greedy():
+    floor = load("lazy_floor")
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(80, 3))
+    sim = ref_gram(x, x, "rbf", 1.3)
+    picks, evals = floor.heap_lazy_greedy(sim, 12)
+    cur, naive = np.zeros(80), []
+    for _ in range(12):  # brute force: every gain, every step
+        gains = np.maximum(sim - cur[:, None], 0.0).sum(axis=0)
+        gains[naive] = -np.inf
+        naive.append(int(np.argmax(gains)))
+        cur = np.maximum(cur, sim[:, naive[-1]])
+    np.testing.assert_array_equal(picks, naive)
+    assert 0 < evals[1:].min() and evals.sum() < 11 * 79  # lazier than naive greedy
+
+
+def test_the_lazy_floor_reports_where_two_pick_sequences_part():
+    floor = load("lazy_floor")
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(30, 2))
+    sim = ref_gram(x, x, "rbf", 1.0)
+    d = floor.divergence(sim, np.array([4, 9, 1]), [4, 7, 1])
+    cur = sim[4]
+    g9, g7 = np.maximum(sim[9] - cur, 0).sum(), np.maximum(sim[7] - cur, 0).sum()
+    assert (d["step"], d["reference_pick"], d["kcover_pick"]) == (2, 9, 7)
+    assert d["reference_gain"] == pytest.approx(g9) and d["kcover_gain"] == pytest.approx(g7)
+    assert d["relative_gap"] == pytest.approx((g9 - g7) / g9)
