@@ -91,6 +91,22 @@ def divergence(sim: np.ndarray, ref: np.ndarray, other: list[int]) -> dict:
                 kcover_gain=g_other, relative_gap=(g_ref - g_other) / max(abs(g_ref), 1e-300))
 
 
+def live_pairs(sim: np.ndarray, picks: np.ndarray, ks: list[int]) -> dict[int, float]:
+    """Fraction of (target, candidate) pairs that can still add to a gain after the first k picks, for k in ``ks``.
+
+    A pair counts while the candidate's similarity beats the target's coverage; coverage only
+    grows, so once it does not, it never will again: these are the pairs a sparse cache would keep.
+    """
+    cur = np.zeros(sim.shape[0], sim.dtype)
+    out, done = {}, 0
+    for m in sorted(ks):
+        for i in picks[done:m]:
+            cur = np.maximum(cur, sim[i])
+        done = m
+        out[m] = float(np.mean(sim > cur[None, :]))  # sim[c, t] > cur[t]
+    return out
+
+
 def phases(k: int) -> list[int]:
     return sorted({m for m in (1, 2, 10, 50, k) if m <= k})
 
@@ -103,14 +119,16 @@ def markdown(info: dict, ref: dict, kc: list[dict]) -> str:
         f"{info['cpu']} CPU cores (load average at the end: {info['load_at_end']}). Same picks: "
         f"{'yes' if info['same_picks'] else 'no'}.",
         "",
-        "| picks | reference re-evaluations | kcover cache rows | kcover exact columns | kcover rounds | kcover time (s) |",
-        "|---|---|---|---|---|---|",
+        "| picks | reference re-evaluations | live pairs after | kcover cache rows | kcover exact columns | kcover rounds "
+        "| kcover time (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     prev = dict(k=0, cache_rows=0, similarity_columns=0, rounds=0, seconds=0.0)
     for r in kc:
         lo, hi = prev["k"], r["k"]
         lines.append(
-            f"| {lo + 1 if lo + 1 == hi else f'{lo + 1}-{hi}'} | {int(evals[lo:hi].sum()):,} | {r['cache_rows'] - prev['cache_rows']:,} | "
+            f"| {lo + 1 if lo + 1 == hi else f'{lo + 1}-{hi}'} | {int(evals[lo:hi].sum()):,} | "
+            f"{100 * ref['live_pairs'][str(hi)]:.2f}% | {r['cache_rows'] - prev['cache_rows']:,} | "
             f"{r['similarity_columns'] - prev['similarity_columns']:,} | {r['rounds'] - prev['rounds']} | "
             f"{r['seconds'] - prev['seconds']:.2f} |"
         )
@@ -131,6 +149,8 @@ def markdown(info: dict, ref: dict, kc: list[dict]) -> str:
         f"floor for any exact lazy greedy whose bounds are stale gains. kcover reads {last['cache_rows']:,} "
         f"cache rows and evaluates {last['similarity_columns']:,} similarity columns (the first row counts "
         "the first pass, in column equivalents).",
+        "- Live pairs: the share of (target, candidate) pairs whose similarity still beats the target's coverage "
+        "after the row's last pick; only those can add to a gain from then on (what a sparse cache would keep).",
         f"- kcover's time to select {ks[0]} point(s) is the first pass with the cache; each later row adds "
         "the picks of its range (differences of separate runs: on a shared machine they carry its noise, "
         "and a small one can come out negative).",
@@ -158,12 +178,13 @@ def main(argv: list[str] | None = None) -> dict:
     sim = dense_rbf(x, bw)
     ref_picks, evals = heap_lazy_greedy(sim, args.k)
     print(f"  {int(evals.sum()):,} re-evaluations in {time.perf_counter() - t0:.1f} s", flush=True)
+    live = live_pairs(sim, ref_picks, phases(args.k))
     kc = kcover_phases(x, bw, phases(args.k), args.block)
     same = kc[-1]["picks"] == ref_picks.tolist()
     info = dict(n=args.n, d=args.d, k=args.k, block=args.block, cpu=os.cpu_count(), load_at_end=load_average(),
                 same_picks=same, first_difference=None if same else divergence(sim, ref_picks, kc[-1]["picks"]))
     del sim
-    ref = dict(picks=ref_picks.tolist(), evals=evals.tolist())
+    ref = dict(picks=ref_picks.tolist(), evals=evals.tolist(), live_pairs={str(m): v for m, v in live.items()})
     md = markdown(info, ref, kc)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for r in kc:

@@ -89,3 +89,17 @@ def test_the_lazy_floor_reports_where_two_pick_sequences_part():
     assert (d["step"], d["reference_pick"], d["kcover_pick"]) == (2, 9, 7)
     assert d["reference_gain"] == pytest.approx(g9) and d["kcover_gain"] == pytest.approx(g7)
     assert d["relative_gap"] == pytest.approx((g9 - g7) / g9)
+
+
+def test_the_lazy_floor_counts_the_pairs_that_can_still_add_to_a_gain():
+    floor = load("lazy_floor")
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(40, 3))
+    sim = ref_gram(x, x, "rbf", 0.8)
+    picks = np.array([5, 17, 30, 2, 11])
+    live = floor.live_pairs(sim, picks, [1, 3, 5])
+    for m, frac in live.items():
+        cur = sim[:, picks[:m]].max(axis=1)  # coverage of each target
+        brute = np.mean([[sim[t, c] > cur[t] for c in range(40)] for t in range(40)])
+        assert frac == pytest.approx(brute)
+    assert live[1] >= live[3] >= live[5] > 0  # coverage only grows
