@@ -53,7 +53,7 @@ def bandwidth(x: np.ndarray) -> float:
     return median_bandwidth(x)
 
 
-def dense_rbf(x: np.ndarray, bw: float, block: int = 2048) -> np.ndarray:
+def dense_rbf(x: np.ndarray, bw: float, block: int | None = None) -> np.ndarray:
     """The (N, N) float32 RBF kernel, built by kcover's jitted blocked ``gram`` (multi-threaded).
 
     The fastest builder at hand, and the very similarity kcover uses: the peers' end-to-end

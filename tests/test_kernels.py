@@ -24,6 +24,13 @@ def test_blocked_and_dense_gram_agree(kernel):
         np.testing.assert_allclose(np.asarray(kcover.gram(x, kernel=kernel, block=block)), full, rtol=1e-6, atol=1e-7)
 
 
+def test_gram_rejects_a_bad_block():
+    x = np.ones((4, 2), np.float32)
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="block: must be"):
+            kcover.gram(x, block=bad)
+
+
 def test_median_heuristic_is_median_pairwise_distance():
     x = np.random.default_rng(2).normal(size=(40, 3))
     d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))[np.triu_indices(40, 1)]
