@@ -171,7 +171,7 @@ def _gram(kernel: Kernel, x: jax.Array, y: jax.Array, block: int) -> jax.Array:
     return jax.lax.fori_loop(0, nb, body, jnp.zeros((n, m), x.dtype))
 
 
-_GRAM_BLOCK_ELEMENTS = 1 << 23  # default rows per block: about 32 MB of float32 similarities at a time
+_GRAM_BLOCK_ELEMENTS = 1 << 23  # default block: at most 8M similarities (32 MB of float32) at a time
 
 
 def gram(
@@ -186,7 +186,8 @@ def gram(
 
     Returns (n, m). Memory O(n m); for small data, tests and peers that need the dense matrix.
     Built ``block`` rows at a time (default: the largest power of two with at most 8M
-    similarities a block; 3x faster than 2,048-row blocks at n = m = 30,000 on 2 cores). The rbf median bandwidth, when not given, is taken from ``x``.
+    similarities a block; 3x faster than 2,048-row blocks at n = m = 30,000 on 2 cores).
+    The rbf median bandwidth, when not given, is taken from ``x``.
     """
     xa = _checks.features(x, "x")
     ya = xa if y is None else _checks.features(y, "y")
