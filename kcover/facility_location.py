@@ -59,6 +59,7 @@ METHODS = ("naive", "lazy", "stochastic")
 PRECISIONS = {"highest": jax.lax.Precision.HIGHEST, "default": jax.lax.Precision.DEFAULT}
 _INFLATE = 1.0 + 2.0**-10  # upper bounds computed in another shape or in float16 are scaled by this
 _PASS_WIDTH = 512  # the lazy first pass evaluates at least this many candidates per call
+_CACHE_CHUNK = 8  # cache rows gathered and summed together in a cache round
 
 
 @functools.partial(
@@ -225,12 +226,24 @@ def _symmetric_bound_pass(
     return g[:n] * _INFLATE, q
 
 
-def _cache_bounds(q: jax.Array, w: jax.Array, cur: jax.Array, axis_name: str | None) -> jax.Array:
-    """Upper bounds (len(q),) on the gains of cached rows ``q`` (len, T) float16."""
+def _cache_bounds(
+    q: jax.Array, idx: jax.Array, w: jax.Array, cur: jax.Array, axis_name: str | None
+) -> jax.Array:
+    """Upper bounds (len(idx),) on the gains of the candidates ``idx`` from their cached rows.
+
+    ``q`` is the (P, T') float16 cache. The rows are gathered ``_CACHE_CHUNK`` at a time: a
+    gathered chunk stays in the processor's cache while it is widened and summed, which on the
+    CPU reads rows about 2.5x faster than gathering all of them first (measured at T = 30,000).
+    """
     pad = q.shape[1] - cur.shape[0]  # the symmetric pass's cache has zero-weight padding columns
     if pad:
         w, cur = jnp.pad(w, (0, pad)), jnp.pad(cur, (0, pad))
-    return _covered(q.astype(cur.dtype), w, cur, 1, axis_name) * _INFLATE
+    m = idx.shape[0]
+    chunk = min(_CACHE_CHUNK, m)
+    chunks = -(-m // chunk)
+    ids = jnp.pad(idx, (0, chunks * chunk - m), mode="edge").reshape(chunks, chunk)
+    ub = jax.lax.map(lambda j: _covered(q[j].astype(cur.dtype), w, cur, 1, None), ids).reshape(-1)[:m]
+    return _psum(ub, axis_name) * _INFLATE
 
 
 def _column(src: Similarity, idx: jax.Array, block: int) -> jax.Array:
@@ -347,7 +360,7 @@ def _greedy_impl(
                 vals = jnp.where(fresh | selected | ubf, neg_inf, bounds)
                 top_vals, top_idx = jax.lax.top_k(vals, size)
                 valid = top_vals > neg_inf
-                ub = _cache_bounds(q[top_idx], w, cur, axis_name)
+                ub = _cache_bounds(q, top_idx, w, cur, axis_name)
                 old = bounds[top_idx]
                 bounds = bounds.at[top_idx].set(jnp.where(valid, jnp.minimum(old, ub), old))
                 ubf = ubf.at[top_idx].set(ubf[top_idx] | valid)

@@ -12,7 +12,8 @@ from _reference import fl_greedy
 from _reference import gram as ref_gram
 
 import kcover
-from kcover.facility_location import FeatureSimilarity, _facility_location, _greedy, _greedy_impl, _round_up_f16
+from kcover.facility_location import (_CACHE_CHUNK, _INFLATE, FeatureSimilarity, _cache_bounds, _facility_location, _greedy,
+                                      _greedy_impl, _round_up_f16)
 from kcover.kernels import make_kernel
 
 
@@ -59,6 +60,25 @@ def test_lazy_with_cache_picks_exactly_what_naive_picks(kernel, x64):
     sim = ref_gram(x[:120], x, kernel, 2.0)
     assert naive.indices.tolist() == fl_greedy(sim, 15, w=w, floor=make_kernel(kernel, 1.0 if bw else None).floor,
                                                 initial=[4, 9])
+
+
+@pytest.mark.parametrize("m", [1, _CACHE_CHUNK, 3 * _CACHE_CHUNK + 5])
+def test_cache_bounds_read_in_chunks_match_a_float64_sum(m):
+    # rows are gathered a chunk at a time; a count that is not a multiple of the chunk is padded
+    rng = np.random.default_rng(m)
+    q = rng.uniform(-0.2, 1.0, size=(40, 33)).astype(np.float16)  # 33 columns: 3 zero-weight padding ones
+    w, cur = rng.uniform(0.5, 2.0, 30).astype(np.float32), rng.uniform(0.0, 0.8, 30).astype(np.float32)
+    idx = rng.choice(40, m, replace=False).astype(np.int32)
+    got = np.asarray(_cache_bounds(jnp.asarray(q), jnp.asarray(idx), jnp.asarray(w), jnp.asarray(cur), None))
+    ref = (np.maximum(q[idx, :30].astype(np.float64) - cur, 0.0) * w).sum(1) * _INFLATE
+    np.testing.assert_allclose(got, ref, rtol=1e-5)
+
+
+def test_lazy_with_cache_on_a_pool_smaller_than_a_cache_round():
+    x = blobs(37, d=5, c=4, seed=6, dtype=np.float32)
+    naive = kcover.facility_location(x, 9, method="naive", bandwidth=1.5, block=8)
+    lazy = kcover.facility_location(x, 9, method="lazy", cache=True, bandwidth=1.5, block=8)
+    np.testing.assert_array_equal(lazy.indices, naive.indices)
 
 
 def test_cache_saves_exact_evaluations_on_float32():
