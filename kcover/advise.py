@@ -388,9 +388,12 @@ def label_tails(g: np.ndarray, y: np.ndarray, num_classes: int) -> tuple[np.ndar
     yc = yc - yc.mean(axis=0)
     dt = jax.dtypes.canonicalize_dtype(np.asarray(g).dtype)  # float32 unless x64 is enabled
     vals, energy = (np.asarray(a, np.float64) for a in _label_spectrum(jnp.asarray(g, dt), jnp.asarray(yc, dt)))
-    total = float(np.sum(yc * yc))
-    inside = np.concatenate([[0.0], np.cumsum(energy)])
-    return vals, np.clip(1.0 - inside / max(total, 1e-300), 0.0, 1.0)
+    # tails as suffix sums of the label energy on each eigenvector, not 1 - prefix sums: a small
+    # tail keeps its relative accuracy, and tails[m] is exactly 0 (no cancellation in float32)
+    suffix = np.concatenate([np.cumsum(np.maximum(energy, 0.0)[::-1])[::-1], [0.0]])
+    if suffix[0] <= 0.0:  # constant labels: nothing to explain, every tail is the whole (zero) energy
+        return vals, np.ones_like(suffix)
+    return vals, suffix / suffix[0]
 
 
 def _pad_fit_predict(e_pool, y_pool, picks, k_max, e_test, c, l2, seed) -> np.ndarray:
