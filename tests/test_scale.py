@@ -12,8 +12,17 @@ from _reference import fl_greedy
 from _reference import gram as ref_gram
 
 import kcover
-from kcover.facility_location import (_CACHE_CHUNK, _INFLATE, FeatureSimilarity, _cache_bounds, _facility_location, _greedy,
-                                      _greedy_impl, _round_up_f16)
+from kcover.facility_location import (
+    _CACHE_CHUNK,
+    _INFLATE,
+    _PASS_WIDTH,
+    FeatureSimilarity,
+    _cache_bounds,
+    _facility_location,
+    _greedy,
+    _greedy_impl,
+    _round_up_f16,
+)
 from kcover.kernels import make_kernel
 
 
@@ -120,7 +129,7 @@ def test_a_second_call_with_the_same_shapes_compiles_nothing(cache):
 @pytest.mark.parametrize("method, cache, symmetric", [("lazy", False, False), ("lazy", True, False), ("lazy", True, True),
                                                       ("naive", False, False), ("stochastic", False, False)])
 def test_the_compiled_loop_never_holds_an_n_by_n_array(method, cache, symmetric):
-    # at N = T = 1000 the largest float32 array may be a (512, 1000) block (or the float16 cache)
+    # at N = T = 1000 the largest float32 array may be a (_PASS_WIDTH, 1000) block (or the float16 cache)
     n, d = 1000, 8
     x = jnp.zeros((n, d), jnp.float32)
     src = FeatureSimilarity(x, x, make_kernel("rbf", 1.0), "highest", symmetric)
@@ -131,7 +140,7 @@ def test_the_compiled_loop_never_holds_an_n_by_n_array(method, cache, symmetric)
         return [int(np.prod([int(v) for v in m.rstrip("x").split("x")])) for m in
                 re.findall(rf"tensor<((?:\d+x)+){dtype}>", hlo)]
 
-    assert max(sizes("f32")) <= n * 512  # one (512, T) block at most (B = 32)
+    assert max(sizes("f32")) <= n * _PASS_WIDTH  # one (_PASS_WIDTH, T) block at most (B = 32)
     f16 = [s for s in sizes("f16") if s >= n * n]
     assert bool(f16) == cache  # the cache, N x T float16, only when asked for
 
@@ -146,7 +155,7 @@ def test_work_counts_follow_the_method():
 
 
 def test_the_symmetric_first_pass_changes_no_pick():
-    # N > 512: targets = the pool takes the pass over pairs of (512, 512) blocks, with and without the cache
+    # N > _PASS_WIDTH: targets = the pool takes the pass over pairs of blocks, with and without the cache
     x = blobs(700, d=5, c=9, seed=6, dtype=np.float32)
     naive = kcover.facility_location(x, 10, method="naive", bandwidth=2.0, block=16)
     for cache in (False, True):
