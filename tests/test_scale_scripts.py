@@ -40,6 +40,11 @@ def test_the_benchmark_table_renders():
     md = bench.markdown(rows, None, dict(cpu=2, data="d", d=8, kernel="rbf", load_at_end="1.0"))
     assert "| 100 | 5 | submodlib | – |" in md
     assert "kcover is 8.00x faster end to end than the fastest peer (apricot), at 0.50x its peak memory" in md
+    assert "7.00x faster than the fastest peer's selection alone" in md
+    rows[0] = rows[0] | dict(steady_s=1.0)  # slower than apricot: said so, not "0.80x faster"
+    md = bench.markdown(rows, None, dict(cpu=2, data="d", d=8, kernel="rbf", load_at_end="1.0"))
+    assert "kcover is 1.25x slower end to end than the fastest peer (apricot)" in md
+    assert "1.43x slower than the fastest peer's selection alone" in md
 
 
 def test_the_gpu_script_runs_tiny_on_the_cpu(tmp_path):
