@@ -231,15 +231,16 @@ def _cache_bounds(
 ) -> jax.Array:
     """Upper bounds (len(idx),) on the gains of the candidates ``idx`` from their cached rows.
 
-    ``q`` is the (P, T') float16 cache. The rows are gathered ``_CACHE_CHUNK`` at a time: a
-    gathered chunk stays in the processor's cache while it is widened and summed, which on the
-    CPU reads rows about 2.5x faster than gathering all of them first (measured at T = 30,000).
+    ``q`` is the (P, T') float16 cache. On the CPU the rows are gathered ``_CACHE_CHUNK`` at a
+    time: a gathered chunk stays in the processor's cache while it is widened and summed, which
+    reads rows about 2.5x faster than gathering all of them first (measured at T = 30,000). On an
+    accelerator, where a loop of small steps would serialize, they are gathered at once.
     """
     pad = q.shape[1] - cur.shape[0]  # the symmetric pass's cache has zero-weight padding columns
     if pad:
         w, cur = jnp.pad(w, (0, pad)), jnp.pad(cur, (0, pad))
     m = idx.shape[0]
-    chunk = min(_CACHE_CHUNK, m)
+    chunk = min(_CACHE_CHUNK, m) if jax.default_backend() == "cpu" else m
     chunks = -(-m // chunk)
     ids = jnp.pad(idx, (0, chunks * chunk - m), mode="edge").reshape(chunks, chunk)
     ub = jax.lax.map(lambda j: _covered(q[j].astype(cur.dtype), w, cur, 1, None), ids).reshape(-1)[:m]

@@ -71,9 +71,12 @@ def test_lazy_with_cache_picks_exactly_what_naive_picks(kernel, x64):
                                                 initial=[4, 9])
 
 
+@pytest.mark.parametrize("backend", ["cpu", "gpu"])
 @pytest.mark.parametrize("m", [1, _CACHE_CHUNK, 3 * _CACHE_CHUNK + 5])
-def test_cache_bounds_read_in_chunks_match_a_float64_sum(m):
-    # rows are gathered a chunk at a time; a count that is not a multiple of the chunk is padded
+def test_cache_bounds_read_in_chunks_match_a_float64_sum(m, backend, monkeypatch):
+    # on the CPU rows are gathered a chunk at a time (a count that is not a multiple of the chunk
+    # is padded); elsewhere all at once: both must give the same bounds
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
     rng = np.random.default_rng(m)
     q = rng.uniform(-0.2, 1.0, size=(40, 33)).astype(np.float16)  # 33 columns: 3 zero-weight padding ones
     w, cur = rng.uniform(0.5, 2.0, 30).astype(np.float32), rng.uniform(0.0, 0.8, 30).astype(np.float32)
