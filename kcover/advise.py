@@ -390,7 +390,7 @@ def label_tails(g: np.ndarray, y: np.ndarray, num_classes: int) -> tuple[np.ndar
     vals, energy = (np.asarray(a, np.float64) for a in _label_spectrum(jnp.asarray(g, dt), jnp.asarray(yc, dt)))
     # tails as suffix sums of the label energy on each eigenvector, not 1 - prefix sums: a small
     # tail keeps its relative accuracy, and tails[m] is exactly 0 (no cancellation in float32)
-    suffix = np.concatenate([np.cumsum(np.maximum(energy, 0.0)[::-1])[::-1], [0.0]])
+    suffix = np.concatenate([np.cumsum(energy[::-1])[::-1], [0.0]])
     if suffix[0] <= 0.0:  # constant labels: nothing to explain, every tail is the whole (zero) energy
         return vals, np.ones_like(suffix)
     return vals, suffix / suffix[0]
