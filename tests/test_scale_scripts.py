@@ -39,6 +39,12 @@ def test_the_benchmark_table_renders():
             dict(n=100, k=5, tool="submodlib", status="timeout: over 10 s")]
     md = bench.markdown(rows, None, dict(cpu=2, data="d", d=8, kernel="rbf", load_at_end="1.0"))
     assert "| 100 | 5 | submodlib | – |" in md
+    assert "| 0.10 |" in md and "system time was" not in md  # saved before the split: the total only
+    rows[0] = rows[0] | dict(user_s=0.08, sys_s=0.02)
+    rows[1] = rows[1] | dict(user_s=0.2, sys_s=0.6)
+    md = bench.markdown(rows, None, dict(cpu=2, data="d", d=8, kernel="rbf", load_at_end="1.0"))
+    assert "| 0.08 + 0.02 |" in md and "| 0.20 + 0.60 |" in md
+    assert "system time was 75% of apricot's CPU time and 20% of kcover's." in md
     assert "kcover is 8.00x faster end to end than the fastest peer (apricot), at 0.50x its peak memory" in md
     assert "7.00x faster than the fastest peer's selection alone" in md
     rows[0] = rows[0] | dict(steady_s=1.0)  # slower than apricot: said so, not "0.80x faster"
