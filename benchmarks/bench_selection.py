@@ -274,7 +274,7 @@ def _times(peer_s: float, kcover_s: float) -> str:
 
 
 def _cpu(r: dict) -> str:
-    """"9.7 + 24.1" (user + system); the total alone for results saved before the split was recorded."""
+    """"17.48 + 24.84" (user + system); the total alone for results saved before the split was recorded."""
     if r.get("user_s") is None:
         return fmt(r.get("cpu_s"), ".2f")
     return f"{r['user_s']:.2f} + {r['sys_s']:.2f}"
