@@ -27,7 +27,7 @@ Greedy picks argmax_i F(S + i) - F(S); **ties go to the lowest candidate index**
 
 Memory (matrix-free): features O((N + T) d), O(N + T) state, and one (T, max(B, 256)) block of
 similarities at a time; never N x T (``cache=True`` adds N T float16 and reads (4 max(B, 64), T)
-rows of it at a time). The dense path holds the given (T, N) matrix. Everything runs in one jitted ``lax.scan`` over the k picks, on whatever
+rows of it at a time on an accelerator, 8 at a time on the CPU). The dense path holds the given (T, N) matrix. Everything runs in one jitted ``lax.scan`` over the k picks, on whatever
 device JAX uses; deterministic for a given seed. :mod:`kcover.sharding` runs the same loop with
 the targets sharded over devices.
 
@@ -585,7 +585,7 @@ def facility_location(
     bound); stochastic O(N T d log(1/epsilon)).
     Memory: O((N + T) d + N + T) plus one (T, max(B, 256)) similarity block (lazy) or (T, B)
     (naive), (T, s) for stochastic's sample s; + N T 2 bytes with ``cache`` (and a (4 max(B, 64), T)
-    float32 block of it at a time). Never N x T float32.
+    float32 block of it at a time; (8, T) on the CPU). Never N x T float32.
     """
     return _facility_location(features, k, method=method, kernel=kernel, bandwidth=bandwidth, targets=targets,
                               target_weights=target_weights, initial=initial, epsilon=epsilon, seed=seed,

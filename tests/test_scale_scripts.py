@@ -39,7 +39,9 @@ def test_the_benchmark_table_renders():
             dict(n=100, k=5, tool="submodlib", status="timeout: over 10 s")]
     md = bench.markdown(rows, None, dict(cpu=2, data="d", d=8, kernel="rbf", load_at_end="1.0"))
     assert "| 100 | 5 | submodlib | – |" in md
-    assert "| 0.10 |" in md and "system time was" not in md  # saved before the split: the total only
+    # saved before the split: the CPU column shows the total only, and no system-time share is claimed
+    assert "| 100 | 5 | kcover | 0.10 | 0.00 | 0.10 | 1.00 | 0.10 | 0.30 | 1.0000000 | ok |" in md
+    assert "system time was" not in md
     rows[0] = rows[0] | dict(user_s=0.08, sys_s=0.02)
     rows[1] = rows[1] | dict(user_s=0.2, sys_s=0.6)
     md = bench.markdown(rows, None, dict(cpu=2, data="d", d=8, kernel="rbf", load_at_end="1.0"))
