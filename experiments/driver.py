@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.store import ResultStore, run_cells
+from kcover.experiments.store import ResultStore, run_cells
 
 
 def drive(

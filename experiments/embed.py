@@ -1,6 +1,6 @@
 """Embed a text file or a folder of images into an .npy feature matrix.
 
-    python -m experiments.embed --encoder minilm|qwen2.5|vit-b16|clip-b32|efficientnet-lite0 \\
+    python -m kcover.experiments.embed --encoder minilm|qwen2.5|vit-b16|clip-b32|efficientnet-lite0 \\
         [--weights DIR] [--random-init [--seed S]] --input FILE_OR_DIR --out E.npy
 
 Text encoders read a plain text file (one document a line; blank lines are an error), a CSV
@@ -116,7 +116,7 @@ def _save_atomic(path: Path, array: np.ndarray) -> None:
 
 def embed(args: argparse.Namespace) -> np.ndarray:
     """Run the command described by ``args``; returns the (N, D) features it wrote."""
-    from experiments.encoders import TEXT_ENCODERS, embed_dataset, get_encoder
+    from kcover.experiments.encoders import TEXT_ENCODERS, embed_dataset, get_encoder
 
     source = Path(args.input).expanduser()
     if not source.exists():
@@ -153,9 +153,9 @@ def embed(args: argparse.Namespace) -> np.ndarray:
 
 def parser() -> argparse.ArgumentParser:
     """The command-line parser."""
-    from experiments.encoders.registry import ENCODERS
+    from kcover.experiments.encoders.registry import ENCODERS
 
-    p = argparse.ArgumentParser(prog="python -m experiments.embed", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m kcover.experiments.embed", description=__doc__.split("\n\n")[0])
     p.add_argument("--encoder", required=True, choices=ENCODERS)
     p.add_argument("--weights", default=None, help="local weights directory (default: shipped or $KCOVER_WEIGHTS_DIR)")
     p.add_argument("--random-init", action="store_true", help="same architecture, seeded random weights")

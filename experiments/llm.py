@@ -1,6 +1,6 @@
 """The LLM study (paper section 5, Table 2, Fig. 3), resumable cell by cell.
 
-    python -m experiments.llm --tasks bbc_news --encoder minilm --out runs/llm
+    python -m kcover.experiments.llm --tasks bbc_news --encoder minilm --out runs/llm
 
 Learner geometry: mean-pooled hidden states of a text encoder (``qwen2.5`` as in the paper,
 or ``minilm``), pretrained and random-init (condition A's control). Input geometry: lexical
@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from experiments import protocol as P
-from experiments.driver import Memo, drive, main_with_errors
-from experiments.store import atomic_write_text
+from kcover.experiments import protocol as P
+from kcover.experiments.driver import Memo, drive, main_with_errors
+from kcover.experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
 SELECTORS = ("input-FL", "embed-FL", "random")
@@ -41,7 +41,7 @@ PAPER_TABLE2 = {"amazon_cf": (0.930, 0.938), "banking77": (0.726, 0.788), "sst5"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m experiments.llm", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m kcover.experiments.llm", description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", nargs="+", required=True,
                    help="presets (20newsgroups banking77 sst5 emotion amazon_cf bbc_news) or folders under --data-dir")
     p.add_argument("--encoder", default="qwen2.5", choices=["qwen2.5", "minilm"])
@@ -83,9 +83,9 @@ class _Prepared(Memo):
 
     def __init__(self, task: str, args: argparse.Namespace):
         super().__init__()
-        from experiments.encoders.cache import embed_dataset
-        from experiments.encoders.registry import get_encoder
-        from experiments.text_data import load_text
+        from kcover.experiments.encoders.cache import embed_dataset
+        from kcover.experiments.encoders.registry import get_encoder
+        from kcover.experiments.text_data import load_text
         from kcover.featurize import hash_text
 
         pool_src, test = load_text(task, "pool", data_dir=args.data_dir), load_text(task, "test", data_dir=args.data_dir)
@@ -262,8 +262,8 @@ def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m experiments.llm``; returns the exit code (2 for bad input)."""
-    return main_with_errors("experiments.llm", build_parser(), run, argv)
+    """``python -m kcover.experiments.llm``; returns the exit code (2 for bad input)."""
+    return main_with_errors("kcover.experiments.llm", build_parser(), run, argv)
 
 
 if __name__ == "__main__":

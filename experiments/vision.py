@@ -1,13 +1,13 @@
 """The vision study (paper section 4, Table 1, Fig. 2), resumable cell by cell.
 
-    python -m experiments.vision --datasets mnist5k --backbones efficientnet-lite0 --out runs/vision
+    python -m kcover.experiments.vision --datasets mnist5k --backbones efficientnet-lite0 --out runs/vision
 
 For each dataset and backbone, features come from the encoder in two representations,
 ``pretrained`` (non-local) and ``random`` (a seeded random init of the same architecture:
 local). From a pool of ``--pool`` points, ``k`` are selected by facility location in three
 geometries, input (pixels downsampled to ``--pixel-size``² per channel, standardized),
 embedding (the backbone's features) and gradient (CRAIG's last-layer p - onehot(y), see
-:mod:`experiments.protocol`), plus random; one fixed probe is fit on the *embedding* features
+:mod:`kcover.experiments.protocol`), plus random; one fixed probe is fit on the *embedding* features
 of the subset and scored on the held-out split. The task is ``hard`` (the class label) or
 ``smooth`` (mean image intensity binned into C equal-frequency classes, interpolable in pixel
 space); the budget ``tight`` (k = C) or ``loose`` (k = 6C). ``--seeds`` seeds, each drawing its
@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from experiments import protocol as P
-from experiments.driver import Memo, drive, main_with_errors
-from experiments.store import atomic_write_text
+from kcover.experiments import protocol as P
+from kcover.experiments.driver import Memo, drive, main_with_errors
+from kcover.experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
 TASKS = ("hard", "smooth")
@@ -49,8 +49,8 @@ COLUMNS = {  # Table 1: column -> (representation, task, budget)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m experiments.vision", description=__doc__.split("\n\n")[0])
-    p.add_argument("--datasets", nargs="+", required=True, help="registry names (experiments.vision_data)")
+    p = argparse.ArgumentParser(prog="python -m kcover.experiments.vision", description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets", nargs="+", required=True, help="registry names (kcover.experiments.vision_data)")
     p.add_argument("--backbones", nargs="+", default=["vit-b16", "clip-b32"], help="encoder names")
     p.add_argument("--data-dir", default=None, help="local TFDS data_dir (not needed for mnist5k, digits)")
     p.add_argument("--weights-dir", default=None,
@@ -71,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from experiments.encoders.registry import ENCODERS, TEXT_ENCODERS
-    from experiments.vision_data import dataset
+    from kcover.experiments.encoders.registry import ENCODERS, TEXT_ENCODERS
+    from kcover.experiments.vision_data import dataset
 
     for name in args.datasets:
         entry = dataset(name)
@@ -95,9 +95,9 @@ class _Prepared(Memo):
 
     def __init__(self, dataset: str, backbone: str, args: argparse.Namespace):
         super().__init__()
-        from experiments.encoders.cache import embed_dataset
-        from experiments.encoders.registry import get_encoder
-        from experiments.vision_data import load_images
+        from kcover.experiments.encoders.cache import embed_dataset
+        from kcover.experiments.encoders.registry import get_encoder
+        from kcover.experiments.vision_data import load_images
         from kcover.featurize import pixel_features
 
         weights = None
@@ -256,8 +256,8 @@ def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m experiments.vision``; returns the exit code (2 for bad input)."""
-    return main_with_errors("experiments.vision", build_parser(), run, argv)
+    """``python -m kcover.experiments.vision``; returns the exit code (2 for bad input)."""
+    return main_with_errors("kcover.experiments.vision", build_parser(), run, argv)
 
 
 if __name__ == "__main__":

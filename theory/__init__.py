@@ -1,12 +1,12 @@
 """theory: simulators that check the paper's section 3 (Eq. 1, Eq. 2, Fig. 1) on kcover.
 
-* :mod:`theory.latent_mode` -- the latent-mode model; Eq. 1, ADV(k) = rho * delta(Delta, k).
-* :mod:`theory.product_law` -- Eq. 2, ADV(k) against rho_tail(k) * g(Delta), with every violation.
-* :mod:`theory.knob` -- the alpha knob e_alpha(x) = (alpha |x|, (1 - alpha) x) of Fig. 1.
-* :mod:`theory.cli` -- ``kcover theory mode|law|knob``.
+* :mod:`kcover.theory.latent_mode` -- the latent-mode model; Eq. 1, ADV(k) = rho * delta(Delta, k).
+* :mod:`kcover.theory.product_law` -- Eq. 2, ADV(k) against rho_tail(k) * g(Delta), with every violation.
+* :mod:`kcover.theory.knob` -- the alpha knob e_alpha(x) = (alpha |x|, (1 - alpha) x) of Fig. 1.
+* :mod:`kcover.cli.theory` -- ``kcover theory mode|law|knob``.
 
 theory uses kcover; kcover never imports theory. Names are re-exported lazily so that building
-the ``kcover`` parser (which imports :mod:`theory.cli`) does not import JAX.
+the ``kcover`` parser (which imports :mod:`kcover.cli.theory`) does not import JAX.
 """
 
 from __future__ import annotations
@@ -15,21 +15,21 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "BlockKernel": "theory.latent_mode",
-    "LatentModes": "theory.latent_mode",
-    "ModeRun": "theory.latent_mode",
-    "make_latent_modes": "theory.latent_mode",
-    "predicted_delta": "theory.latent_mode",
-    "simulate_modes": "theory.latent_mode",
-    "EmbeddingRBF": "theory.product_law",
-    "MixedKernel": "theory.product_law",
-    "RandomFeatureKernel": "theory.product_law",
-    "law_rows": "theory.product_law",
-    "summarize": "theory.product_law",
-    "KnobRun": "theory.knob",
-    "embed": "theory.knob",
-    "knob_sweep": "theory.knob",
-    "make_pairs": "theory.knob",
+    "BlockKernel": "kcover.theory.latent_mode",
+    "LatentModes": "kcover.theory.latent_mode",
+    "ModeRun": "kcover.theory.latent_mode",
+    "make_latent_modes": "kcover.theory.latent_mode",
+    "predicted_delta": "kcover.theory.latent_mode",
+    "simulate_modes": "kcover.theory.latent_mode",
+    "EmbeddingRBF": "kcover.theory.product_law",
+    "MixedKernel": "kcover.theory.product_law",
+    "RandomFeatureKernel": "kcover.theory.product_law",
+    "law_rows": "kcover.theory.product_law",
+    "summarize": "kcover.theory.product_law",
+    "KnobRun": "kcover.theory.knob",
+    "embed": "kcover.theory.knob",
+    "knob_sweep": "kcover.theory.knob",
+    "make_pairs": "kcover.theory.knob",
 }
 
 __all__ = sorted(_EXPORTS)

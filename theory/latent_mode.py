@@ -27,7 +27,7 @@ would take every aligned mode first and waste budget only late (k > r - m). The 
 that ADV > 0 for every binding budget needs input coverage to *prefer* the split concept; a
 concept that appears in s input styles, each as common as a whole other concept, is exactly that.
 The size grading also makes every mode mass distinct, so the learner Gram has no tied
-eigenvalues and rho_tail(k) (see :mod:`theory.product_law`) is well defined.
+eigenvalues and rho_tail(k) (see :mod:`kcover.theory.product_law`) is well defined.
 
 The learner kernel is a function of the mode only: K(x, x') = w_in if x and x' share a mode,
 w_out otherwise (:class:`BlockKernel`; w_in = 1, w_out = 0 is the exact block-diagonal kernel

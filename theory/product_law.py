@@ -1,7 +1,7 @@
 """Eq. 2, the product law: rho_tail(k) * g(Delta) against the realized ADV(k).
 
 For a learner kernel K and the input kernel k_in on the pool of a latent-mode instance
-(:mod:`theory.latent_mode`), with y = f* on the pool and n pool points:
+(:mod:`kcover.theory.latent_mode`), with y = f* on the pool and n pool points:
 
 * r_eff(lam) = sum_i mu_i / (mu_i + lam), mu the eigenvalues of K / n
   (:func:`kcover.spectral.effective_dimension`);
@@ -19,7 +19,7 @@ that breaks either side. Nothing is filtered: where the sketch fails, the rows s
 
 Learner kernels (all similarities >= 0, as facility location needs):
 
-* :class:`~theory.latent_mode.BlockKernel` -- exact (w_out = 0) and soft (w_out > 0) block
+* :class:`~kcover.theory.latent_mode.BlockKernel` -- exact (w_out = 0) and soft (w_out > 0) block
   kernels: the *block instances*.
 * :class:`MixedKernel` -- (1 - beta) [same mode] + beta k_in: a partly local learner.
 * :class:`EmbeddingRBF` -- an RBF on the embedding (a e_mode, b x): modes pulled together,
@@ -38,7 +38,7 @@ import scipy.linalg
 
 from kcover.kernels import gram as kernel_gram
 from kcover.spectral import alignment, centered_alignment, effective_dimension
-from theory.latent_mode import BlockKernel, LatentModes, greedy, input_gram, subset_risks
+from kcover.theory.latent_mode import BlockKernel, LatentModes, greedy, input_gram, subset_risks
 
 ADV_TOL = 1e-6
 """|ADV| below this counts as 0 (the ridge and float rounding leave ~1e-12)."""

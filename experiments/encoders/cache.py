@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.encoders.base import Encoder, check_batch_size
+from kcover.experiments.encoders.base import Encoder, check_batch_size
 
 CACHE_FORMAT = 1
 

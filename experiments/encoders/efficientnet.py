@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.encoders import weights as W
-from experiments.encoders.base import DTYPES, ImageEncoder, ImagePipeline, cast_floats, resolve_dtype
+from kcover.experiments.encoders import weights as W
+from kcover.experiments.encoders.base import DTYPES, ImageEncoder, ImagePipeline, cast_floats, resolve_dtype
 
 # (repeats, kernel, stride, expand ratio, input channels, output channels) per stage, Lite0.
 LITE0_STAGES = (

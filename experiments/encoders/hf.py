@@ -21,7 +21,7 @@ Features:
 
 Images are preprocessed as the directory's ``preprocessor_config.json`` says (defaults: ViT
 squash to 224 bilinear, mean = std = 0.5; CLIP shortest side to 224 bicubic, center crop
-224, CLIP mean/std); see :class:`experiments.encoders.base.ImagePipeline`.
+224, CLIP mean/std); see :class:`kcover.experiments.encoders.base.ImagePipeline`.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.encoders import weights as W
-from experiments.encoders.base import (
+from kcover.experiments.encoders import weights as W
+from kcover.experiments.encoders.base import (
     DTYPES,
     ImageEncoder,
     ImagePipeline,

@@ -30,8 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.encoders import weights as W
-from experiments.encoders.base import DTYPES, TextEncoder, cast_floats, masked_mean, resolve_dtype
+from kcover.experiments.encoders import weights as W
+from kcover.experiments.encoders.base import DTYPES, TextEncoder, cast_floats, masked_mean, resolve_dtype
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,7 +316,7 @@ def qwen2(
 
     ``weights`` is a Hugging Face directory with config.json, model.safetensors (or a sharded
     index) and the tokenizer; without it the default directory is used (see
-    :mod:`experiments.encoders.weights`). A random init still reads config.json and the
+    :mod:`kcover.experiments.encoders.weights`). A random init still reads config.json and the
     tokenizer from that directory, but not the weights. Documents are truncated to
     ``max_length`` tokens (default 512).
     """

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from experiments.encoders.base import Encoder
+from kcover.experiments.encoders.base import Encoder
 
 ENCODERS = ("minilm", "qwen2.5", "vit-b16", "clip-b32", "efficientnet-lite0")
 TEXT_ENCODERS = ("minilm", "qwen2.5")
@@ -15,22 +15,22 @@ DEFAULT_BATCH = {"minilm": 32, "qwen2.5": 8, "vit-b16": 32, "clip-b32": 32, "eff
 
 def _constructor(name: str) -> Callable[..., Encoder]:
     if name == "minilm":
-        from experiments.encoders.hf import minilm
+        from kcover.experiments.encoders.hf import minilm
 
         return minilm
     if name == "qwen2.5":
-        from experiments.encoders.qwen2 import qwen2
+        from kcover.experiments.encoders.qwen2 import qwen2
 
         return qwen2
     if name == "vit-b16":
-        from experiments.encoders.hf import vit_b16
+        from kcover.experiments.encoders.hf import vit_b16
 
         return vit_b16
     if name == "clip-b32":
-        from experiments.encoders.hf import clip_b32
+        from kcover.experiments.encoders.hf import clip_b32
 
         return clip_b32
-    from experiments.encoders.efficientnet import efficientnet_lite0
+    from kcover.experiments.encoders.efficientnet import efficientnet_lite0
 
     return efficientnet_lite0
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from kcover import _checks
-from kcover.cli_select import load_array, parse_int
+from kcover.cli.select import load_array, parse_int
 from kcover.featurize import TF_MODES
 from kcover.kernels import KERNELS
 

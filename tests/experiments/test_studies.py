@@ -11,14 +11,16 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+pytestmark = pytest.mark.integration  # the study drivers, end to end
+
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 tfds = pytest.importorskip("tensorflow_datasets")
 
 import _tiny  # noqa: E402
 
-from experiments import llm, vision  # noqa: E402
-from experiments.store import ResultStore  # noqa: E402
+from kcover.experiments import llm, vision  # noqa: E402
+from kcover.experiments.store import ResultStore  # noqa: E402
 
 
 @pytest.fixture(scope="module")

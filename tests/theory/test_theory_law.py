@@ -1,4 +1,4 @@
-"""Eq. 2 (theory.product_law): every term against the core's spectral functions, and the
+"""Eq. 2 (kcover.theory.product_law): every term against the core's spectral functions, and the
 violations it must report."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kcover.spectral import alignment, effective_dimension, gram_eigenvalues, tail_energy
-from theory.latent_mode import BlockKernel, input_gram, make_latent_modes
-from theory.product_law import (
+from kcover.theory.latent_mode import BlockKernel, input_gram, make_latent_modes
+from kcover.theory.product_law import (
     ADV_TOL,
     BOUND_TOL,
     EmbeddingRBF,

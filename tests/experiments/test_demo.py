@@ -11,13 +11,15 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import pytest  # noqa: E402
 
+pytestmark = pytest.mark.integration  # the demo and the notebook, end to end
+
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("mlxtend")
 
 from kcover.cli import main  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_quick_writes_the_report_and_reuses_cached_parts(tmp_path, capsys):

@@ -1,11 +1,11 @@
-"""The alpha knob (theory.knob)."""
+"""The alpha knob (kcover.theory.knob)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from theory.knob import embed, knob_sweep, make_pairs
+from kcover.theory.knob import embed, knob_sweep, make_pairs
 
 
 def test_embedding_folds_pairs_at_alpha_one():

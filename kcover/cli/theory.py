@@ -81,8 +81,8 @@ def run_mode(
     Kernels: the exact block kernel with rho in {0, 1}, and the soft block kernel
     (w_in = 1, w_out = ``soft_w_out``) with rho = 1, where Eq. 1 is not exact.
     """
-    from theory.latent_mode import BlockKernel, make_latent_modes, predicted_delta, simulate_modes
-    from theory.report import markdown_table, plt, save
+    from kcover.theory.latent_mode import BlockKernel, make_latent_modes, predicted_delta, simulate_modes
+    from kcover.theory.report import markdown_table, plt, save
 
     ks = np.arange(1, r * s + 1)
     settings = [(BlockKernel(), 1.0), (BlockKernel(), 0.0), (BlockKernel(1.0, soft_w_out), 1.0)]
@@ -217,7 +217,7 @@ def run_mode(
 
 
 def _realized(r: int, delta: float) -> float:
-    from theory.latent_mode import misaligned_count
+    from kcover.theory.latent_mode import misaligned_count
 
     return misaligned_count(r, delta) / r
 
@@ -242,10 +242,10 @@ def run_law(
     progress: bool = True,
 ) -> tuple[list[Path], list[str]]:
     """Eq. 2 on block (exact, soft) and general learner kernels over (seed, Delta, order, k)."""
-    from theory.latent_mode import BlockKernel, make_latent_modes
-    from theory.product_law import (ADV_TOL, BOUND_TOL, EmbeddingRBF, MixedKernel, RandomFeatureKernel, input_side,
+    from kcover.theory.latent_mode import BlockKernel, make_latent_modes
+    from kcover.theory.product_law import (ADV_TOL, BOUND_TOL, EmbeddingRBF, MixedKernel, RandomFeatureKernel, input_side,
                                     law_rows, summarize)
-    from theory.report import markdown_table, plt, save
+    from kcover.theory.report import markdown_table, plt, save
 
     def kernels(seed: int) -> list:
         return [BlockKernel(), BlockKernel(1.0, 0.2), BlockKernel(1.0, 0.5), MixedKernel(0.3), EmbeddingRBF(1.0, 0.1),
@@ -381,8 +381,8 @@ def run_knob(
     progress: bool = True,
 ) -> tuple[list[Path], list[str]]:
     """Fig. 1: ADV(alpha) over ``seeds`` data sets, alpha on 11 points of [0, 1] by default."""
-    from theory.knob import knob_sweep
-    from theory.report import markdown_table, plt, save
+    from kcover.theory.knob import knob_sweep
+    from kcover.theory.report import markdown_table, plt, save
 
     res = knob_sweep(alphas, seeds, classes=classes, dim=dim, n=n, progress=progress)
     a = res.alphas

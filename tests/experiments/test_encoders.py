@@ -25,16 +25,16 @@ transformers = pytest.importorskip("transformers")
 import _tiny  # noqa: E402
 from _jaxtools import count_compiles  # noqa: E402
 
-from experiments import embed as embed_cli  # noqa: E402
-from experiments.encoders import (  # noqa: E402
+from kcover.experiments import embed as embed_cli  # noqa: E402
+from kcover.experiments.encoders import (  # noqa: E402
     FeatureCacheWarning,
     cache_key,
     cache_path,
     embed_dataset,
     get_encoder,
 )
-from experiments.encoders import cache as cache_mod  # noqa: E402
-from experiments.encoders.base import ImagePipeline  # noqa: E402
+from kcover.experiments.encoders import cache as cache_mod  # noqa: E402
+from kcover.experiments.encoders.base import ImagePipeline  # noqa: E402
 
 DOCS = [
     "the quick brown fox",
@@ -115,10 +115,11 @@ def _torch_mean_pooled(model, tok, texts):
     return ((hidden * mask).sum(1) / mask.sum(1)).numpy(), hidden.numpy(), out.logits.numpy(), batch
 
 
+@pytest.mark.integration
 def test_qwen2_matches_torch_float32(qwen_tied, qwen_enc):
     """Mean-pooled features, per-token hidden states and tied-embedding logits against
     transformers' Qwen2ForCausalLM (GQA 4/2 heads, biases, rope_theta=12345, padded batch)."""
-    from experiments.encoders.qwen2 import Qwen2
+    from kcover.experiments.encoders.qwen2 import Qwen2
 
     _, model, tok = qwen_tied
     ref, hidden, logits, batch = _torch_mean_pooled(model, tok, DOCS)
@@ -141,14 +142,15 @@ def _hidden_and_logits(module, ids, mask):
 
 
 def qwen_enc_config(directory: Path):
-    from experiments.encoders.qwen2 import Qwen2Config
+    from kcover.experiments.encoders.qwen2 import Qwen2Config
 
     return Qwen2Config.from_dict(json.loads((directory / "config.json").read_text()))
 
 
+@pytest.mark.integration
 def test_qwen2_sharded_untied_checkpoint(tmp_path):
     """A sharded safetensors checkpoint with an untied lm_head loads and matches torch."""
-    from experiments.encoders.qwen2 import Qwen2, _call_and_logits
+    from kcover.experiments.encoders.qwen2 import Qwen2, _call_and_logits
 
     model, tok = _tiny.qwen_dir(tmp_path, tied=False, shard="40KB", seed=1)
     assert (tmp_path / "model.safetensors.index.json").is_file()
@@ -224,6 +226,7 @@ def test_padding_rows_do_not_change_features(qwen_enc, vit_enc):
 # ---------------------------------------------------------------- ViT and CLIP
 
 
+@pytest.mark.integration
 def test_vit_matches_torch(vit_dir, vit_enc):
     """32x32 inputs need no resize, so the features must match torch's ViTModel [CLS] exactly."""
     _, model = vit_dir
@@ -243,11 +246,12 @@ def test_vit_bfloat16_close_to_float32(vit_dir, vit_enc):
     assert out.dtype == np.float32 and rel_err(out, vit_enc.encode(imgs)) < 5e-2
 
 
+@pytest.mark.integration
 def test_clip_vision_tower_from_full_checkpoint(clip_dir):
     _, model = clip_dir
     enc = get_encoder("clip-b32", clip_dir[0], batch_size=4)
     imgs = _images(3, seed=5)
-    from experiments.encoders.hf import CLIP_MEAN, CLIP_STD
+    from kcover.experiments.encoders.hf import CLIP_MEAN, CLIP_STD
 
     with torch.no_grad():
         ref = model.vision_model(pixel_values=_torch_pixels(imgs, CLIP_MEAN, CLIP_STD)).pooler_output.numpy()
@@ -270,11 +274,12 @@ def test_vit_flax_checkpoint_round_trip(tmp_path, vit_dir, vit_enc, safe):
     np.testing.assert_allclose(again.encode(imgs), vit_enc.encode(imgs), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.integration
 def test_image_pipelines_match_hf_processors():
     """Resize and crop geometry agrees with the transformers processors (up to resampling)."""
     from transformers import CLIPImageProcessor, ViTImageProcessor
 
-    from experiments.encoders.hf import CLIP_MEAN, CLIP_STD
+    from kcover.experiments.encoders.hf import CLIP_MEAN, CLIP_STD
 
     yy, xx = np.mgrid[0:60, 0:90]
     smooth = np.stack([xx * 2.5, yy * 3.0, (xx + yy) * 1.5], -1).clip(0, 255).astype(np.uint8)[None]
@@ -543,14 +548,14 @@ def test_cli_image_folder(tmp_path, vit_dir, vit_enc):
 
 @pytest.mark.slow
 def test_cli_runs_as_a_module(tmp_path, qwen_tied, qwen_enc):
-    """``python -m experiments.embed`` in a fresh process (slow: a second interpreter's imports)."""
+    """``python -m kcover.experiments.embed`` in a fresh process (slow: a second interpreter's imports)."""
     import subprocess
     import sys
 
     (tmp_path / "docs.txt").write_text("\n".join(DOCS) + "\n")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "experiments.embed", "--encoder", "qwen2.5", "--weights", str(qwen_tied[0]),
+    cmd = [sys.executable, "-m", "kcover.experiments.embed", "--encoder", "qwen2.5", "--weights", str(qwen_tied[0]),
            "--input", str(tmp_path / "docs.txt"), "--out", str(tmp_path / "E.npy"), "--batch-size", "4",
            "--max-length", "64"]
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
