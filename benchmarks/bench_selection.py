@@ -105,7 +105,11 @@ def peak_rss_gb() -> float:
 
 
 def run_kcover(x, k, bw, opts):
-    from kcover.facility_location import _facility_location
+    from kcover import facility_location
+
+    def _facility_location(x, k, **kw):
+        sel = facility_location(x, k, **kw)
+        return sel, {c: sel.info[c] for c in ("similarity_columns", "cache_rows", "rounds")}
 
     kw = dict(method=opts.get("method", "lazy"), bandwidth=bw, block=opts.get("block", 16),
               cache=opts.get("cache", True), epsilon=opts.get("epsilon", 0.1))

@@ -65,7 +65,11 @@ def heap_lazy_greedy(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def kcover_phases(x: np.ndarray, bw: float, ks: list[int], block: int) -> list[dict]:
     """kcover's time and work to select k points, for each k in ``ks`` (compiled first, best of three)."""
-    from kcover.facility_location import _facility_location
+    from kcover import facility_location
+
+    def _facility_location(x, k, **kw):
+        sel = facility_location(x, k, **kw)
+        return sel, {c: sel.info[c] for c in ("similarity_columns", "cache_rows", "rounds")}
 
     rows = []
     for k in ks:

@@ -60,6 +60,18 @@ def budget(k: Any, available: int, name: str = "k") -> int:
     return k
 
 
+def positive_int(value: Any, name: str, *, maximum: int | None = None) -> int:
+    """Return a size that is not a budget (a block, a dimension, a step count) as a positive int."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+    value = int(value)
+    if value <= 0:
+        raise ValueError(f"{name}: must be a positive integer, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}: must be at most {maximum}, got {value}")
+    return value
+
+
 def choice(value: Any, allowed: Sequence[str], name: str) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise naming ``name``."""
     if value not in allowed:

@@ -118,7 +118,7 @@ def hash_text(
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise ValueError(f"texts: entry {i} is {type(t).__name__}, not a string")
-    dim = _checks.budget(dim, 1 << 26, "dim")
+    dim = _checks.positive_int(dim, "dim", maximum=1 << 26)
     words = _ngram_range(word_ngrams, "word_ngrams")
     chars = _ngram_range(char_ngrams, "char_ngrams")
     if words is None and chars is None:

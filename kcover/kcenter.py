@@ -15,56 +15,48 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover import _checks
-from kcover.kernels import Kernel, make_kernel, squared_distance
+from kcover import _checks, greedy
+from kcover.kernels import Kernel, make_kernel, power_of_two_scale, squared_distance
 from kcover.result import Selection
+
+
+DEFAULT_KERNEL = "linear"  # Euclidean distance: rbf distances saturate for far points and tie
 
 
 @functools.partial(jax.jit, static_argnames=("k",))
 def _kcenter(kernel: Kernel, x: jax.Array, initial: jax.Array, first: jax.Array, *, k: int):
     n = x.shape[0]
     m = initial.shape[0]
-    mind = jnp.full(n, jnp.inf, x.dtype)
-    assign = jnp.full(n, -1, jnp.int32)
-    selected = jnp.zeros(n, bool)
 
-    def apply(state, idx, pos):
-        mind, assign, selected = state
-        d2 = squared_distance(kernel, x, x[idx][None])[:, 0]
-        closer = d2 < mind
-        return jnp.where(closer, d2, mind), jnp.where(closer, pos, assign), selected.at[idx].set(True)
+    def column(idx):
+        return squared_distance(kernel, x, x[idx][None])[:, 0]
 
-    state = (mind, assign, selected)
-    if m:
-        state = jax.lax.fori_loop(0, m, lambda i, s: apply(s, initial[i], i.astype(jnp.int32)), state)
-
-    def step(state, i):
-        mind, assign, selected = state
-        far = jnp.where(selected, -1.0, mind)
-        arg = jnp.argmax(far).astype(jnp.int32)
+    def pick(state, carry, i):
+        arg = jnp.argmax(jnp.where(state.selected, -1.0, state.cover)).astype(jnp.int32)
         arg = jnp.where((i == 0) & (m == 0), first, arg)
-        gain = jnp.sqrt(mind[arg])
-        state = apply(state, arg, m + i)
-        return state, (arg, gain, jnp.sqrt(jnp.max(state[0])))
+        return arg, jnp.sqrt(state.cover[arg]), column(arg), carry
 
-    (mind, assign, _), (picks, gains, radius) = jax.lax.scan(step, state, jnp.arange(k, dtype=jnp.int32))
-    seg = jnp.where(assign < 0, m + k, assign)
-    weights = jax.ops.segment_sum(jnp.ones(n, x.dtype), seg, num_segments=m + k + 1)[m : m + k]
-    return picks, gains, radius, weights, jnp.sqrt(mind)
+    state = greedy.start(jnp.full(n, jnp.inf, x.dtype), n)
+    state = greedy.add_initial(state, initial, column, jnp.less)
+    state, _, (picks, gains, radius) = greedy.scan_picks(
+        state, None, k, pick, lambda s: jnp.sqrt(jnp.max(s.cover)), m, jnp.less)
+    weights = greedy.pick_weights(state.assign, jnp.ones(n, x.dtype), m, k)
+    return picks, gains, radius, weights, jnp.sqrt(state.cover)
 
 
 def k_center(
     features: Any,
     k: int,
     *,
-    kernel: str | Kernel = "linear",
+    kernel: str | Kernel = DEFAULT_KERNEL,
     bandwidth: float | None = None,
     initial: Any = None,
     seed: int = 0,
 ) -> Selection:
     """Greedy k-center on the pool ``features`` (N, d).
 
-    ``kernel`` sets the metric (default linear: Euclidean distance). ``objective`` holds the
+    ``kernel`` sets the metric (default linear: Euclidean distance, the same default as
+    :func:`kcover.select` and ``kcover select`` use for k-center). ``objective`` holds the
     covering radius after each pick, ``gains`` each pick's distance to the earlier centers
     (inf for a first center), ``weights`` the number of pool points nearest to each pick,
     ``coverage`` (N,) each point's distance to its nearest center.
@@ -73,7 +65,15 @@ def k_center(
     init = _checks.indices(initial, x.shape[0], "initial")
     k = _checks.budget(k, x.shape[0] - init.size)
     kern = make_kernel(kernel, bandwidth, x)
+    # features divided by a power of two (exact), so squared distances cannot overflow float32;
+    # rbf and cosine distances are unchanged by it, linear ones are scaled back at the end
+    scale = power_of_two_scale(x)
+    x = x / np.asarray(scale, x.dtype)
+    if kern.name == "rbf":
+        kern = Kernel("rbf", float(kern.bandwidth) / scale)
     first = np.random.default_rng(seed).integers(x.shape[0])
     out = _kcenter(kern, jnp.asarray(x), jnp.asarray(init), jnp.int32(first), k=k)
     picks, gains, radius, weights, dist = (np.asarray(a) for a in out)
+    if kern.name == "linear":
+        gains, radius, dist = gains * scale, radius * scale, dist * scale
     return Selection(picks.astype(np.int32), gains, radius, weights, dist, "kcenter")

@@ -115,6 +115,17 @@ def pairwise(kernel: Kernel, x: jax.Array, y: jax.Array, precision: Any = _PRECI
     raise ValueError(f"kernel: unknown kernel {kernel.name!r}")
 
 
+def power_of_two_scale(*arrays: np.ndarray) -> float:
+    """A power of two near the largest magnitude in ``arrays`` (1.0 if all are zero).
+
+    Dividing features by it is exact (no rounding), and keeps squared norms and distances inside
+    float32's range whatever the features' magnitude (1e-30 or 1e30): rbf and cosine similarities
+    are unchanged, bit for bit, when the bandwidth is divided by the same power of two.
+    """
+    top = max(float(np.max(np.abs(a))) if a.size else 0.0 for a in arrays)
+    return 1.0 if top == 0.0 else float(2.0 ** np.floor(np.log2(top)))
+
+
 def self_similarity(kernel: Kernel, x: jax.Array) -> jax.Array:
     """k(x_i, x_i) for the rows of ``x`` (n, d): an (n,) array."""
     if kernel.name == "linear":
@@ -195,7 +206,7 @@ def gram(
     if block is None:
         # a power of two: XLA's CPU matrix products ran several times slower at some other heights
         block = 1 << max(3, (_GRAM_BLOCK_ELEMENTS // max(ya.shape[0], 1)).bit_length() - 1)
-    block = _checks.budget(block, 1 << 30, "block")
+    block = _checks.positive_int(block, "block")
     k = make_kernel(kernel, bandwidth, xa)
     dtype = jnp.result_type(xa.dtype, ya.dtype)
     return _gram(k, jnp.asarray(xa, dtype), jnp.asarray(ya, dtype), block)

@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover import _checks
-from kcover.facility_location import PRECISIONS, _prepare
+from kcover import _checks, greedy
+from kcover.internal import PRECISIONS, keywords, prepare
 from kcover.kernels import Kernel, pairwise
 from kcover.result import Selection
 
@@ -72,9 +72,10 @@ def knn_similarity(
     Targets default to ``features``. Ties go to the lower candidate index. Time O(T N d + T N
     log m); memory O(T m) plus one (``block``, N) similarity block.
     """
-    src, _, _, _ = _prepare(features, targets, None, kernel, bandwidth, None, 1, precision=precision)
+    src, _, _, _ = prepare(features, 1, keywords(dict(kernel=kernel, bandwidth=bandwidth, targets=targets,
+                                                     precision=precision)))
     m = _checks.budget(m, src.n_candidates, "m")
-    block = min(_checks.budget(block, 1 << 30, "block"), int(src.targets.shape[0]))
+    block = min(_checks.positive_int(block, "block"), int(src.targets.shape[0]))
     vals, idx = _knn_lists(src.kernel, src.targets, src.candidates, m=m, block=block, precision=precision)
     vals = np.asarray(vals)
     floor = src.kernel.floor
@@ -90,36 +91,22 @@ def knn_similarity(
 def _knn_greedy(idx, vals, w, floor, initial, *, k: int, n: int):
     """Naive greedy on the sparse lists: every step one O(T m) pass of scatter-added gains."""
     neg_inf = jnp.array(-jnp.inf, w.dtype)
-    t = w.shape[0]
-    n_init = initial.shape[0]
 
     def column(j):
         return jnp.max(jnp.where(idx == j, vals, floor), axis=1)
 
-    def apply(state, j, pos):
-        cur, assign, selected = state
-        col = column(j)
-        better = col > cur
-        return jnp.where(better, col, cur), jnp.where(better, pos, assign), selected.at[j].set(True)
-
-    state = (jnp.full(t, floor, w.dtype), jnp.full(t, -1, jnp.int32), jnp.zeros(n, bool))
-    if n_init:
-        state = jax.lax.fori_loop(0, n_init, lambda i, s: apply(s, initial[i], i.astype(jnp.int32)), state)
-
-    def step(state, i):
-        cur, _, selected = state
-        contrib = jnp.maximum(vals - cur[:, None], 0.0) * w[:, None]
+    def pick(state, carry, i):
+        contrib = jnp.maximum(vals - state.cover[:, None], 0.0) * w[:, None]
         g = jax.ops.segment_sum(contrib.reshape(-1), idx.reshape(-1), num_segments=n)
-        g = jnp.where(selected, neg_inf, g)
+        g = jnp.where(state.selected, neg_inf, g)
         arg = jnp.argmax(g).astype(jnp.int32)
-        state = apply(state, arg, n_init + i)
-        return state, (arg, g[arg], jnp.sum(w * (state[0] - floor)))
+        return arg, g[arg], column(arg), carry
 
-    state, (picks, gains, objective) = jax.lax.scan(step, state, jnp.arange(k, dtype=jnp.int32))
-    cur, assign, _ = state
-    seg = jnp.where(assign < 0, n_init + k, assign)
-    weights = jax.ops.segment_sum(w, seg, num_segments=n_init + k + 1)[n_init : n_init + k]
-    return picks, gains, objective, weights, cur
+    m = initial.shape[0]
+    state = greedy.add_initial(greedy.start(jnp.full(w.shape, floor, w.dtype), n), initial, column)
+    state, _, (picks, gains, objective) = greedy.scan_picks(
+        state, None, k, pick, lambda s: jnp.sum(w * (s.cover - floor)), m)
+    return picks, gains, objective, greedy.pick_weights(state.assign, w, m, k), state.cover
 
 
 def facility_location_knn(

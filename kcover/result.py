@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,6 +25,9 @@ class Selection(NamedTuple):
       coverage: (T,) each target's similarity to the selection (facility location) or its
         distance to the nearest center (k-center): the state to continue from.
       method: the selector that produced it.
+      info: how it ran: for facility location the ``block`` and ``cache`` used (what ``"auto"``
+        chose) and the work done (``similarity_columns``, ``cache_rows``, ``rounds``); empty for
+        the other selectors.
     """
 
     indices: np.ndarray
@@ -31,3 +36,4 @@ class Selection(NamedTuple):
     weights: np.ndarray
     coverage: np.ndarray
     method: str
+    info: Mapping[str, Any] = MappingProxyType({})

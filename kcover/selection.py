@@ -9,6 +9,7 @@ import numpy as np
 from kcover import _checks
 from kcover.facility_location import METHODS as FL_METHODS
 from kcover.facility_location import evaluate_sequence, facility_location
+from kcover.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 from kcover.kcenter import k_center
 from kcover.kernels import Kernel
 from kcover.result import Selection
@@ -41,37 +42,27 @@ def random_subset(
                              target_weights=target_weights, initial=init, method="random")
 
 
-def select(
-    features: Any,
-    k: int,
-    *,
-    method: str = "lazy",
-    kernel: str | Kernel = "rbf",
-    bandwidth: float | None = None,
-    targets: Any = None,
-    target_weights: Any = None,
-    initial: Any = None,
-    epsilon: float = 0.1,
-    seed: int = 0,
-    **options: Any,
-) -> Selection:
+def select(features: Any, k: int, *, method: str = "lazy", kernel: str | Kernel | None = None,
+           **options: Any) -> Selection:
     """Select ``k`` of the rows of ``features`` (N, d).
 
-    ``method``: "lazy" (default), "naive", "stochastic" (facility location, see
-    :func:`~kcover.facility_location.facility_location`), "kcenter" (Gonzalez, in the kernel's
-    metric; ``targets``/``target_weights`` not supported) or "random" (scored on facility location).
-    ``options`` go to the facility-location selector (``block``).
+    ``method``: "lazy" (default), "naive", "stochastic" (facility location: ``options`` are its
+    keywords, see :func:`~kcover.facility_location.facility_location`), "kcenter" (Gonzalez, in
+    the kernel's metric; ``bandwidth``, ``initial``, ``seed``) or "random" (scored on facility
+    location; ``bandwidth``, ``targets``, ``target_weights``, ``initial``, ``seed``).
+    ``kernel``: default "rbf" for facility location and random, "linear" (Euclidean distance)
+    for k-center.
     """
     _checks.choice(method, METHODS, "method")
     if method in FL_METHODS:
-        return facility_location(features, k, method=method, kernel=kernel, bandwidth=bandwidth, targets=targets,
-                                 target_weights=target_weights, initial=initial, epsilon=epsilon, seed=seed,
-                                 **options)
-    if options:
-        raise ValueError(f"options: {sorted(options)} apply to facility location only, not {method!r}")
-    if method == "kcenter":
-        if targets is not None or target_weights is not None:
+        return facility_location(features, k, method=method, kernel=kernel or "rbf", **options)
+    allowed = {"kcenter": ("bandwidth", "initial", "seed"),
+               "random": ("bandwidth", "targets", "target_weights", "initial", "seed")}[method]
+    extra = sorted(set(options) - set(allowed))
+    if extra:
+        if method == "kcenter" and {"targets", "target_weights"} & set(extra):
             raise ValueError("targets: k-center covers the pool itself; targets and target_weights are not supported")
-        return k_center(features, k, kernel=kernel, bandwidth=bandwidth, initial=initial, seed=seed)
-    return random_subset(features, k, kernel=kernel, bandwidth=bandwidth, targets=targets,
-                         target_weights=target_weights, initial=initial, seed=seed)
+        raise ValueError(f"options: {extra} apply to facility location only, not {method!r}")
+    if method == "kcenter":
+        return k_center(features, k, kernel=kernel or KCENTER_KERNEL, **options)
+    return random_subset(features, k, kernel=kernel or "rbf", **options)

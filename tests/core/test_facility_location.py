@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kcover
-from kcover.facility_location import _greedy
+from kcover.internal import greedy_jit
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -130,7 +130,7 @@ def test_lazy_naive_and_paths_agree_on_float32_features(method):
     if method != "stochastic":
         np.testing.assert_array_equal(sel.indices, ref.indices)
     else:  # s = ceil((500 / 30) ln 100) = 77 random candidates per step
-        from kcover.facility_location import sample_size
+        from kcover.internal import sample_size
 
         assert sample_size(500, 30, 0.01) == 77
         assert sel.objective[-1] >= 0.97 * ref.objective[-1]
@@ -168,9 +168,9 @@ def test_second_call_with_same_shapes_does_not_recompile():
     rng = np.random.default_rng(11)
     x1, x2 = rng.normal(size=(2, 80, 5)).astype(np.float32)
     kcover.facility_location(x1, 6, bandwidth=1.0)
-    before = _greedy._cache_size()
+    before = greedy_jit._cache_size()
     kcover.facility_location(x2, 6, bandwidth=2.0)
-    assert _greedy._cache_size() == before
+    assert greedy_jit._cache_size() == before
 
 
 @pytest.mark.parametrize("method", ["naive", "lazy", "stochastic"])

@@ -12,17 +12,14 @@ from _reference import fl_greedy
 from _reference import gram as ref_gram
 
 import kcover
-from kcover.facility_location import (
-    _CACHE_CHUNK,
-    _INFLATE,
-    _PASS_WIDTH,
-    FeatureSimilarity,
-    _cache_bounds,
-    _facility_location,
-    _greedy,
-    _greedy_impl,
-    _round_up_f16,
-)
+from kcover.internal import FeatureSimilarity, greedy_jit, greedy_loop
+from kcover.lazy import CACHE_CHUNK, INFLATE, PASS_WIDTH, cache_bounds, round_up_f16
+
+
+def _facility_location(*args, **kwargs):
+    """A selection and its work counts (similarity columns, cache rows, rounds)."""
+    sel = kcover.facility_location(*args, **kwargs)
+    return sel, sel.info
 from kcover.kernels import make_kernel
 
 
@@ -49,7 +46,7 @@ def test_matrix_free_and_dense_pick_the_same(method, x64):
 def test_the_float16_cache_bounds_every_similarity_from_above(values):
     # the cache stores similarities as float16 rounded up: read back, every one must be >= its value
     s = np.asarray(values + [2.0**-20, -(2.0**-20), 2.0**-26, 0.99997, -0.99997, 1.0 - 2.0**-12], np.float32)
-    back = np.asarray(_round_up_f16(jnp.asarray(s)).astype(jnp.float32))
+    back = np.asarray(round_up_f16(jnp.asarray(s)).astype(jnp.float32))
     assert np.all(back >= s), s[back < s]
     assert np.all(back - s <= np.abs(s) * 2.0**-9 + 2.0**-23)  # and not much more
 
@@ -72,7 +69,7 @@ def test_lazy_with_cache_picks_exactly_what_naive_picks(kernel, x64):
 
 
 @pytest.mark.parametrize("backend", ["cpu", "gpu"])
-@pytest.mark.parametrize("m", [1, _CACHE_CHUNK, 3 * _CACHE_CHUNK + 5])
+@pytest.mark.parametrize("m", [1, CACHE_CHUNK, 3 * CACHE_CHUNK + 5])
 def test_cache_bounds_read_in_chunks_match_a_float64_sum(m, backend, monkeypatch):
     # on the CPU rows are gathered a chunk at a time (a count that is not a multiple of the chunk
     # is padded); elsewhere all at once: both must give the same bounds
@@ -81,8 +78,8 @@ def test_cache_bounds_read_in_chunks_match_a_float64_sum(m, backend, monkeypatch
     q = rng.uniform(-0.2, 1.0, size=(40, 33)).astype(np.float16)  # 33 columns: 3 zero-weight padding ones
     w, cur = rng.uniform(0.5, 2.0, 30).astype(np.float32), rng.uniform(0.0, 0.8, 30).astype(np.float32)
     idx = rng.choice(40, m, replace=False).astype(np.int32)
-    got = np.asarray(_cache_bounds(jnp.asarray(q), jnp.asarray(idx), jnp.asarray(w), jnp.asarray(cur), None))
-    ref = (np.maximum(q[idx, :30].astype(np.float64) - cur, 0.0) * w).sum(1) * _INFLATE
+    got = np.asarray(cache_bounds(jnp.asarray(q), jnp.asarray(idx), jnp.asarray(w), jnp.asarray(cur), None))
+    ref = (np.maximum(q[idx, :30].astype(np.float64) - cur, 0.0) * w).sum(1) * INFLATE
     np.testing.assert_allclose(got, ref, rtol=1e-5)
 
 
@@ -95,7 +92,7 @@ def test_lazy_with_cache_on_a_pool_smaller_than_a_cache_round():
 
 def test_cache_saves_exact_evaluations_on_float32():
     x = blobs(1000, d=16, c=20, seed=4, dtype=np.float32)
-    plain, s0 = _facility_location(x, 25, block=16, targets=x)
+    plain, s0 = _facility_location(x, 25, block=16, cache=False, targets=x)
     cached, s1 = _facility_location(x, 25, block=16, cache=True, targets=x)
     np.testing.assert_array_equal(plain.indices, cached.indices)
     assert s1["cache_rows"] > 0 and s0["cache_rows"] == 0
@@ -123,27 +120,27 @@ def test_a_second_call_with_the_same_shapes_compiles_nothing(cache):
     rng = np.random.default_rng(5)
     x1, x2 = rng.normal(size=(2, 150, 4)).astype(np.float32)
     kcover.facility_location(x1, 7, bandwidth=1.0, block=16, cache=cache)
-    before = _greedy._cache_size()
+    before = greedy_jit._cache_size()
     with jax.log_compiles(False):
         kcover.facility_location(x2, 7, bandwidth=1.5, block=16, cache=cache, seed=1)
-    assert _greedy._cache_size() == before
+    assert greedy_jit._cache_size() == before
 
 
 @pytest.mark.parametrize("method, cache, symmetric", [("lazy", False, False), ("lazy", True, False), ("lazy", True, True),
                                                       ("naive", False, False), ("stochastic", False, False)])
 def test_the_compiled_loop_never_holds_an_n_by_n_array(method, cache, symmetric):
-    # at N = T = 1000 the largest float32 array may be a (_PASS_WIDTH, 1000) block (or the float16 cache)
+    # at N = T = 1000 the largest float32 array may be a (PASS_WIDTH, 1000) block (or the float16 cache)
     n, d = 1000, 8
     x = jnp.zeros((n, d), jnp.float32)
     src = FeatureSimilarity(x, x, make_kernel("rbf", 1.0), "highest", symmetric)
     args = (src, jnp.ones(n), jnp.float32(0), jnp.zeros(0, jnp.int32), jnp.zeros(5, jnp.int32), jax.random.key(0))
-    hlo = jax.jit(_greedy_impl, static_argnames=("k", "method", "block", "sample", "cache")).lower(
+    hlo = jax.jit(greedy_loop, static_argnames=("k", "method", "block", "sample", "cache")).lower(
         *args, k=5, method=method, block=32, sample=40, cache=cache).as_text()
     def sizes(dtype):
         return [int(np.prod([int(v) for v in m.rstrip("x").split("x")])) for m in
                 re.findall(rf"tensor<((?:\d+x)+){dtype}>", hlo)]
 
-    assert max(sizes("f32")) <= n * _PASS_WIDTH  # one (_PASS_WIDTH, T) block at most (B = 32)
+    assert max(sizes("f32")) <= n * PASS_WIDTH  # one (PASS_WIDTH, T) block at most (B = 32)
     f16 = [s for s in sizes("f16") if s >= n * n]
     assert bool(f16) == cache  # the cache, N x T float16, only when asked for
 
@@ -158,7 +155,7 @@ def test_work_counts_follow_the_method():
 
 
 def test_the_symmetric_first_pass_changes_no_pick():
-    # N > _PASS_WIDTH: targets = the pool takes the pass over pairs of blocks, with and without the cache
+    # N > PASS_WIDTH: targets = the pool takes the pass over pairs of blocks, with and without the cache
     x = blobs(700, d=5, c=9, seed=6, dtype=np.float32)
     naive = kcover.facility_location(x, 10, method="naive", bandwidth=2.0, block=16)
     for cache in (False, True):
