@@ -20,6 +20,7 @@ import numpy as np
 
 from kcover import _checks
 from kcover.kernels import Kernel, make_kernel, pairwise
+from kcover.labels import class_ids, targets
 
 
 class KRRModel(NamedTuple):
@@ -32,14 +33,8 @@ class KRRModel(NamedTuple):
 
 def one_hot(labels: Any, num_classes: int | None = None) -> np.ndarray:
     """(n,) integer labels -> (n, C) float32 one-hot (C defaults to max label + 1)."""
-    y = np.asarray(labels)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError("labels: must be a 1-d array of integer class ids")
-    if (y < 0).any():
-        raise ValueError("labels: class ids must be non-negative")
+    y = class_ids(labels, "labels", num_classes=num_classes)
     c = int(y.max()) + 1 if num_classes is None else int(num_classes)
-    if (y >= c).any():
-        raise ValueError(f"labels: ids must be < num_classes={c}")
     return np.eye(c, dtype=np.float32)[y]
 
 
@@ -68,16 +63,6 @@ def _precision(float64: bool):
     return jax.enable_x64(True) if float64 else contextlib.nullcontext()
 
 
-def _targets(y: Any, n: int, name: str) -> np.ndarray:
-    arr = np.asarray(y)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    arr = _checks.features(arr, name)
-    if arr.shape[0] != n:
-        raise ValueError(f"{name}: has {arr.shape[0]} rows but there are {n} points")
-    return arr
-
-
 def krr_fit(
     x: Any,
     y: Any,
@@ -93,7 +78,7 @@ def krr_fit(
     ``jitter`` (relative to mean diag K) defaults to 1e-6 in float32 and 1e-12 in float64.
     """
     xa = _checks.features(x, "x")
-    ya = _targets(y, xa.shape[0], "y")
+    ya = targets(y, xa.shape[0], "y")
     if lam < 0 or not np.isfinite(lam):
         raise ValueError(f"lam: must be >= 0, got {lam}")
     kern = make_kernel(kernel, bandwidth, xa)
@@ -123,7 +108,7 @@ def krr_predict(model: KRRModel, x: Any) -> jax.Array:
 def krr_risk(model: KRRModel, x: Any, y: Any, target_weights: Any = None) -> float:
     """Weighted mean over targets ``x`` (m, d) of ||f(x) - y||^2, ``y`` (m,) or (m, c)."""
     pred = np.asarray(krr_predict(model, x), np.float64)
-    ya = _targets(y, pred.shape[0], "y").astype(np.float64)
+    ya = targets(y, pred.shape[0], "y").astype(np.float64)
     if ya.shape[1] != pred.shape[1]:
         raise ValueError(f"y: has {ya.shape[1]} outputs but the model predicts {pred.shape[1]}")
     w = _checks.weights(target_weights, pred.shape[0], "target_weights").astype(np.float64)

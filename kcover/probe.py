@@ -37,6 +37,7 @@ import optax
 import optax.tree_utils as otu
 
 from kcover import _checks
+from kcover.labels import class_ids
 
 _INIT_SCALE = 1e-3
 
@@ -51,32 +52,16 @@ class Probe(NamedTuple):
 
 
 def labels_array(y: Any, n: int | None, name: str, num_classes: int | None = None) -> np.ndarray:
-    """Return ``y`` as non-negative int32 class ids (n,), or raise naming ``name``."""
-    arr = np.asarray(y)
-    if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-d array of class ids, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name}: is empty")
-    if np.issubdtype(arr.dtype, np.floating):
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{name}: contains NaN or inf")
-        if (arr != np.round(arr)).any():
-            raise ValueError(f"{name}: class ids must be integers, got non-integer floats")
-        arr = arr.astype(np.int64)
-    elif arr.dtype == bool:
-        arr = arr.astype(np.int64)
-    elif not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name}: class ids must be integers, got dtype {arr.dtype}")
-    if (arr < 0).any():
-        raise ValueError(f"{name}: class ids must be non-negative")
-    if n is not None and arr.shape[0] != n:
-        raise ValueError(f"{name}: has {arr.shape[0]} entries but there are {n} rows of features")
-    if num_classes is not None and (arr >= num_classes).any():
-        raise ValueError(f"{name}: has class id {int(arr.max())} but num_classes={num_classes}")
-    return arr.astype(np.int32)
+    """Return ``y`` as non-negative int32 class ids (n,), or raise naming ``name`` (:func:`kcover.labels.class_ids`)."""
+    return class_ids(y, name, n=n, num_classes=num_classes)
 
 
-def _standardizer(x: jax.Array, s: jax.Array) -> tuple[jax.Array, jax.Array]:
+def standardizer(x: jax.Array, s: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Weighted column mean (d,) and scale (d,) of ``x`` (n, d) under weights ``s`` (n,) summing to 1.
+
+    A column whose standard deviation is below 1e-6 times the largest keeps scale 1. Traceable
+    (the probe calls it inside its jitted fit); O(n d).
+    """
     mean = s @ x
     var = s @ jnp.square(x - mean)
     scale = jnp.sqrt(var)
@@ -109,7 +94,7 @@ def _fit(
     n, d = x.shape
     s = sample_weight / jnp.sum(sample_weight)
     if standardize:
-        mean, scale = _standardizer(x, s)
+        mean, scale = standardizer(x, s)
     else:
         mean, scale = jnp.zeros(d, x.dtype), jnp.ones(d, x.dtype)
     z = (x - mean) / scale

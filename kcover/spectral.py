@@ -26,20 +26,13 @@ import numpy as np
 
 from kcover import _checks
 from kcover.kernels import Kernel, blocked_rows, make_kernel, pairwise
+from kcover.labels import targets
 
 
 def _square(k: Any, name: str) -> jax.Array:
     a = _checks.features(k, name)
     if a.shape[0] != a.shape[1]:
         raise ValueError(f"{name}: must be square, got shape {a.shape}")
-    return jnp.asarray(a)
-
-
-def _vector_targets(y: Any, n: int) -> jax.Array:
-    a = np.asarray(y)
-    a = _checks.features(a[:, None] if a.ndim == 1 else a, "y")
-    if a.shape[0] != n:
-        raise ValueError(f"y: has {a.shape[0]} rows but the kernel is {n} x {n}")
     return jnp.asarray(a)
 
 
@@ -69,7 +62,7 @@ def tail_energy(gram: Any, y: Any, k: int) -> float:
     n = g.shape[0]
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
         raise ValueError(f"k: must be an integer in [0, {n}], got {k!r}")
-    return float(_tail_energy(g, _vector_targets(y, n), jnp.int32(k)))
+    return float(_tail_energy(g, jnp.asarray(targets(y, n, "y")), jnp.int32(k)))
 
 
 @jax.jit
@@ -108,7 +101,7 @@ def centered_alignment(k1: Any, k2: Any) -> float:
 def target_alignment(gram: Any, y: Any, centered: bool = False) -> float:
     """Kernel-target alignment A(K, Y Y^T) for gram (n, n) and y (n,) or (n, c)."""
     g = _square(gram, "gram")
-    yv = _vector_targets(y, g.shape[0])
+    yv = jnp.asarray(targets(y, g.shape[0], "y"))
     return float(_alignment(g, yv @ yv.T, centered))
 
 

@@ -3,6 +3,8 @@
 * :mod:`kcover.theory.latent_mode` -- the latent-mode model; Eq. 1, ADV(k) = rho * delta(Delta, k).
 * :mod:`kcover.theory.product_law` -- Eq. 2, ADV(k) against rho_tail(k) * g(Delta), with every violation.
 * :mod:`kcover.theory.knob` -- the alpha knob e_alpha(x) = (alpha |x|, (1 - alpha) x) of Fig. 1.
+* :mod:`kcover.theory.summaries` -- each command's simulation and statistics as a pure dict (its JSON record).
+* :mod:`kcover.theory.render` -- the figures, tables and records; ``run_mode``, ``run_law``, ``run_knob``.
 * :mod:`kcover.cli.theory` -- ``kcover theory mode|law|knob``.
 
 theory uses kcover; kcover never imports theory. Names are re-exported lazily so that building

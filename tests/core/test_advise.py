@@ -1,13 +1,21 @@
-"""advise: known-answer synthetic cases, the verdict table, the spectral helpers, the JSON contract."""
+"""advise: known-answer synthetic cases, the verdict table, the spectral helpers, the JSON contract,
+the module split (rules without JAX or matplotlib) and the one label validator."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kcover import effective_dimension, gram, gram_eigenvalues, tail_energy
+import kcover.advise_rules
+from kcover import effective_dimension, gram, gram_eigenvalues, one_hot, tail_energy
 from kcover.advise import (
     VERDICTS,
+    Advice,
+    BudgetAdvice,
+    Sweep,
     _verdict,
     advise,
     budget_limit,
@@ -17,6 +25,9 @@ from kcover.advise import (
     plot_sweep,
     stratified_split,
 )
+from kcover.advise_rules import budget_verdict
+from kcover.labels import class_ids, targets
+from kcover.probe import labels_array
 
 N, C = 600, 6
 
@@ -120,15 +131,15 @@ def test_json_contract(misaligned):
     ],
 )
 def test_verdict_rule_table(gap, misalign, k, tail, expected, mentions):
-    b = _verdict(k, 10, gap, 0.01, misalign, 40.0, 60.0, tail, 0.02, 0.05, 0.1, 0.1)
+    b = budget_verdict(k, 10, gap, 0.01, misalign, 40.0, 60.0, tail, 0.02, 0.05, 0.1, 0.1)
     assert b.verdict == expected
     assert any(mentions in r for r in b.reasons)
     assert b.k == k and b.per_class == k / 10
 
 
 def test_large_gap_needs_two_standard_errors():
-    assert _verdict(10, 10, 0.06, 0.01, 0.5, 40.0, 60.0, 0.8, 0.0, 0.05, 0.1, 0.1).verdict == "pay"
-    assert _verdict(10, 10, 0.06, 0.04, 0.5, 40.0, 60.0, 0.8, 0.0, 0.05, 0.1, 0.1).verdict == "borderline"
+    assert budget_verdict(10, 10, 0.06, 0.01, 0.5, 40.0, 60.0, 0.8, 0.0, 0.05, 0.1, 0.1).verdict == "pay"
+    assert budget_verdict(10, 10, 0.06, 0.04, 0.5, 40.0, 60.0, 0.8, 0.0, 0.05, 0.1, 0.1).verdict == "borderline"
 
 
 def test_label_tails_and_r_eff_agree_with_core_functions():
@@ -184,3 +195,132 @@ def test_bad_input_names_the_argument(mutate, name):
 def test_bad_budgets(budgets):
     with pytest.raises(ValueError, match="^budgets:"):
         advise(*aligned_case(), budgets, progress=False)
+
+
+# ------------------------------------------------------------------------------- the module split
+_RULES_IN_A_BARE_PROCESS = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("advise_rules", sys.argv[1])
+rules = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(rules)
+b = rules.budget_verdict(10, 10, 0.30, 0.01, 0.50, 40.0, 60.0, 0.8, 0.02, 0.05, 0.1, 0.1)
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("jax", "jaxlib", "matplotlib", "kcover"))
+print(json.dumps({"verdict": b.verdict, "heavy": heavy}))
+"""
+
+
+def test_rules_run_without_jax_or_matplotlib():
+    """The verdict rules load and run in a fresh interpreter that never imports JAX, matplotlib or kcover."""
+    path = Path(kcover.advise_rules.__file__)
+    res = subprocess.run([sys.executable, "-c", _RULES_IN_A_BARE_PROCESS, str(path)], capture_output=True, text=True,
+                         check=True)
+    out = json.loads(res.stdout)
+    assert out == {"verdict": "pay", "heavy": []}
+
+
+def test_verdict_keeps_its_former_name():
+    assert _verdict is budget_verdict
+
+
+def _hand_advice(with_sweep):
+    """An Advice built from numbers alone: rendering it needs no measurement and no plotting."""
+    b = budget_verdict(6, 6, 0.3, 0.01, 0.5, 40.0, 60.0, 0.8, 0.02, 0.05, 0.1, 0.1)
+    sweep = None
+    if with_sweep:
+        acc = np.array([[[0.5, 0.6]], [[0.9, 1.0]], [[0.4, 0.4]]])  # (selectors, budgets, seeds)
+        sweep = Sweep((6,), (0, 1), ("input-fl", "learner-fl", "random"), acc)
+    settings = {"seeds": [0, 1], "lam": 1e-2, "spectral_points": 100}
+    return Advice(100, 75, 25, ("a", "b"), 0.5, 0.8, 0.3, 0.01, 0.9, 0.4, 40.0, 60.0, (b,), sweep, settings,
+                  {"total_s": 1.234})
+
+
+_RENDER_WITHOUT_MATPLOTLIB = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from test_advise import _hand_advice
+a = _hand_advice(True)
+text, js = a.summary(verbose=True), a.to_json()
+assert "realized sweep" in text and '"verdict": "pay"' in js, (text, js)
+print(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib"))
+"""
+
+
+def test_text_and_json_render_without_matplotlib():
+    res = subprocess.run([sys.executable, "-c", _RENDER_WITHOUT_MATPLOTLIB, str(Path(__file__).parent)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "[]"
+
+
+def test_hand_built_advice_renders_the_contract():
+    a = _hand_advice(True)
+    d = a.to_dict()
+    assert d["gap"] == 0.3 and d["misalignment"] == pytest.approx(0.6)
+    assert d["budgets"][0]["verdict"] == "pay" and isinstance(a.budgets[0], BudgetAdvice)
+    assert d["budgets"][0]["realized"]["adv"] == {"mean": 0.4, "std": 0.0}
+    assert d["sweep"]["accuracy"] == [[[0.5, 0.6]], [[0.9, 1.0]], [[0.4, 0.4]]]
+    assert "do-not-pay" not in a.summary() and "realized sweep" not in _hand_advice(False).summary()
+    with pytest.raises(ValueError, match="^advice: has no sweep"):
+        plot_sweep(_hand_advice(False), "unused.png")
+
+
+# ----------------------------------------------------------------------------- the label validator
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (np.zeros((3, 2), int), "must be a 1-d array of integer class ids, got shape"),
+        (np.array([], int), "is empty"),
+        (np.array([0.0, np.nan, 1.0]), "contains NaN or inf (first at row 1)"),
+        (np.array([0.0, 0.5]), "must be a 1-d array of integer class ids, got non-integer floats"),
+        (np.array(["a", "b"]), "must be a 1-d array of integer class ids, got dtype"),
+        (np.array([0, -1]), "class ids must be non-negative"),
+        (np.array([0, 1, 2, 3]), "has 4 entries but the features have 3 rows"),
+        (np.array([0, 5, 1]), "has class id 5 but num_classes=3"),
+        (np.array([0, None, 1], dtype=object), "must be numbers or strings, got objects"),
+    ],
+)
+def test_class_ids_errors_name_the_argument(y, message):
+    n = 3 if y.ndim == 1 and y.size == 4 else None
+    with pytest.raises(ValueError) as err:
+        class_ids(y, "y_train", n=n, num_classes=3)
+    assert str(err.value).startswith("y_train: ") and message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.array(["a", "a", "a"]), "has only 1 class; need at least 2"),
+        (np.array([1.0, 2.0, np.inf]), "contains NaN or inf"),
+        (np.array([1.5, 2.0, 3.0]), "got non-integer floats"),
+        (np.array(["a", "b"]), "has 2 entries but the features have 3 rows"),
+        (np.array([["a"], ["b"], ["c"]]), "must be a 1-d array of class labels"),
+        (np.array([{}, {}, {}], dtype=object), "must be numbers or strings, got objects"),
+    ],
+)
+def test_encode_labels_errors_name_the_argument(labels, message):
+    with pytest.raises(ValueError) as err:
+        encode_labels(labels, 3, "--labels")
+    assert str(err.value).startswith("--labels: ") and message in str(err.value)
+
+
+def test_one_validator_behind_probe_krr_and_advise():
+    """labels_array (probe), one_hot (krr) and encode_labels (advise) accept and reject the same ids."""
+    y = np.array([2, 0, 1, 2, 0])
+    np.testing.assert_array_equal(labels_array(y, 5, "y"), class_ids(y, "y", n=5))
+    np.testing.assert_array_equal(one_hot(y.astype(float)), np.eye(3, dtype=np.float32)[y])  # integer floats
+    np.testing.assert_array_equal(encode_labels(y, 5)[0], y)
+    bad = np.array([0.0, np.nan, 1.0])
+    for call, name in ((lambda: labels_array(bad, 3, "y"), "y"), (lambda: one_hot(bad), "labels"),
+                       (lambda: encode_labels(bad, 3), "labels")):
+        with pytest.raises(ValueError, match=rf"^{name}: contains NaN or inf \(first at row 1\)"):
+            call()
+
+
+def test_targets_one_validator_for_krr_and_spectral():
+    assert targets(np.arange(4.0), 4).shape == (4, 1) and targets(np.ones((4, 2)), 4).shape == (4, 2)
+    with pytest.raises(ValueError, match="^y: has 3 rows but there are 4 points"):
+        targets(np.arange(3.0), 4)
+    with pytest.raises(ValueError, match="^y: has 3 rows but there are 4 points"):
+        tail_energy(np.eye(4), np.arange(3.0), 1)
+    with pytest.raises(ValueError, match="^y:"):
+        targets(np.array([0.0, np.nan, 1.0, 2.0]), 4)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from kcover.cli import main
 from kcover.cli.theory import run_law, run_mode
+from kcover.theory.render import render_mode
+from kcover.theory.summaries import mode_summary
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "theory.md"
 
 
 def _files(out, name):
@@ -64,6 +71,34 @@ def test_out_must_be_a_folder(tmp_path, capsys):
 def test_unknown_command_is_rejected():
     with pytest.raises(SystemExit):
         main(["theory", "nope"])
+
+
+def test_summary_is_pure_and_the_renderer_writes_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rec = mode_summary(1, r=4, n=3, deltas=(0.0, 1.0), orders=("mode-major", "shuffled"), progress=False)
+    assert list(tmp_path.iterdir()) == []  # the summary writes nothing
+    assert {"command", "paper", "config", "summary", "instances"} == set(rec)
+    paths, lines = render_mode(tmp_path / "out", rec)
+    assert [p.name for p in paths] == ["mode.png", "mode.md", "mode.json"]
+    js = json.loads(paths[2].read_text())
+    assert set(js) == set(rec) and len(js["instances"]) == len(rec["instances"])
+    assert js["config"]["ks"] == rec["config"]["ks"].tolist() and js["summary"] == rec["summary"]
+    assert "docs/theory.md" in paths[1].read_text() and any("paper" in line for line in lines)
+
+
+def test_summaries_and_cli_glue_load_without_matplotlib():
+    code = ("import sys, kcover.cli.theory, kcover.theory.summaries; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "[]"
+
+
+def test_the_commentary_lives_in_docs():
+    text = DOCS.read_text()
+    for heading in ("# Theory", "## Reading mode.md", "## Reading law.md", "## Reading knob.md"):
+        assert heading in text
+    assert "](knob.png)" in text and (DOCS.parent / "knob.png").exists()
 
 
 @pytest.mark.slow

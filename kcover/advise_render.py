@@ -1,0 +1,127 @@
+"""Rendering a :class:`kcover.advise.Advice`: the JSON dict, the text report and the sweep figure.
+
+matplotlib is imported inside :func:`plot_sweep` only, so the text and JSON need no plotting stack.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kcover.advise_rules import budget_limit
+
+if TYPE_CHECKING:
+    from kcover.advise import Advice
+
+
+def _r(x: float, nd: int = 4) -> float:
+    return float(round(float(x), nd))
+
+
+def advice_dict(advice: Advice) -> dict:
+    """``advice`` as a JSON-ready dict; its keys are the stable contract of ``kcover advise --json``."""
+    budgets = []
+    for i, b in enumerate(advice.budgets):
+        entry = {"k": b.k, "per_class": _r(b.per_class, 3), "binds": b.binds, "very_tight": b.very_tight,
+                 "input_tail": _r(b.input_tail), "learner_tail": _r(b.learner_tail),
+                 "verdict": b.verdict, "why": b.why, "reasons": list(b.reasons)}
+        if advice.sweep is not None:
+            entry["realized"] = {s: {"mean": _r(advice.sweep.mean(s)[i]), "std": _r(advice.sweep.std(s)[i])}
+                                 for s in advice.sweep.selectors}
+            adv = advice.sweep.advantage[i]
+            entry["realized"]["adv"] = {"mean": _r(adv.mean()), "std": _r(adv.std())}
+        budgets.append(entry)
+    return {
+        "n": advice.n, "n_train": advice.n_train, "n_test": advice.n_test,
+        "num_classes": advice.num_classes, "classes": list(advice.classes),
+        "input_probe_acc": _r(advice.input_probe_acc), "learner_probe_acc": _r(advice.learner_probe_acc),
+        "gap": _r(advice.gap), "gap_se": _r(advice.gap_se),
+        "alignment": _r(advice.alignment), "alignment_gap": _r(advice.alignment_gap),
+        "centered_alignment": _r(advice.centered_alignment), "misalignment": _r(advice.misalignment),
+        "r_eff": _r(advice.r_eff, 2), "r_eff_input": _r(advice.r_eff_input, 2),
+        "budgets": budgets,
+        "sweep": None if advice.sweep is None else {
+            "budgets": list(advice.sweep.budgets), "seeds": list(advice.sweep.seeds),
+            "selectors": list(advice.sweep.selectors),
+            "accuracy": np.round(advice.sweep.accuracy, 4).tolist(),
+        },
+        "settings": advice.settings,
+        "timings": {key: _r(v, 2) for key, v in advice.timings.items()},
+    }
+
+
+def advice_text(advice: Advice, verbose: bool = False) -> str:
+    """A readable report of ``advice``: the three conditions, then a verdict per budget (``verbose``: all reasons)."""
+    s = advice.settings
+    lines = [
+        f"kcover advise: {advice.n} points, {advice.num_classes} classes; held-out split {advice.n_train} train / "
+        f"{advice.n_test} test (seed {s['seeds'][0]})",
+        f"(B) full-budget probe accuracy: input {advice.input_probe_acc:.3f}, learner {advice.learner_probe_acc:.3f}, "
+        f"gap {advice.gap:+.3f} (se {advice.gap_se:.3f})",
+        f"(A) kernel alignment A(K_learner, K_input) = {advice.alignment:.3f}, g = {advice.alignment_gap:.3f}; "
+        f"centered alignment {advice.centered_alignment:.3f} (misalignment {advice.misalignment:.3f})",
+        f"(C) effective dimension r_eff: learner {advice.r_eff:.1f} "
+        f"(r_eff ln r_eff = {budget_limit(advice.r_eff):.0f}), "
+        f"input {advice.r_eff_input:.1f} (lam {s['lam']:g} x trace, on {s['spectral_points']} points); "
+        f"{advice.num_classes} classes",
+        "",
+        f"{'budget':>7} {'k/C':>6} {'in-tail':>8}  {'verdict':<11} why",
+    ]
+    for b in advice.budgets:
+        lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f}  {b.verdict:<11} {b.why}")
+        if verbose:
+            lines.extend(f"{'':>26}- {r}" for r in b.reasons)
+    if advice.sweep is not None:
+        sw = advice.sweep
+        lines += ["", f"realized sweep ({len(sw.seeds)} seeds; fixed probe on learner features; mean +- std):",
+                  f"{'k':>7}  " + "  ".join(f"{name:>15}" for name in sw.selectors) + f"  {'ADV':>15}"]
+        adv = sw.advantage
+        for i, k in enumerate(sw.budgets):
+            cells = [f"{sw.mean(name)[i]:.3f} +- {sw.std(name)[i]:.3f}" for name in sw.selectors]
+            cells.append(f"{adv[i].mean():+.3f} +- {adv[i].std():.3f}")
+            lines.append(f"{k:>7}  " + "  ".join(f"{c:>15}" for c in cells))
+    return "\n".join(lines)
+
+
+def plot_sweep(advice: Advice, path: str) -> str:
+    """Draw the realized sweep (accuracy and ADV vs budget, mean +- std bands) to a PNG at ``path``."""
+    if advice.sweep is None:
+        raise ValueError("advice: has no sweep; call advise(..., sweep=True)")
+    from matplotlib.figure import Figure  # no pyplot: no global backend state is touched
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    sw = advice.sweep
+    ks = np.asarray(sw.budgets)
+    fig = Figure(figsize=(10, 4), dpi=110)
+    ax, ax2 = fig.subplots(1, 2)
+    colors = {"input-fl": "tab:orange", "learner-fl": "tab:green", "random": "tab:gray"}
+    for name in sw.selectors:
+        mu, sd = sw.mean(name), sw.std(name)
+        ax.plot(ks, mu, "o-", color=colors[name], label=name)
+        ax.fill_between(ks, mu - sd, mu + sd, color=colors[name], alpha=0.2)
+    ax.axhline(advice.learner_probe_acc, ls="--", color="tab:green", lw=1, label="learner probe, full budget")
+    ax.axhline(advice.input_probe_acc, ls=":", color="tab:orange", lw=1, label="input probe, full budget")
+    ax.set_xlabel("budget k")
+    ax.set_ylabel("held-out accuracy (probe on learner features)")
+    ax.set_title(f"selection geometry, {len(sw.seeds)} seeds")
+    ax.legend(fontsize=8)
+    adv = sw.advantage
+    ax2.plot(ks, adv.mean(1), "o-", color="tab:purple")
+    ax2.fill_between(ks, adv.mean(1) - adv.std(1), adv.mean(1) + adv.std(1), color="tab:purple", alpha=0.2)
+    ax2.axhline(0.0, color="black", lw=0.8)
+    for b in advice.budgets:
+        ax2.annotate(b.verdict, (b.k, float(adv[sw.budgets.index(b.k)].mean())), textcoords="offset points",
+                     xytext=(0, 8), ha="center", fontsize=8)
+    for a in (ax, ax2):
+        a.set_xscale("log")
+        a.xaxis.set_major_locator(FixedLocator(ks))
+        a.xaxis.set_minor_locator(NullLocator())
+        a.set_xticklabels([str(k) for k in ks])
+        a.margins(x=0.08)
+    ax2.set_xlabel("budget k")
+    ax2.set_ylabel("ADV = learner-FL - input-FL")
+    ax2.set_title(f"gap {advice.gap:+.3f}, misalignment {advice.misalignment:.2f}, r_eff {advice.r_eff:.0f}")
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
