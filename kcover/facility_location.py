@@ -38,8 +38,7 @@ import numpy as np
 from kcover import _checks, fl_greedy, fl_options
 from kcover.fl_greedy import METHODS as METHODS
 from kcover.fl_greedy import sample_size as sample_size
-from kcover.fl_options import FLKeywords
-from kcover.kernels import Kernel
+from kcover.fl_options import CoverageKeywords, FLKeywords
 from kcover.result import Selection
 from kcover.similarity import PRECISIONS as PRECISIONS
 from kcover.similarity import DenseSimilarity
@@ -128,29 +127,19 @@ def facility_location_dense(
                          epsilon=epsilon, seed=seed, block=block)
 
 
-def evaluate_sequence(
-    features: Any,
-    order: Any,
-    *,
-    kernel: str | Kernel = "rbf",
-    bandwidth: float | None = None,
-    targets: Any = None,
-    target_weights: Any = None,
-    initial: Any = None,
-    method: str = "fixed",
-) -> Selection:
-    """Facility-location gains, objective and weights of a given pick ``order`` (k,).
+def evaluate_sequence(features: Any, order: Any, *, method: str = "fixed",
+                      **coverage: Unpack[CoverageKeywords]) -> Selection:
+    """Facility-location gains, objective and weights of a given pick ``order`` (k,) of ``features`` (N, d).
 
-    Used to score baselines (random, k-center) on the facility-location objective.
-    Time O(k T d), memory O((N + T) d).
+    ``coverage``: ``kernel``, ``bandwidth``, ``targets``, ``target_weights``, ``initial``, as
+    :func:`facility_location`. Used to score baselines (random, k-center) on the
+    facility-location objective. Time O(k T d), memory O((N + T) d).
     """
     x = _checks.features(features, "features")
     order = _checks.indices(order, x.shape[0], "order")
     if order.size == 0:
         raise ValueError("order: is empty")
-    opts = fl_options.keywords(dict(kernel=kernel, bandwidth=bandwidth, targets=targets,
-                                    target_weights=target_weights, initial=initial))
-    src, w, init, _ = fl_options.prepare(x, 1, opts)
+    src, w, init, _ = fl_options.prepare(x, 1, fl_options.keywords(coverage, fl_options.COVERAGE))
     if np.intersect1d(order, init).size:
         raise ValueError("order: overlaps the initial subset")
     sel = fl_greedy.run(src, w, src.kernel.floor, int(order.size), method="fixed", initial=init, order=order,
@@ -158,15 +147,7 @@ def evaluate_sequence(
     return sel._replace(method=method, info={})
 
 
-def objective(
-    features: Any,
-    indices: Any,
-    *,
-    kernel: str | Kernel = "rbf",
-    bandwidth: float | None = None,
-    targets: Any = None,
-    target_weights: Any = None,
-) -> float:
-    """F(S) for the subset ``indices`` of ``features`` (N, d). Time O(|S| T d)."""
-    return float(evaluate_sequence(features, indices, kernel=kernel, bandwidth=bandwidth, targets=targets,
-                                   target_weights=target_weights).objective[-1])
+def objective(features: Any, indices: Any, **coverage: Unpack[CoverageKeywords]) -> float:
+    """F(S) for the subset ``indices`` of ``features`` (N, d), keywords as :func:`evaluate_sequence`.
+    Time O(|S| T d)."""
+    return float(evaluate_sequence(features, indices, **coverage).objective[-1])

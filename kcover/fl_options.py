@@ -29,15 +29,21 @@ from kcover.kernels import Kernel, make_kernel, power_of_two_scale
 from kcover.similarity import PRECISIONS, FeatureSimilarity, Similarity, min_similarity
 
 
-class FLKeywords(TypedDict, total=False):
-    """The keywords of facility location (see :func:`kcover.facility_location` for each)."""
+class CoverageKeywords(TypedDict, total=False):
+    """What is covered and how similarity is measured: every coverage function takes these
+    (see :func:`kcover.facility_location` for each)."""
 
-    method: str
     kernel: str | Kernel
     bandwidth: float | None
     targets: Any
     target_weights: Any
     initial: Any
+
+
+class FLKeywords(CoverageKeywords, total=False):
+    """The keywords of facility location (see :func:`kcover.facility_location` for each)."""
+
+    method: str
     epsilon: float
     seed: int
     block: int | str
@@ -52,11 +58,15 @@ CACHE_SHARE = 0.25  # the cache may take at most this share of the available mem
 CACHE_KERNELS = ("rbf", "cosine")  # bounded similarities: float16 holds them
 
 
-def keywords(given: dict[str, Any], name: str = "options") -> dict[str, Any]:
-    """``given`` completed with :data:`DEFAULTS`; an unknown keyword is an error naming it."""
-    unknown = sorted(set(given) - set(DEFAULTS))
+COVERAGE = tuple(CoverageKeywords.__annotations__)
+
+
+def keywords(given: dict[str, Any], allowed: tuple[str, ...] = tuple(DEFAULTS), name: str = "options"
+             ) -> dict[str, Any]:
+    """``given`` completed with :data:`DEFAULTS`; a keyword outside ``allowed`` is an error naming it."""
+    unknown = sorted(set(given) - set(allowed))
     if unknown:
-        raise ValueError(f"{name}: unknown facility-location keyword(s) {unknown}; known: {', '.join(DEFAULTS)}")
+        raise ValueError(f"{name}: unknown keyword(s) {unknown}; this function takes {', '.join(allowed)}")
     return {**DEFAULTS, **given}
 
 

@@ -12,7 +12,9 @@ from kcover.fl_greedy import greedy_loop as greedy_loop
 from kcover.fl_greedy import run as run
 from kcover.fl_greedy import sample_size as sample_size
 from kcover.fl_greedy import to_selection as to_selection
+from kcover.fl_options import COVERAGE as COVERAGE
 from kcover.fl_options import DEFAULTS as DEFAULTS
+from kcover.fl_options import CoverageKeywords as CoverageKeywords
 from kcover.fl_options import FLKeywords as FLKeywords
 from kcover.fl_options import auto_block as auto_block
 from kcover.fl_options import check_floor as check_floor

@@ -21,14 +21,14 @@ O(k T m) for k greedy steps. Memory: O(T m) for the lists, O((N + T) d) features
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from kcover import _checks, greedy
-from kcover.internal import PRECISIONS, keywords, prepare
+from kcover.internal import COVERAGE, PRECISIONS, CoverageKeywords, keywords, prepare
 from kcover.kernels import Kernel, pairwise
 from kcover.result import Selection
 
@@ -57,23 +57,16 @@ def _knn_lists(kernel: Kernel, targets: jax.Array, candidates: jax.Array, *, m: 
     return vals.reshape(nb * block, m)[:t], idx.reshape(nb * block, m)[:t]
 
 
-def knn_similarity(
-    features: Any,
-    m: int,
-    *,
-    kernel: str | Kernel = "rbf",
-    bandwidth: float | None = None,
-    targets: Any = None,
-    block: int = 256,
-    precision: str = "highest",
-) -> KnnSimilarity:
+def knn_similarity(features: Any, m: int, *, block: int = 256, precision: str = "highest",
+                   **coverage: Unpack[CoverageKeywords]) -> KnnSimilarity:
     """Each target's ``m`` most similar rows of ``features`` (N, d), and those similarities.
 
-    Targets default to ``features``. Ties go to the lower candidate index. Time O(T N d + T N
+    ``coverage``: ``kernel``, ``bandwidth``, ``targets`` (default ``features``), as
+    :func:`kcover.facility_location`. Ties go to the lower candidate index. Time O(T N d + T N
     log m); memory O(T m) plus one (``block``, N) similarity block.
     """
-    src, _, _, _ = prepare(features, 1, keywords(dict(kernel=kernel, bandwidth=bandwidth, targets=targets,
-                                                     precision=precision)))
+    opts = keywords(coverage, ("kernel", "bandwidth", "targets"), "coverage")
+    src, _, _, _ = prepare(features, 1, {**opts, "precision": precision})
     m = _checks.budget(m, src.n_candidates, "m")
     block = min(_checks.positive_int(block, "block"), int(src.targets.shape[0]))
     vals, idx = _knn_lists(src.kernel, src.targets, src.candidates, m=m, block=block, precision=precision)
@@ -109,20 +102,9 @@ def _knn_greedy(idx, vals, w, floor, initial, *, k: int, n: int):
     return picks, gains, objective, greedy.pick_weights(state.assign, w, m, k), state.cover
 
 
-def facility_location_knn(
-    features: Any,
-    k: int,
-    *,
-    m: int = 32,
-    kernel: str | Kernel = "rbf",
-    bandwidth: float | None = None,
-    targets: Any = None,
-    target_weights: Any = None,
-    initial: Any = None,
-    block: int = 256,
-    precision: str = "highest",
-    similarity: KnnSimilarity | None = None,
-) -> Selection:
+def facility_location_knn(features: Any, k: int, *, m: int = 32, block: int = 256, precision: str = "highest",
+                          similarity: KnnSimilarity | None = None,
+                          **coverage: Unpack[CoverageKeywords]) -> Selection:
     """Greedy facility location on the sparse ``m``-nearest-neighbour similarity. APPROXIMATE.
 
     Args:
@@ -142,14 +124,15 @@ def facility_location_knn(
     Time O(T N d) to build the lists + O(k T m) to select; memory O(T m + (N + T) d + block N).
     Ties go to the lowest candidate index.
     """
+    opts = keywords(coverage, COVERAGE, "coverage")
     x = _checks.features(features, "features")
-    t = x if targets is None else _checks.features(targets, "targets", dtype=x.dtype)
-    w = _checks.weights(target_weights, t.shape[0], "target_weights").astype(x.dtype)
-    init = _checks.indices(initial, x.shape[0], "initial")
+    t = x if opts["targets"] is None else _checks.features(opts["targets"], "targets", dtype=x.dtype)
+    w = _checks.weights(opts["target_weights"], t.shape[0], "target_weights").astype(x.dtype)
+    init = _checks.indices(opts["initial"], x.shape[0], "initial")
     k = _checks.budget(k, x.shape[0] - init.size)
     if similarity is None:
-        similarity = knn_similarity(x, m, kernel=kernel, bandwidth=bandwidth, targets=targets, block=block,
-                                    precision=precision)
+        similarity = knn_similarity(x, m, block=block, precision=precision,
+                                    **{o: opts[o] for o in ("kernel", "bandwidth", "targets")})
     elif similarity.indices.shape[0] != t.shape[0] or similarity.n_candidates != x.shape[0]:
         raise ValueError("similarity: its lists were built for another pool or target set")
     vals = jnp.asarray(similarity.values, w.dtype)

@@ -171,7 +171,7 @@ def fit_probe(
         raise ValueError("sample_weight: all weights are zero")
     if not l2 >= 0 or not np.isfinite(l2):
         raise ValueError(f"l2: must be >= 0 and finite, got {l2}")
-    steps = _checks.budget(steps, 1 << 30, "steps")
+    steps = _checks.positive_int(steps, "steps")
     dt = jnp.asarray(xa).dtype
     w0 = _INIT_SCALE * np.random.default_rng(seed).standard_normal((xa.shape[1], c))
     probe, _ = _fit(jnp.asarray(xa), jnp.asarray(ya), jnp.asarray(sw, dt), jnp.asarray(l2, dt),

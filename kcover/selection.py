@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
@@ -11,35 +11,27 @@ from kcover.facility_location import METHODS as FL_METHODS
 from kcover.facility_location import evaluate_sequence, facility_location
 from kcover.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 from kcover.kcenter import k_center
+from kcover.fl_options import CoverageKeywords
 from kcover.kernels import Kernel
 from kcover.result import Selection
 
 METHODS = FL_METHODS + ("kcenter", "random")
 
 
-def random_subset(
-    features: Any,
-    k: int,
-    *,
-    kernel: str | Kernel = "rbf",
-    bandwidth: float | None = None,
-    targets: Any = None,
-    target_weights: Any = None,
-    initial: Any = None,
-    seed: int = 0,
-) -> Selection:
+def random_subset(features: Any, k: int, *, seed: int = 0, **coverage: Unpack[CoverageKeywords]) -> Selection:
     """Uniform random k points (without replacement, outside ``initial``) from ``features`` (N, d).
 
-    The picks are scored on the facility-location objective in the given kernel so that they
-    compare directly with the greedy selectors. Time O(k T d).
+    The picks are scored on the facility-location objective (``coverage``: ``kernel``,
+    ``bandwidth``, ``targets``, ``target_weights``, ``initial``, as
+    :func:`~kcover.facility_location.facility_location`) so that they compare directly with the
+    greedy selectors. Time O(k T d).
     """
     x = _checks.features(features, "features")
-    init = _checks.indices(initial, x.shape[0], "initial")
+    init = _checks.indices(coverage.get("initial"), x.shape[0], "initial")
     k = _checks.budget(k, x.shape[0] - init.size)
     free = np.setdiff1d(np.arange(x.shape[0]), init)
     order = np.random.default_rng(seed).permutation(free)[:k]
-    return evaluate_sequence(x, order, kernel=kernel, bandwidth=bandwidth, targets=targets,
-                             target_weights=target_weights, initial=init, method="random")
+    return evaluate_sequence(x, order, method="random", **{**coverage, "initial": init})
 
 
 def select(features: Any, k: int, *, method: str = "lazy", kernel: str | Kernel | None = None,
@@ -56,6 +48,7 @@ def select(features: Any, k: int, *, method: str = "lazy", kernel: str | Kernel 
     _checks.choice(method, METHODS, "method")
     if method in FL_METHODS:
         return facility_location(features, k, method=method, kernel=kernel or "rbf", **options)
+    options = {key: v for key, v in options.items() if v is not None}  # None: not given
     allowed = {"kcenter": ("bandwidth", "initial", "seed"),
                "random": ("bandwidth", "targets", "target_weights", "initial", "seed")}[method]
     extra = sorted(set(options) - set(allowed))

@@ -40,7 +40,7 @@ def test_the_benchmark_table_renders():
     md = bench.markdown(rows, None, dict(cpu=2, data="d", d=8, kernel="rbf", load_at_end="1.0"))
     assert "| 100 | 5 | submodlib | – |" in md
     # saved before the split: the CPU column shows the total only, and no system-time share is claimed
-    assert "| 100 | 5 | kcover | 0.10 | 0.00 | 0.10 | 1.00 | 0.10 | 0.30 | 1.0000000 | ok |" in md
+    assert "| 100 | 5 | kcover | 0.10 | 0.00 | 0.10 | 1.00 | 0.10 | 0.30 | 1.0000000 | – | ok |" in md
     assert "system time was" not in md
     rows[0] = rows[0] | dict(user_s=0.08, sys_s=0.02)
     rows[1] = rows[1] | dict(user_s=0.2, sys_s=0.6)
@@ -53,6 +53,29 @@ def test_the_benchmark_table_renders():
     md = bench.markdown(rows, None, dict(cpu=2, data="d", d=8, kernel="rbf", load_at_end="1.0"))
     assert "kcover is 1.25x slower end to end than the fastest peer (apricot)" in md
     assert "1.43x slower than the fastest peer's selection alone" in md
+
+
+def test_the_cli_row_and_the_bare_product_are_measured_and_rendered():
+    bench = load("bench_selection")
+    cli = bench.spawn(dict(tool="kcover-cli", n=300, d=8, k=5), timeout=300)
+    assert cli["status"] == "ok", cli
+    x = bench.mixture(300, 8)
+    api = kcover.facility_location(x, 5)  # the CLI's defaults: the same picks as the API's
+    assert cli["picks"] == api.indices.tolist()
+    assert cli["options"]["auto"] == ["block", "cache"] and cli["steady_s"] > 0 and cli["peak_rss_gb"] > 0
+    prod = bench.spawn(dict(tool="product", n=300, d=8, k=1), timeout=300)
+    assert prod["status"] == "ok" and prod["steady_s"] > 0
+    rows = [dict(n=300, k=5, tool="kcover", status="ok", steady_s=0.5, kernel_s=0.0, select_s=0.5, compile_s=1.0,
+                 cpu_s=0.5, peak_rss_gb=0.3, ratio=1.0, product_s=0.25),
+            dict(n=300, k=5, tool="kcover-cli", status="ok", steady_s=0.6, kernel_s=0.0, select_s=0.4,
+                 compile_s=2.0, cpu_s=0.6, peak_rss_gb=0.3, ratio=1.0, product_s=0.25, options=dict(block=16)),
+            dict(n=300, k=5, tool="apricot", status="ok", steady_s=3.0, kernel_s=0.1, select_s=2.9, compile_s=2.0,
+                 cpu_s=3.0, peak_rss_gb=0.6, ratio=1.0, product_s=0.25)]
+    md = bench.markdown(rows, None, dict(cpu=2, data="d", d=8, kernel="rbf", load_at_end="1.0"))
+    assert "1.20x the tuned API call's warm 0.50 s" in md
+    assert "took 2.00x the bare all-pairs product (0.25 s)" in md
+    assert "`kcover select` (defaults, CLI) is 5.00x faster end to end than the fastest peer (apricot)" in md
+    assert "| 300 | 5 | apricot | 3.00 |" in md and "| 0.25 | ok |" in md
 
 
 def test_the_gpu_script_runs_tiny_on_the_cpu(tmp_path):
