@@ -113,7 +113,8 @@ def _row_sharded(local: np.ndarray, rows: int, slots: dict[int, int], mesh: Mesh
         j = slots[idx[0].start or 0]
         return local[j * rows : (j + 1) * rows][(slice(None), *idx[1:])]
 
-    return jax.make_array_from_callback((d * rows, *local.shape[1:]), NamedSharding(mesh, P(mesh.axis_names[0])), block)
+    sharding = NamedSharding(mesh, P(mesh.axis_names[0]))
+    return jax.make_array_from_callback((d * rows, *local.shape[1:]), sharding, block)
 
 
 def _fetch(a: jax.Array) -> np.ndarray:
@@ -131,7 +132,7 @@ def _checksum(x: np.ndarray) -> int:
     return zlib.crc32(rows.tobytes(), zlib.crc32(repr((x.shape, str(x.dtype))).encode())) & 0x7FFFFFFF
 
 
-def _agree(err: ValueError | None, facts: list[int], same_targets: bool) -> np.ndarray:
+def _agree(err: Exception | None, facts: list[int], same_targets: bool) -> np.ndarray:
     """Exchange every process's argument summary; raise the same ValueError everywhere on a problem.
 
     ``facts``: [N, d, k, local target rows, features checksum, options checksum, targets
@@ -241,7 +242,7 @@ def facility_location_sharded(
                     int(opts["seed"]), block, opts["precision"], str(cache), bool(local_targets), str(t.dtype), axis)
         facts = [x.shape[0], x.shape[1], k, t.shape[0], _checksum(x), zlib.crc32(repr(settings).encode()) & 0x7FFFFFFF,
                  0 if local_targets else _checksum(t), int(fits)]
-    except ValueError as e:
+    except Exception as e:  # with several processes, every process must learn of it, or the others hang
         if not spans:
             raise
         err = e

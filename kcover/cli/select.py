@@ -1,8 +1,15 @@
 """``kcover select``: pick k rows of a feature matrix and write their indices and weights.
 
-    kcover select --features E.npy --k 100 [--method lazy|naive|stochastic|kcenter|random]
-                  [--kernel rbf|cosine|linear] [--bandwidth B] [--targets T.npy] [--seed S]
-                  --out picks.npy [--json]
+    kcover select --features E.npy|E.npz [--key NAME] --k 100
+                  [--method lazy|naive|stochastic|kcenter|random] [--kernel rbf|cosine|linear]
+                  [--bandwidth B] [--targets T.npy] [--target-weights W.npy] [--initial I.npy]
+                  [--epsilon E] [--block B|auto] [--cache|--no-cache] [--precision highest|default]
+                  [--seed S] --out picks.npy [--json]
+
+The defaults are the fast path: ``--block auto`` and, unless ``--cache`` or ``--no-cache`` is
+given, the float16 bound cache when it fits (see :mod:`kcover.fl_options`); what they chose is in
+the summary and the JSON (``block``, ``cache``). ``.npy`` features are memory-mapped, not read
+twice.
 
 Writes ``picks.npy`` (k int64 indices into the rows of --features, in selection order) and
 ``picks.weights.npy`` next to it (k float32 weights: the targets covered by each pick, CRAIG's
@@ -22,23 +29,38 @@ from typing import Any
 import numpy as np
 
 from kcover import _checks
+from kcover.cli import distributed
+from kcover.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 from kcover.kernels import KERNELS, make_kernel
 from kcover.selection import METHODS, select
 
 
-def load_array(path: str, name: str) -> np.ndarray:
-    """Load a ``.npy`` file without pickles, or raise naming the argument ``name``."""
+def load_array(path: str, name: str, *, key: str | None = None, mmap: bool = False) -> np.ndarray:
+    """Load a ``.npy`` file (memory-mapped with ``mmap``) or one array of a ``.npz`` file (``key``;
+    optional when it holds one array), without pickles, or raise naming the argument ``name``."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{name}: no such file: {path}")
     if os.path.isdir(path):
         raise ValueError(f"{name}: is a directory, not a .npy file: {path}")
-    if not path.endswith(".npy"):
-        raise ValueError(f"{name}: expects a .npy file (numpy.save), got {path}")
+    if not path.endswith((".npy", ".npz")):
+        raise ValueError(f"{name}: expects a .npy file (numpy.save) or .npz (numpy.savez), got {path}")
+    if key is not None and not path.endswith(".npz"):
+        raise ValueError(f"--key: names an array inside a .npz file, but {name} is {path}")
     try:
-        return np.load(path, allow_pickle=False)
+        if path.endswith(".npy"):
+            return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as z:
+            names = list(z.files)
+            if key is None and len(names) != 1:
+                raise ValueError(f"--key: {path} holds {len(names)} arrays ({', '.join(names)}); name one")
+            if key is not None and key not in names:
+                raise ValueError(f"--key: {path} has no array {key!r}; it has {', '.join(names)}")
+            return z[names[0] if key is None else key]
     except (ValueError, OSError, EOFError) as err:
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"{name}: cannot read {path} as a .npy array ({msg})") from err
+        if msg.startswith("--key:"):
+            raise ValueError(msg) from None
+        raise ValueError(f"{name}: cannot read {path} as a numpy array ({msg})") from err
 
 
 def parse_int(value: str, name: str) -> int:
@@ -61,12 +83,47 @@ def output_paths(out: str, name: str = "--out") -> tuple[str, str]:
     return out, out[: -len(".npy")] + ".weights.npy"
 
 
+def _selection_options(args: argparse.Namespace, method: str, n: int, t: int | None, joined: bool) -> dict[str, Any]:
+    """The selector keywords that the flags ask for; a flag that does not apply to ``method`` is an error."""
+    fl = method in ("lazy", "naive", "stochastic")
+    opts: dict[str, Any] = {}
+    if args.epsilon is not None:
+        if method != "stochastic":
+            raise ValueError(f"--epsilon: applies to --method stochastic only, not {method}")
+        opts["epsilon"] = _checks.positive(args.epsilon, "--epsilon")
+        if not opts["epsilon"] < 1:
+            raise ValueError(f"--epsilon: must lie in (0, 1), got {args.epsilon}")
+    for flag, value, default in (("--block", args.block, "auto"), ("--cache", args.cache, "auto"),
+                                 ("--precision", args.precision, "highest")):
+        if value != default and not fl:
+            raise ValueError(f"{flag}: applies to facility location (lazy, naive, stochastic) only, not {method}")
+    if fl:
+        opts["block"] = "auto" if args.block == "auto" else parse_int(args.block, "--block")
+        if opts["block"] != "auto" and opts["block"] <= 0:
+            raise ValueError(f"--block: must be a positive integer or auto, got {args.block}")
+        opts["cache"] = args.cache
+        opts["precision"] = _checks.choice(args.precision, ("highest", "default"), "--precision")
+    if args.target_weights is not None:
+        if method == "kcenter":
+            raise ValueError("--target-weights: kcenter covers the pool itself and takes no target weights")
+        w = load_array(distributed.process_path(args.target_weights, joined), "--target-weights")
+        opts["target_weights"] = _checks.weights(w, n if t is None else t, "--target-weights")
+    if args.initial is not None:
+        idx = load_array(args.initial, "--initial")
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(f"--initial: must hold a 1-d array of integer indices, got {idx.dtype} {idx.shape}")
+        opts["initial"] = _checks.indices(idx, n, "--initial")
+    return opts
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``kcover select``; returns the exit code."""
+    joined = distributed.join(args)  # a distributed run: before any JAX computation
     method = _checks.choice(args.method, METHODS, "--method")
-    kernel_name = _checks.choice(args.kernel, KERNELS, "--kernel")
-    picks_path, weights_path = output_paths(args.out)
-    x = _checks.features(load_array(args.features, "--features"), "--features")
+    kernel_name = _checks.choice(args.kernel or (KCENTER_KERNEL if method == "kcenter" else "rbf"), KERNELS,
+                                 "--kernel")
+    picks_path, weights_path = output_paths(distributed.process_path(args.out, joined))
+    x = _checks.features(load_array(args.features, "--features", key=args.key, mmap=True), "--features")
     k = parse_int(args.k, "--k")
     if not 1 <= k <= x.shape[0]:
         raise ValueError(f"--k: must lie in [1, {x.shape[0]}] (the rows of --features), got {k}")
@@ -75,28 +132,38 @@ def run(args: argparse.Namespace) -> int:
     if args.targets is not None:
         if method == "kcenter":
             raise ValueError("--targets: kcenter covers the pool itself and takes no targets")
-        targets = _checks.features(load_array(args.targets, "--targets"), "--targets")
+        targets = _checks.features(load_array(distributed.process_path(args.targets, joined), "--targets"), "--targets")
         if targets.shape[1] != x.shape[1]:
             raise ValueError(f"--targets: has {targets.shape[1]} columns but --features has {x.shape[1]}")
     bandwidth = None if args.bandwidth is None else _checks.positive(args.bandwidth, "--bandwidth")
     if bandwidth is not None and kernel_name != "rbf":
         raise ValueError(f"--bandwidth: only the rbf kernel has one, not {kernel_name}")
     kern = make_kernel(kernel_name, bandwidth, x)
+    options = _selection_options(args, method, x.shape[0], None if targets is None else targets.shape[0], joined)
 
     t0 = time.perf_counter()
-    sel = select(x, k, method=method, kernel=kern, targets=targets, seed=seed)
+    sel = distributed.select(joined, args.local_targets, x, k, method=method, kernel=kern, targets=targets, seed=seed,
+                             **options)
     took = time.perf_counter() - t0
     baseline = None
-    if method not in ("kcenter", "random"):
-        baseline = float(select(x, k, method="random", kernel=kern, targets=targets, seed=seed).objective[-1])
-    np.save(picks_path, sel.indices.astype(np.int64))
-    np.save(weights_path, sel.weights.astype(np.float32))
+    if method not in ("kcenter", "random") and not args.local_targets:  # local targets: no single-process baseline
+        baseline = float(select(x, k, method="random", kernel=kern, targets=targets, seed=seed,
+                                **{o: options[o] for o in ("target_weights", "initial") if o in options}
+                                ).objective[-1])
+    written = distributed.writes_output(args, joined)
+    if written:
+        np.save(picks_path, sel.indices.astype(np.int64))
+        np.save(weights_path, sel.weights.astype(np.float32))
 
     report: dict[str, Any] = {
         "n": int(x.shape[0]), "d": int(x.shape[1]), "k": k, "method": method, "kernel": kernel_name,
         "bandwidth": float(kern.bandwidth) if kernel_name == "rbf" else None,
         "objective": float(sel.objective[-1]), "random_objective": baseline,
         "picks": picks_path, "weights": weights_path, "seconds": round(took, 3),
+        "block": sel.info.get("block"), "cache": sel.info.get("cache"),
+        "auto": [o for o in ("block", "cache") if o in sel.info and getattr(args, o) == "auto"],
+        "info": {key: (int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v)
+                 for key, v in sel.info.items()},
     }
     if args.json:
         print(json.dumps(report))
@@ -114,9 +181,15 @@ def run(args: argparse.Namespace) -> int:
         if baseline is not None and baseline > 0:
             line += f" (random {k}: {baseline:.6g}, ratio {sel.objective[-1] / baseline:.3f})"
         print(line)
+    if "block" in sel.info:
+        chosen = [f"block {sel.info['block']}" + (" (auto)" if args.block == "auto" else ""),
+                  f"cache {'on' if sel.info['cache'] else 'off'}" + (" (auto)" if args.cache == "auto" else "")]
+        print(f"ran with {', '.join(chosen)}; {sel.info.get('similarity_columns', 0):,} similarity columns, "
+              f"{sel.info.get('rounds', 0):,} lazy rounds")
     print(f"first picks, in order: {sel.indices[:10].tolist()}{' ...' if k > 10 else ''}")
     print(f"weights: max {sel.weights.max():.4g}, min {sel.weights.min():.4g}, total {sel.weights.sum():.6g}")
-    print(f"wrote {picks_path} ({k} int64 indices, selection order) and {weights_path} ({k} float32 weights)")
+    if written:
+        print(f"wrote {picks_path} ({k} int64 indices, selection order) and {weights_path} ({k} float32 weights)")
     print(f"time {took:.2f} s (includes compilation)")
     return 0
 
@@ -127,17 +200,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "select", help="pick k rows of a feature matrix by coverage; write indices and weights",
         description="Pick k rows of --features by facility location (lazy, naive, stochastic), k-center or at "
                     "random, and write their indices (--out) and weights (<out>.weights.npy).")
-    p.add_argument("--features", required=True, metavar="E.npy", help="(N, d) feature matrix, .npy")
+    p.add_argument("--features", required=True, metavar="E.npy",
+                   help="(N, d) feature matrix: .npy (memory-mapped) or .npz (see --key)")
+    p.add_argument("--key", default=None, metavar="NAME", help="the array of a .npz --features file to use")
     p.add_argument("--k", required=True, metavar="K", help="number of points to pick, 1 <= K <= N")
     p.add_argument("--method", default="lazy", metavar="M",
                    help=f"selector: {', '.join(METHODS)} (default lazy)")
-    p.add_argument("--kernel", default="rbf", metavar="KERNEL",
-                   help=f"similarity: {', '.join(KERNELS)} (default rbf, median-heuristic bandwidth)")
+    p.add_argument("--kernel", default=None, metavar="KERNEL",
+                   help=f"similarity: {', '.join(KERNELS)} (default rbf with the median-heuristic bandwidth; "
+                        f"for kcenter {KCENTER_KERNEL}, i.e. Euclidean distance)")
     p.add_argument("--bandwidth", default=None, metavar="B", help="rbf bandwidth (default: median heuristic)")
     p.add_argument("--targets", default=None, metavar="T.npy",
                    help="(T, d) points to cover (default: the pool itself); facility location and random only")
+    p.add_argument("--target-weights", default=None, metavar="W.npy",
+                   help="(T,) non-negative weight of each target (default ones); facility location and random")
+    p.add_argument("--initial", default=None, metavar="I.npy",
+                   help="indices of an initial subset: counted as covering, never picked again")
+    p.add_argument("--epsilon", default=None, metavar="E",
+                   help="stochastic greedy's accuracy in (0, 1) (default 0.1; 0.5 evaluates a third as many columns)")
+    p.add_argument("--block", default="auto", metavar="B",
+                   help="similarity columns per call, or auto (default: 16 on the CPU, 1024 on a GPU/TPU)")
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--cache", dest="cache", action="store_const", const=True, default="auto",
+                       help="lazy greedy's float16 bound cache on (N x T x 2 bytes); default: on when it fits "
+                            "a quarter of the available memory (rbf, cosine)")
+    cache.add_argument("--no-cache", dest="cache", action="store_const", const=False, help="the cache off")
+    p.add_argument("--precision", default="highest", metavar="P",
+                   help="matrix products: highest (float32, default) or default (TF32/bf16 on a GPU)")
     p.add_argument("--seed", default="0", metavar="S", help="seed for stochastic, kcenter's first center, random")
     p.add_argument("--out", required=True, metavar="PICKS.npy",
                    help="where to write the indices; weights go to PICKS.weights.npy")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    distributed.add_distributed_args(p)
     p.set_defaults(func=run)
