@@ -168,6 +168,8 @@ def docs_snippet() -> str:
 
 def test_the_docs_recipe_runs_on_two_processes(tmp_path):
     assert "for i in 0 1; do python select_distributed.py $i 2 127.0.0.1:12355 & done; wait" in DOCS.read_text()
+    readme = (DOCS.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"<!-- snippet: select_distributed.py -->\n```python\n{docs_snippet()}```" in readme  # the same snippet
     (tmp_path / "select_distributed.py").write_text(docs_snippet())
     rng = np.random.default_rng(0)
     centers = 4.0 * rng.normal(size=(12, 8))
