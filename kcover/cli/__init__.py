@@ -84,7 +84,7 @@ def enable_compile_cache() -> str | None:
     except OSError:  # an unwritable cache folder must not stop the command
         return None
     jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # every program: small ones add up
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return path
 
