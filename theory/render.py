@@ -120,7 +120,7 @@ def render_law(out: Path, record: dict[str, Any]) -> tuple[list[Path], list[str]
     n_upper = kinds["upper"] + kinds["upper, rho_tail = 0"]
     n_upper_c = record["upper_violations_centered_g"]
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(18, 4.6))
     ax = axes[0]
     names = list(dict.fromkeys(x["kernel"] for x in rows))
     for i, name in enumerate(names):
@@ -147,8 +147,12 @@ def render_law(out: Path, record: dict[str, Any]) -> tuple[list[Path], list[str]
     ax.axvline(r, color="gray", ls=":", lw=1)
     if sel:
         ax.set_title(f"exact block, Delta = {sel[0]['delta_frac']:.2f}, g = {sel[0]['g']:.3f}")
+    if sel and "reach_upper" in sel[0]:
+        ax.plot(kk, [x["reach_upper"] for x in sel], "d-.", label="reach bound U(k)")
     ax.set(xlabel="budget k")
     ax.legend(fontsize=8)
+    if "reach_per_family" in record:
+        _reach_panel(axes[2], rows, names)
     fig.suptitle(f"Product law (Eq. 2): r={r}, s={s}, {seeds} seed(s), KRR ridge {lam:g}")
 
     md = ["# kcover theory law: Eq. 2, ADV(k) <= rho_tail(k) g(Delta) and >= c rho_tail(k) g(Delta)\n",
@@ -166,6 +170,7 @@ def render_law(out: Path, record: dict[str, Any]) -> tuple[list[Path], list[str]
           f"violate it ({kinds['upper, rho_tail = 0']} with rho_tail = 0); the constant it would need: "
           f"{fmt_or_dash(record['c_upper_needed'])} |",
           f"| same with centered alignment g_c | - | {n_upper_c} rows violate ADV <= rho_tail g_c |",
+          *_reach_table(record),
           "",
           f"Why each kind of violation occurs (upper with rho_tail = 0, upper, lower with ADV <= 0): see {DOCS}.",
           "\n## Per learner kernel\n"]
@@ -196,7 +201,50 @@ def render_law(out: Path, record: dict[str, Any]) -> tuple[list[Path], list[str]
         lines.append(f"exact block kernel alone: min ADV/(rho_tail*g) = {fmt_or_dash(exact['min_ratio'])}, "
                      f"{fmt_or_dash(exact['min_ratio_positive'])} over rows with ADV > 0, "
                      f"max {fmt_or_dash(exact['max_ratio'])}")
+    if "reach_per_family" in record:
+        per = record["reach_per_family"]
+        claimed = sum(e["claimed_rows"] for e in per.values())
+        lines.append(f"reach form L <= ADV <= U (block class): {len(record['reach_violations'])} violations in "
+                     f"{claimed} claimed rows, c = {fmt_or_dash(record['reach_c_fit'])}; ADV/U median / worst "
+                     + ", ".join(f"{f} {fmt_or_dash(e['ratio_median'])} / {fmt_or_dash(e['ratio_worst'])}"
+                                 for f, e in per.items())
+                     + f"; {len(record['reach_exceptions'])} unclaimed rows above U")
     return paths, lines
+
+
+def _reach_table(record: dict[str, Any]) -> list[str]:
+    """Markdown rows of the reach form (docs/product-law.md) for the law table, one per family."""
+    if "reach_per_family" not in record:
+        return []
+    out = []
+    for fam, e in record["reach_per_family"].items():
+        claim = "claimed" + (" (untied k)" if fam in record["reach_claimed"]["untied_only"] else "") \
+            if e["claimed"] else "not claimed"
+        kinds = ", ".join(f"{k} {v}" for k, v in e["kinds"].items()) or "-"
+        out.append(f"| reach form, {fam} ({claim}) | - | {e['upper_violations']} of {e['rows']} rows above U, "
+                   f"{e['lower_violations']} below L ({e['claimed_rows']} claimed rows); ADV/U median "
+                   f"{fmt_or_dash(e['ratio_median'])}, worst {fmt_or_dash(e['ratio_worst'])}; c = min ADV/L "
+                   f"{fmt_or_dash(e['c_fit'])}; kinds: {kinds} |")
+    out.append(f"| reach form, claimed rows | - | {len(record['reach_violations'])} violations; fitted c = "
+               f"{fmt_or_dash(record['reach_c_fit'])} (proven: c = {record['reach_claimed']['c_lower']:g}) |")
+    return out
+
+
+def _reach_panel(ax: Any, rows: list[dict], names: list[str]) -> None:
+    """ADV against the reach bound U(k), one colour per learner kernel (as in the first panel)."""
+    for i, name in enumerate(names):
+        sub = [x for x in rows if x["kernel"] == name]
+        ax.scatter([x["reach_upper"] for x in sub], [x["adv"] for x in sub], s=14, alpha=0.6, label=name,
+                   marker="o" if sub[0]["block"] else "^", color=f"C{i}")
+    lo = min(min(x["reach_upper"] for x in rows), min(x["adv"] for x in rows), 0.0)
+    hi = max(max(x["reach_upper"] for x in rows), max(x["adv"] for x in rows)) * 1.05 + 1e-3
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="ADV = U(k) (claimed on the block class)")
+    ax.axhline(0, color="gray", lw=0.5)
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set(xlabel="U(k) = G_in(k) - G_K(k)  (symlog)", ylabel="ADV(k)  (symlog)",
+           title="Reach form: every instance (block rows lie on the line)")
+    ax.legend(fontsize=7)
 
 
 # --------------------------------------------------------------------------------------- knob

@@ -124,3 +124,17 @@ def test_general_kernels_are_valid_similarities(kern):
 def test_block_kernel_rejects_bad_weights():
     with pytest.raises(ValueError, match="^w_in:"):
         BlockKernel(0.2, 0.5)
+
+
+def test_law_record_carries_the_reach_form():
+    """The law record keeps the paper's keys and adds the reach form: 0 claimed violations, c = 1."""
+    from kcover.theory.summaries import law_summary
+
+    rec = law_summary(1, r=4, n=3, deltas=(0.0, 1.0), orders=("mode-major",), progress=False)
+    assert "c_empirical" in rec and isinstance(rec["violations"], list) and rec["violations"]
+    assert rec["reach_violations"] == []
+    assert rec["reach_c_fit"] == pytest.approx(1.0, abs=1e-6)
+    per = rec["reach_per_family"]
+    assert per["exact block"]["upper_violations"] == 0 and per["exact block"]["ratio_median"] == pytest.approx(1.0)
+    assert per["general"]["claimed"] == [] and per["exact block"]["claimed"] == ["upper", "lower"]
+    assert all({"reach_upper", "reach_lower", "reach_gap", "claimed"} <= set(x) for x in rec["rows"])
