@@ -111,7 +111,9 @@ def pairwise(kernel: Kernel, x: jax.Array, y: jax.Array, precision: Any = _PRECI
             - 2.0 * jnp.matmul(x, y.T, precision=precision)
         )
         bw = jnp.asarray(kernel.bandwidth, x.dtype)
-        return jnp.exp(-jnp.maximum(sq, 0.0) / (2.0 * bw * bw))
+        sq = jnp.maximum(sq, 0.0)
+        # coinciding points are at similarity 1 even when 2 bw^2 underflows to 0 (0 / 0 would be NaN)
+        return jnp.where(sq > 0.0, jnp.exp(-sq / (2.0 * bw * bw)), 1.0).astype(sq.dtype)
     raise ValueError(f"kernel: unknown kernel {kernel.name!r}")
 
 
