@@ -108,10 +108,23 @@ def test_cache_rejects_unbounded_kernels():
         kcover.facility_location(blobs(20), 2, precision="tf32")
 
 
-def test_precision_default_is_the_same_on_the_cpu():
-    x = blobs(200, dtype=np.float32)
-    a = kcover.facility_location(x, 10, bandwidth=2.0, precision="highest")
-    b = kcover.facility_location(x, 10, bandwidth=2.0, precision="default")
+@pytest.mark.parametrize("precision", ["highest", "default"])
+def test_precision_reaches_every_similarity_product(precision):
+    # the compiled loop's matrix products carry the precision asked for: HIGHEST only when asked,
+    # so "default" can use TF32/bf16 on a GPU (on the CPU both give the same picks)
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(300, 5)), jnp.float32)
+    src = FeatureSimilarity(x, x, make_kernel("rbf", 2.0), precision, True)
+    args = (src, jnp.ones(300), jnp.float32(0), jnp.zeros(0, jnp.int32), jnp.zeros(5, jnp.int32), jax.random.key(0))
+    hlo = jax.jit(greedy_loop, static_argnames=("k", "method", "block", "sample", "cache")).lower(
+        *args, k=5, method="lazy", block=16, sample=1, cache=False).as_text()
+    products = re.findall(r"stablehlo\.dot_general[^\n]*", hlo)
+    assert products
+    similarity = [p for p in products if re.search(r"x5xf32>, tensor<5x", p)]  # over the 5 features: x y^T
+    assert similarity
+    assert all(("HIGHEST" in p) == (precision == "highest") for p in similarity)
+    xs = np.asarray(x)
+    a = kcover.facility_location(xs, 10, bandwidth=2.0, precision="highest")
+    b = kcover.facility_location(xs, 10, bandwidth=2.0, precision=precision)
     np.testing.assert_array_equal(a.indices, b.indices)
 
 
