@@ -7,16 +7,21 @@ or ``minilm``), pretrained and random-init (condition A's control). Input geomet
 n-gram hashing (:func:`kcover.featurize.hash_text`). Selectors: facility location (cosine
 kernel) in each geometry, and random. Budgets k = m x C for m in ``--budgets`` (default
 1..12). The fixed probe is fit on the embeddings of each subset and scored on the held-out
-split; ``--seeds`` seeds, each drawing its own pool of ``--pool`` documents from a fixed
-candidate set of ``--candidates`` (default 2 x ``--pool``) documents of the pool split. When
-the candidates are no more than the pool, every seed uses them all and only the probe's
-initialization and the random baseline vary.
+split; ``--seeds`` seeds, each drawing a fresh pool of ``--pool`` documents from a fixed
+candidate set of ``--candidates`` (default 2 x ``--pool``) documents of the pool split. The
+pool is capped at 80% of the candidates (:func:`protocol.pool_size`): with BBC News's 1,780
+documents and the default pool of 3,000, each seed draws 1,424 of them, so the spread over
+seeds includes the pool's, not only the probe's initialization.
 
-Table 2 is the a-priori diagnostic, computed by :func:`kcover.advise.advise` on the pool
-(lexical vs embedding probe at full budget, their gap). Each finished cell (task, encoder,
-representation, budget, selector, seed; and one diagnostic cell per task and representation)
-is appended to ``OUT/results.jsonl`` as it finishes; a rerun skips finished cells.
-Outputs: ``table2.md``/``table2.csv``, ``fig3_<task>.png``, ``llm.json``.
+Table 2 is the a-priori diagnostic, computed by :func:`kcover.advise.advise` on the first
+seed's pool (lexical vs embedding probe at full budget, their gap), with the advisor's pilot
+and a-priori verdicts at every budget; ``--diagnostic-seeds`` runs it on more seeds' pools.
+Each finished cell (task, encoder, representation, budget, selector, seed, and the sizes that
+define it; one diagnostic cell per task, representation and diagnostic seed) is appended to
+``OUT/results.jsonl`` as it finishes; a rerun skips finished cells, and a cell whose key
+changed (an older format, other sizes or budgets) is simply computed again.
+Outputs: ``table2.md``/``table2.csv`` (with ADV mean ± sd and the count of seeds with ADV > 0
+per budget), ``fig3_<task>.png``, ``llm.json``.
 """
 
 from __future__ import annotations
@@ -53,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="documents of the pool split encoded, each seed's pool drawn from them (default 2 x --pool)")
     p.add_argument("--test", type=int, default=2000, help="held-out documents scored (default 2000)")
     p.add_argument("--budgets", nargs="+", type=int, default=list(range(1, 13)), help="k = m x C for each m")
+    p.add_argument("--selectors", nargs="+", default=list(SELECTORS), choices=SELECTORS)
+    p.add_argument("--diagnostic-seeds", type=int, default=1,
+                   help="run kcover advise (pilot and a priori) on the pools of this many seeds (default 1; 0: none)")
     p.add_argument("--max-tokens", type=int, default=256, help="documents are truncated to this many tokens")
     p.add_argument("--hash-dim", type=int, default=4096, help="lexical hashing dimension")
     p.add_argument("--batch-size", type=int, default=None)
@@ -63,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check(args: argparse.Namespace) -> None:
+def check_args(args: argparse.Namespace) -> None:
+    """Validate the parsed arguments (ValueError naming the flag); fills in --candidates."""
     if args.candidates is None:
         args.candidates = 2 * args.pool
     for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test), ("--candidates", args.candidates),
@@ -72,13 +81,15 @@ def _check(args: argparse.Namespace) -> None:
             raise ValueError(f"{name}: must be positive, got {v}")
     if any(m <= 0 for m in args.budgets):
         raise ValueError(f"--budgets: multipliers must be positive, got {args.budgets}")
+    if not 0 <= args.diagnostic_seeds <= args.seeds:
+        raise ValueError(f"--diagnostic-seeds: must lie in [0, --seeds = {args.seeds}], got {args.diagnostic_seeds}")
 
 
 def _subset(n: int, limit: int, seed: int) -> np.ndarray:
     return np.arange(n) if n <= limit else np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
 
 
-class _Prepared(Memo):
+class Prepared(Memo):
     """One task: texts, lexical features and both representations' embeddings."""
 
     def __init__(self, task: str, args: argparse.Namespace):
@@ -109,7 +120,8 @@ class _Prepared(Memo):
                               preprocessing=prep, progress=not args.no_progress),
             )
         n = len(texts)
-        self.pools = {s: _subset(n, args.pool, s) for s in range(args.seeds)}
+        size = P.pool_size(args.pool, n)
+        self.pools = {s: P.draw_pool(n, size, s) for s in range(args.seeds)}
         self.progress = not args.no_progress
 
     def cell(self, key: dict[str, Any]) -> dict[str, Any]:
@@ -117,14 +129,14 @@ class _Prepared(Memo):
         pool = self.pools[seed]
         c = self.num_classes
         if sel == "diagnostic":
-            from kcover.advise import advise
-
-            adv = advise(self.lexical[pool], self.embed[rep][0][pool], self.labels[pool], budgets=[c],
-                         input_kernel="cosine", learner_kernel="cosine", seeds=1, progress=False)
-            return {"input_probe_acc": adv.input_probe_acc, "learner_probe_acc": adv.learner_probe_acc,
-                    "gap": adv.gap, "gap_se": adv.gap_se, "alignment_gap": adv.alignment_gap,
-                    "centered_alignment": adv.centered_alignment, "r_eff": adv.r_eff, "num_classes": c,
-                    "verdict_at_C": adv.budgets[0].verdict}
+            record = P.advisor_record(self.lexical[pool], self.embed[rep][0][pool], self.labels[pool],
+                                      [m * c for m in key["budgets"]], input_kernel="cosine",
+                                      learner_kernel="cosine", seed=seed,
+                                      **P.advisor_options(key))
+            record["num_classes"] = c
+            record["verdict_at_C"] = record["verdicts"].get(str(c), {}).get("verdict")
+            record["budget_multipliers"] = {str(m * c): m for m in key["budgets"]}
+            return record
         y = self.labels[pool]
         k = min(key["budget"] * c, len(pool))
         emb = self.memo(("embed", rep, seed), lambda: P.standardize(self.embed[rep][0][pool], self.embed[rep][1]))
@@ -142,27 +154,41 @@ class _Prepared(Memo):
                 "picks": [int(i) for i in picks]}
 
 
+_Prepared = Prepared  # the former name
+_check = check_args
+
+
+def group_of(key: dict[str, Any]) -> str:
+    """The group a cell belongs to: its task, whose texts and features are prepared once."""
+    return key["task"]
+
+
+def prepare_group(task: str, args: argparse.Namespace) -> Prepared:
+    """The prepared state of one task (:class:`Prepared`)."""
+    st = Prepared(task, args)
+    st.budget_multipliers = args.budgets
+    return st
+
+
 def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every cell key of the run: diagnostics first, then the sweep, grouped by task."""
     out = []
+    sizes = {"pool": args.pool, "candidates": args.candidates, "test": args.test, "max_tokens": args.max_tokens,
+             "hash_dim": args.hash_dim}
     for t in args.tasks:
-        base = {"task": t, "encoder": args.encoder}
-        out += [{**base, "representation": r, "budget": 0, "selector": "diagnostic", "seed": 0} for r in REPRESENTATIONS]
+        base = {"task": t, "encoder": args.encoder, **sizes}
+        out += [{**base, "representation": r, "budget": 0, "selector": "diagnostic", "seed": seed,
+                 "budgets": sorted(args.budgets)} for r in REPRESENTATIONS for seed in range(args.diagnostic_seeds)]
         out += [{**base, "representation": r, "budget": m, "selector": s, "seed": seed}
-                for r in REPRESENTATIONS for seed in range(args.seeds) for m in args.budgets for s in SELECTORS]
+                for r in REPRESENTATIONS for seed in range(args.seeds) for m in args.budgets
+                for s in SELECTORS if s in args.selectors]
     return out
 
 
 def run(args: argparse.Namespace) -> int:
     """Compute every unfinished cell, then write Table 2, Fig. 3 and the JSON."""
-    _check(args)
-
-    def prepare(task):
-        st = _Prepared(task, args)
-        st.budget_multipliers = args.budgets
-        return st
-
-    rows, ran = drive(args.out, cells(args), group=lambda k: k["task"], prepare=prepare,
+    check_args(args)
+    rows, ran = drive(args.out, cells(args), group=group_of, prepare=lambda t: prepare_group(t, args),
                       compute=lambda st, k: st.cell(dict(k)), desc="llm cells", progress=not args.no_progress)
     paths = report(rows, Path(args.out))
     print(f"{ran} cells computed, {len(rows) - ran} reused; wrote {', '.join(str(p) for p in paths)}")
@@ -171,25 +197,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _diagnostic(rows, task, rep):
-    for r in rows:
-        k = r["key"]
-        if k["task"] == task and k["representation"] == rep and k["selector"] == "diagnostic":
-            return r["value"]
-    return None
+    """The diagnostic record of the lowest diagnostic seed for ``task`` and ``rep``, or None."""
+    found = sorted((r for r in rows if r["key"]["task"] == task and r["key"]["representation"] == rep
+                    and r["key"]["selector"] == "diagnostic"), key=lambda r: r["key"]["seed"])
+    return found[0]["value"] if found else None
 
 
 def sweep_curves(rows: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
-    """Per representation: budgets, ADV mean/std, and per-selector accuracy mean/std."""
+    """Per representation: budgets, ADV mean/std/seeds positive, per-selector accuracy, the advisor's verdicts."""
     out: dict[str, Any] = {}
     for rep in REPRESENTATIONS:
         ms = sorted({r["key"]["budget"] for r in rows if r["key"]["task"] == task
                      and r["key"]["representation"] == rep and r["key"]["selector"] != "diagnostic"})
         where = lambda m: {"task": task, "representation": rep, "budget": m}  # noqa: E731
-        adv = [P.paired_advantage(rows, where(m)) for m in ms]
+        adv = [P.advantage_stats(rows, where(m)) for m in ms]
         acc = {s: [P.mean_accuracy(rows, {**where(m), "selector": s}) for m in ms] for s in SELECTORS}
-        out[rep] = {"budget_multiplier": ms, "adv_mean": [a[0] for a in adv], "adv_std": [a[1] for a in adv],
+        diag = _diagnostic(rows, task, rep) or {}
+        mult = {int(m): k for k, m in diag.get("budget_multipliers", {}).items()}
+        verdicts = [diag.get("verdicts", {}).get(mult[m]) if m in mult else None for m in ms]
+        out[rep] = {"budget_multiplier": ms, "adv_mean": [a.mean for a in adv], "adv_std": [a.std for a in adv],
+                    "adv_seeds": [a.seeds for a in adv], "adv_positive": [a.positive for a in adv],
                     "acc_mean": {s: [a[0] for a in v] for s, v in acc.items()},
-                    "acc_std": {s: [a[1] for a in v] for s, v in acc.items()}}
+                    "acc_std": {s: [a[1] for a in v] for s, v in acc.items()},
+                    "advisor": verdicts}
     return out
 
 
@@ -229,6 +259,24 @@ def _acc(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
 
+def budget_table(record: dict[str, Any]) -> str:
+    """Per task, representation and budget: realized ADV mean ± sd (seeds > 0 / seeds) and the advisor's verdicts."""
+    rows = []
+    for task, rec in record.items():
+        for rep in REPRESENTATIONS:
+            c = rec["curves"][rep]
+            for i, m in enumerate(c["budget_multiplier"]):
+                st = P.AdvantageStats(c["adv_mean"][i], c["adv_std"][i], c["adv_seeds"][i], c["adv_positive"][i])
+                a_priori, pilot = P.verdict_texts(c["advisor"][i])
+                rows.append([task, rep, f"{m}C", st.text(), a_priori, pilot])
+    if not rows:
+        return ""
+    return ("ADV = acc(embed-FL) - acc(input-FL) per budget: mean ± sd over seeds (seeds with ADV > 0 / seeds; "
+            "each seed draws its own pool), and the advisor on the first seed's pool (pilot: mean ADV ± se over "
+            "its splits, splits with ADV > 0 / splits).\n\n"
+            + P.markdown_table(["task", "representation", "budget", "realized ADV", "a priori", "pilot"], rows))
+
+
 def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     """Write table2.md/.csv, fig3_<task>.png and llm.json from result rows."""
     out.mkdir(parents=True, exist_ok=True)
@@ -250,12 +298,13 @@ def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
         if pre["budget_multiplier"]:
             figure3(curves, t, out / f"fig3_{t}.png")
             paths.append(out / f"fig3_{t}.png")
-    note = ("Full-budget probe accuracies (kcover advise on the pool): lexical vs embedding, gap = embed - lexical; "
-            "mean ADV over the budget sweep (pretrained).\n\n")
-    atomic_write_text(out / "table2.md", note + P.markdown_table(header, body))
+    note = ("Full-budget probe accuracies (kcover advise on the first seed's pool): lexical vs embedding, gap = "
+            "embed - lexical; mean ADV over the budget sweep (pretrained).\n\n")
+    atomic_write_text(out / "table2.md", note + P.markdown_table(header, body) + "\n" + budget_table(record))
     atomic_write_text(out / "table2.csv", P.csv_table(header, body))
     payload = {"table2": {"header": header, "rows": body}, "tasks": record,
-               "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows]}
+               "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows
+                         if r["key"].get("selector") != "diagnostic"]}
     atomic_write_text(out / "llm.json", json.dumps(payload, indent=1, default=float))
     paths.append(out / "llm.json")
     return paths

@@ -27,6 +27,26 @@ import kcover
 from kcover.probe import fit_probe, predict_probe
 
 GEOMETRY_SELECTORS = ("input-FL", "embed-FL", "grad-FL")
+POOL_SHARE = 0.8  # a seed's pool is at most this share of the candidates, so that every seed draws a fresh one
+
+
+def pool_size(requested: int, candidates: int) -> int:
+    """The pool each seed draws: ``requested``, capped at ``POOL_SHARE`` of the ``candidates``.
+
+    With the pool as large as the candidate set every seed would get the same pool, and the
+    spread over seeds would measure only the probe's initialization; the cap keeps each seed's
+    pool a fresh draw (two pools of 80% share about 64% of their points).
+    """
+    if requested <= 0 or candidates <= 0:
+        raise ValueError(f"requested: pool and candidates must be positive, got {requested} and {candidates}")
+    return max(1, min(int(requested), int(POOL_SHARE * candidates)))
+
+
+def draw_pool(candidates: int, size: int, seed: int) -> np.ndarray:
+    """Sorted indices (size,) of seed ``seed``'s pool among ``candidates`` points (a fresh draw per seed)."""
+    if not 0 < size <= candidates:
+        raise ValueError(f"size: must lie in [1, {candidates}], got {size}")
+    return np.sort(np.random.default_rng(seed).choice(candidates, size, replace=False))
 
 
 class Standardized(NamedTuple):
@@ -71,10 +91,90 @@ def subset_accuracy(embed: Standardized, labels_pool: np.ndarray, labels_test: n
     return float(np.mean(predict_probe(probe, embed.test) == labels_test))
 
 
+def advisor_record(input_features: np.ndarray, learner_features: np.ndarray, labels: np.ndarray,
+                   budgets: Sequence[int], *, input_kernel: str, learner_kernel: str, seed: int = 0,
+                   pilot: bool = True, **advise_options: Any) -> dict[str, Any]:
+    """``kcover advise`` on one pool, as a JSON-ready record for a study's diagnostic cell.
+
+    ``input_features`` (n, d_in), ``learner_features`` (n, d_l), ``labels`` (n,) of the pool; the
+    kernels are the study's selection kernels. Budgets larger than the diagnostic's training
+    split are dropped; ``advise_options`` go to :func:`kcover.advise`. The record is
+    :meth:`kcover.Advice.to_dict` plus ``verdicts``: per budget k, the a-priori and final (pilot)
+    verdicts.
+    """
+    from kcover.advise import advise, encode_labels, stratified_split
+
+    y, _ = encode_labels(labels, len(labels))
+    avail = stratified_split(y, 0.25, seed)[0].size
+    ks = sorted({int(k) for k in budgets if 0 < k <= avail})
+    if not ks:
+        raise ValueError(f"budgets: none of {list(budgets)} fits the {avail} training points of the pool")
+    adv = advise(input_features, learner_features, labels, budgets=ks, input_kernel=input_kernel,
+                 learner_kernel=learner_kernel, seeds=[seed], pilot=pilot, progress=False, **advise_options)
+    d = adv.to_dict()
+    d["verdicts"] = {str(b["k"]): {"verdict": b["verdict"], "a_priori": b["a_priori_verdict"],
+                                   "pilot": b.get("pilot")} for b in d["budgets"]}
+    return d
+
+
+def verdict_texts(v: Mapping[str, Any] | None) -> tuple[str, str]:
+    """(a-priori verdict, pilot verdict with mean ADV ± se and splits > 0) of one ``verdicts`` entry, or n/a."""
+    if not v:
+        return "n/a", "n/a"
+    p = v.get("pilot")
+    pilot = "n/a" if not p else (f"{p['verdict']} ({p['adv_mean']:+.3f} ± {p['adv_se']:.3f}, "
+                                 f"{p['splits_positive']}/{p['splits']})")
+    return v.get("a_priori", "n/a"), pilot
+
+
+ADVISOR_OPTIONS = ("pilot_budgets", "pilot_test_fraction")  # advise() options a diagnostic cell's key may carry
+
+
+def advisor_options(key: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`ADVISOR_OPTIONS` present in a diagnostic cell's key (variants run by the calibration)."""
+    return {f: key[f] for f in ADVISOR_OPTIONS if f in key}
+
+
 def smooth_labels(values_pool: np.ndarray, values_test: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """Bin a scalar (e.g. mean image intensity) into C equal-frequency classes fit on the pool."""
     edges = np.quantile(values_pool, np.linspace(0, 1, num_classes + 1)[1:-1])
     return np.searchsorted(edges, values_pool, side="right"), np.searchsorted(edges, values_test, side="right")
+
+
+def seed_differences(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "embed-FL",
+                     b: str = "input-FL") -> dict[int, float]:
+    """acc(a) - acc(b) per seed among result rows matching ``where`` (seeds present for both)."""
+    acc: dict[str, dict[int, float]] = {a: {}, b: {}}
+    for row in rows:
+        key = row["key"]
+        if key.get("selector") in acc and all(key.get(f) == v for f, v in where.items()):
+            acc[key["selector"]][key["seed"]] = row["value"]["acc"]
+    return {s: acc[a][s] - acc[b][s] for s in sorted(set(acc[a]) & set(acc[b]))}
+
+
+class AdvantageStats(NamedTuple):
+    """ADV over seeds: mean, sample std, number of paired seeds and of seeds where ADV > 0."""
+
+    mean: float
+    std: float
+    seeds: int
+    positive: int
+
+    def text(self) -> str:
+        """``+0.080 ± 0.043 (4/4)``: mean ± std (seeds with ADV > 0 / seeds); ``n/a`` when empty."""
+        if not self.seeds:
+            return "n/a"
+        return f"{self.mean:+.3f} ± {self.std:.3f} ({self.positive}/{self.seeds})"
+
+
+def advantage_stats(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "embed-FL",
+                    b: str = "input-FL") -> AdvantageStats:
+    """:class:`AdvantageStats` of acc(a) - acc(b) over the seeds paired by :func:`seed_differences`."""
+    d = np.array(list(seed_differences(rows, where, a, b).values()))
+    if d.size == 0:
+        return AdvantageStats(float("nan"), float("nan"), 0, 0)
+    return AdvantageStats(float(d.mean()), float(d.std(ddof=1)) if d.size > 1 else 0.0, int(d.size),
+                          int(np.sum(d > 0)))
 
 
 def paired_advantage(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "embed-FL",
@@ -84,16 +184,8 @@ def paired_advantage(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any]
     Rows are ``{"key": {...}, "value": {"acc": ...}}``; seeds present for both selectors are
     paired. Returns (nan, nan, 0) when no pair exists.
     """
-    acc: dict[str, dict[int, float]] = {a: {}, b: {}}
-    for row in rows:
-        key = row["key"]
-        if key.get("selector") in acc and all(key.get(f) == v for f, v in where.items()):
-            acc[key["selector"]][key["seed"]] = row["value"]["acc"]
-    seeds = sorted(set(acc[a]) & set(acc[b]))
-    if not seeds:
-        return float("nan"), float("nan"), 0
-    d = np.array([acc[a][s] - acc[b][s] for s in seeds])
-    return float(d.mean()), float(d.std(ddof=1)) if d.size > 1 else 0.0, len(seeds)
+    st = advantage_stats(rows, where, a, b)
+    return st.mean, st.std, st.seeds
 
 
 def mean_accuracy(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any]) -> tuple[float, float, int]:

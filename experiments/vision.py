@@ -10,14 +10,21 @@ embedding (the backbone's features) and gradient (CRAIG's last-layer p - onehot(
 :mod:`kcover.experiments.protocol`), plus random; one fixed probe is fit on the *embedding* features
 of the subset and scored on the held-out split. The task is ``hard`` (the class label) or
 ``smooth`` (mean image intensity binned into C equal-frequency classes, interpolable in pixel
-space); the budget ``tight`` (k = C) or ``loose`` (k = 6C). ``--seeds`` seeds, each drawing its
-own pool from a fixed candidate set of ``--candidates`` (default 2 x ``--pool``) images of the
-pool split.
+space); the budget ``tight`` (k = C) or ``loose`` (k = 6C). ``--seeds`` seeds, each drawing a
+fresh pool of ``--pool`` images (at most 80% of the candidates, :func:`protocol.pool_size`) from
+a fixed candidate set of ``--candidates`` (default 2 x ``--pool``) images of the pool split, so
+the spread over seeds includes the pool's. The advisor (``kcover advise``, pilot and a-priori
+verdicts at both budgets, with the study's kernels) runs on the pools of the first
+``--diagnostic-seeds`` seeds (default 1; 0 skips it).
 
-Each finished cell (dataset, backbone, representation, task, budget, selector, seed) is appended
-to ``OUT/results.jsonl`` as it finishes; a rerun skips finished cells; a kill loses none.
-Outputs: ``table1.md``/``table1.csv`` (ADV = acc(embed-FL) - acc(input-FL): conj = pretrained,
-hard, tight; -C loose; -A random representation; -B smooth task), ``fig2.png``, ``vision.json``.
+Each finished cell (dataset, backbone, representation, task, budget, selector, seed, and the
+sizes that define it: pool, candidates, test, pixel size) is appended to ``OUT/results.jsonl``
+as it finishes; a rerun skips finished cells; a kill loses none; a cell whose key changed (an
+older format, other sizes) is simply computed again.
+Outputs: ``table1.md``/``table1.csv`` (ADV = acc(embed-FL) - acc(input-FL), mean ± sd over seeds
+and the count of seeds with ADV > 0: conj = pretrained, hard, tight; -C loose; -A random
+representation; -B smooth task; and how many seeds put the conjunction ahead of each removal),
+``accuracy.md``, ``fig2.png``, ``vision.json``.
 """
 
 from __future__ import annotations
@@ -62,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", type=int, default=2000, help="held-out examples scored (default 2000)")
     p.add_argument("--pixel-size", type=int, default=16, help="input geometry: pixels downsampled to this size")
     p.add_argument("--selectors", nargs="+", default=list(SELECTORS), choices=SELECTORS)
+    p.add_argument("--diagnostic-seeds", type=int, default=1,
+                   help="run kcover advise (pilot and a priori) on the pools of this many seeds (default 1; 0: none)")
     p.add_argument("--batch-size", type=int, default=None, help="encoder batch size")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     p.add_argument("--cache-dir", default=None, help="feature cache (default OUT/cache)")
@@ -70,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check(args: argparse.Namespace) -> None:
+def check_args(args: argparse.Namespace) -> None:
+    """Validate the parsed arguments (ValueError naming the flag); fills in --candidates."""
     from kcover.experiments.encoders.registry import ENCODERS, TEXT_ENCODERS
     from kcover.experiments.vision_data import dataset
 
@@ -88,9 +98,11 @@ def _check(args: argparse.Namespace) -> None:
                     ("--pixel-size", args.pixel_size)):
         if v <= 0:
             raise ValueError(f"{name}: must be positive, got {v}")
+    if not 0 <= args.diagnostic_seeds <= args.seeds:
+        raise ValueError(f"--diagnostic-seeds: must lie in [0, --seeds = {args.seeds}], got {args.diagnostic_seeds}")
 
 
-class _Prepared(Memo):
+class Prepared(Memo):
     """Everything one (dataset, backbone) needs, loaded once and kept for its cells."""
 
     def __init__(self, dataset: str, backbone: str, args: argparse.Namespace):
@@ -124,9 +136,8 @@ class _Prepared(Memo):
             for rep, enc in encoders.items()
         }
         n = len(self.labels)
-        self.pools = {s: (np.arange(n) if n <= args.pool
-                          else np.sort(np.random.default_rng(s).choice(n, args.pool, replace=False)))
-                      for s in range(args.seeds)}
+        size = P.pool_size(args.pool, n)
+        self.pools = {s: P.draw_pool(n, size, s) for s in range(args.seeds)}
 
     def cell(self, key: dict[str, Any]) -> dict[str, Any]:
         rep, task, seed, sel = key["representation"], key["task"], key["seed"], key["selector"]
@@ -136,8 +147,14 @@ class _Prepared(Memo):
             y, y_test = self.labels[pool], self.labels_test
         else:
             y, y_test = P.smooth_labels(self.intensity[pool], self.intensity_test, c)
-        k = min(BUDGETS[key["budget"]] * c, len(pool))
         emb = self.memo(("embed", rep, seed), lambda: P.standardize(self.embed[rep][0][pool], self.embed[rep][1]))
+        if sel == "diagnostic":
+            record = P.advisor_record(self.pixels[pool], emb.pool, y, [m * c for m in BUDGETS.values()],
+                                      input_kernel="rbf", learner_kernel="rbf", seed=seed,
+                                      **P.advisor_options(key))
+            record["budget_names"] = {str(m * c): name for name, m in BUDGETS.items()}
+            return record
+        k = min(BUDGETS[key["budget"]] * c, len(pool))
         if sel == "random":
             picks = P.select_indices("random", None, k, seed=seed, kernel="rbf", n=len(pool))
         elif sel == "input-FL":
@@ -154,20 +171,41 @@ class _Prepared(Memo):
                 "picks": [int(i) for i in picks]}
 
 
+_Prepared = Prepared  # the former name
+_check = check_args
+
+
+def group_of(key: dict[str, Any]) -> tuple[str, str]:
+    """The group a cell belongs to: (dataset, backbone), whose features are prepared once."""
+    return key["dataset"], key["backbone"]
+
+
+def prepare_group(group: tuple[str, str], args: argparse.Namespace) -> Prepared:
+    """The prepared state of one group (:class:`Prepared`)."""
+    return Prepared(*group, args)
+
+
 def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Every cell key of the run, in a stable order."""
-    return [
-        {"dataset": d, "backbone": b, "representation": r, "task": t, "budget": bu, "selector": s, "seed": seed}
-        for d in args.datasets for b in args.backbones for r in REPRESENTATIONS for t in TASKS
-        for bu in BUDGETS for seed in range(args.seeds) for s in args.selectors
-    ]
+    """Every cell key of the run, in a stable order: per (dataset, backbone) the sweep, then the advisor."""
+    sizes = {"pool": args.pool, "candidates": args.candidates, "test": args.test, "pixel_size": args.pixel_size}
+    out = []
+    for d in args.datasets:
+        for b in args.backbones:
+            out += [{"dataset": d, "backbone": b, "representation": r, "task": t, "budget": bu, "selector": s,
+                     "seed": seed, **sizes}
+                    for r in REPRESENTATIONS for t in TASKS for bu in BUDGETS for seed in range(args.seeds)
+                    for s in args.selectors]
+            out += [{"dataset": d, "backbone": b, "representation": r, "task": t, "budget": "all",
+                     "selector": "diagnostic", "seed": seed, **sizes}
+                    for r in REPRESENTATIONS for t in TASKS for seed in range(args.diagnostic_seeds)]
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
     """Compute every unfinished cell, then write the tables, figure and JSON."""
-    _check(args)
-    rows, ran = drive(args.out, cells(args), group=lambda k: (k["dataset"], k["backbone"]),
-                      prepare=lambda g: _Prepared(*g, args), compute=lambda st, k: st.cell(dict(k)),
+    check_args(args)
+    rows, ran = drive(args.out, cells(args), group=group_of,
+                      prepare=lambda g: prepare_group(g, args), compute=lambda st, k: st.cell(dict(k)),
                       desc="vision cells", progress=not args.no_progress)
     paths = report(rows, Path(args.out))
     print(f"{ran} cells computed, {len(rows) - ran} reused; wrote {', '.join(str(p) for p in paths)}")
@@ -175,8 +213,44 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def advisor(rows: Sequence[dict[str, Any]], where: dict[str, Any], k_name: str) -> dict[str, Any] | None:
+    """The advisor's verdicts at budget ``k_name`` ("tight"/"loose"), first diagnostic cell matching ``where``."""
+    diags = sorted((r for r in rows if r["key"].get("selector") == "diagnostic"
+                    and all(r["key"].get(f) == v for f, v in where.items())), key=lambda r: r["key"]["seed"])
+    for r in diags:
+        v = r["value"]
+        for k, name in v.get("budget_names", {}).items():
+            if name == k_name and k in v.get("verdicts", {}):
+                out = dict(v["verdicts"][k])
+                out.update(k=int(k), gap=v.get("gap"), seed=r["key"]["seed"])
+                return out
+    return None
+
+
+def separation(rows: Sequence[dict[str, Any]], d: str, b: str) -> dict[str, Any]:
+    """Per removal column: conj ADV minus that column's ADV, paired by seed (each seed's pool is shared)."""
+    base = {"dataset": d, "backbone": b}
+    conj = P.seed_differences(rows, {**base, **dict(zip(("representation", "task", "budget"), COLUMNS["conj"]))})
+    out = {}
+    for col, cell in COLUMNS.items():
+        if col == "conj":
+            continue
+        other = P.seed_differences(rows, {**base, **dict(zip(("representation", "task", "budget"), cell))})
+        seeds = sorted(set(conj) & set(other))
+        diff = np.array([conj[s] - other[s] for s in seeds])
+        out[col] = {"diff_mean": float(diff.mean()) if seeds else float("nan"),
+                    "diff_std": float(diff.std(ddof=1)) if diff.size > 1 else 0.0,
+                    "seeds_conj_ahead": int(np.sum(diff > 0)), "seeds": len(seeds)}
+    return out
+
+
 def table1(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]], dict[str, Any]]:
-    """Table 1 from result rows: per (dataset, backbone) the ADV in each column, and the mean row."""
+    """Table 1 from result rows: per (dataset, backbone) the mean ADV in each column, and the mean row.
+
+    ``record[run][column]`` holds ``adv_mean``, ``adv_std``, ``seeds``, ``positive`` (seeds with ADV
+    > 0), ``text`` and ``advisor`` (the diagnostic's verdicts, or None); ``record[run]["separation"]``
+    the conjunction against each removal (:func:`separation`).
+    """
     runs = sorted({(r["key"]["dataset"], r["key"]["backbone"]) for r in rows})
     multi = len({b for _, b in runs}) > 1
     header = ["dataset"] + list(COLUMNS)
@@ -185,10 +259,13 @@ def table1(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]], 
         label = f"{b}/{d}" if multi else d
         vals = []
         for col, (rep, task, budget) in COLUMNS.items():
-            mean, std, n = P.paired_advantage(rows, {"dataset": d, "backbone": b, "representation": rep,
-                                                     "task": task, "budget": budget})
-            vals.append(mean)
-            record.setdefault(label, {})[col] = {"adv_mean": mean, "adv_std": std, "seeds": n}
+            where = {"dataset": d, "backbone": b, "representation": rep, "task": task}
+            st = P.advantage_stats(rows, {**where, "budget": budget})
+            vals.append(st.mean)
+            record.setdefault(label, {})[col] = {"adv_mean": st.mean, "adv_std": st.std, "seeds": st.seeds,
+                                                 "positive": st.positive, "text": st.text(),
+                                                 "advisor": advisor(rows, where, budget)}
+        record[label]["separation"] = separation(rows, d, b)
         body.append([label] + vals)
     if body:
         means = [float(np.nanmean([row[i] for row in body])) if any(not np.isnan(row[i]) for row in body)
@@ -201,8 +278,8 @@ def table1(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]], 
 def accuracy_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     """Mean accuracy per (dataset, backbone, representation, task, budget) and selector."""
     groups = sorted({tuple(r["key"][f] for f in ("dataset", "backbone", "representation", "task", "budget"))
-                     for r in rows})
-    sels = [s for s in SELECTORS if any(r["key"]["selector"] == s for r in rows)]
+                     for r in rows if r["key"].get("selector") != "diagnostic"})
+    sels = [s for s in SELECTORS if any(r["key"].get("selector") == s for r in rows)]
     body = []
     for g in groups:
         where = dict(zip(("dataset", "backbone", "representation", "task", "budget"), g))
@@ -237,20 +314,50 @@ def figure2(header: list[str], body: list[list[Any]], path: Path, record: dict[s
     plt.close(fig)
 
 
+def table1_markdown(header: list[str], body: list[list[Any]], record: dict[str, Any]) -> str:
+    """table1.md: ADV mean ± sd (seeds > 0 / seeds) per cell, the advisor beside it, the separation."""
+    lines = ["ADV = acc(embed-FL) - acc(input-FL): mean ± sd over seeds (seeds with ADV > 0 / seeds); "
+             "each seed draws its own pool.", ""]
+    text_body = [[row[0]] + [record[row[0]][col]["text"] for col in COLUMNS] if row[0] != "mean" else row
+                 for row in body]
+    lines.append(P.markdown_table(header, text_body))
+    runs = [row[0] for row in body if row[0] != "mean"]
+    adv_rows, sep_rows = [], []
+    for run in runs:
+        for col in COLUMNS:
+            rec = record[run][col]
+            a_priori, pilot = P.verdict_texts(rec["advisor"])
+            adv_rows.append([run, col, rec["text"], a_priori, pilot])
+        for col, sep in record[run]["separation"].items():
+            sep_rows.append([run, col, sep["diff_mean"], f"{sep['seeds_conj_ahead']}/{sep['seeds']}"])
+    if any(r[3] != "n/a" for r in adv_rows):
+        lines += ["The advisor on the first seed's pool (`kcover advise`; pilot: mean ADV ± se over its splits, "
+                  "splits with ADV > 0 / splits) beside the realized ADV:", "",
+                  P.markdown_table(["dataset", "cell", "realized ADV", "a priori", "pilot"], adv_rows)]
+    if sep_rows:
+        lines += ["The conjunction against each removal, paired by seed (conj ADV - removal ADV; seeds where the "
+                  "conjunction is ahead / seeds):", "",
+                  P.markdown_table(["dataset", "removal", "conj - removal", "seeds conj ahead"], sep_rows)]
+    return "\n".join(lines)
+
+
 def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     """Write table1.md/.csv, accuracy.md, fig2.png and vision.json from result rows."""
     out.mkdir(parents=True, exist_ok=True)
     header, body, record = table1(rows)
     acc_header, acc_body = accuracy_table(rows)
-    atomic_write_text(out / "table1.md", "ADV = acc(embed-FL) - acc(input-FL), mean over seeds\n\n"
-                      + P.markdown_table(header, body))
-    atomic_write_text(out / "table1.csv", P.csv_table(header, body))
+    atomic_write_text(out / "table1.md", table1_markdown(header, body, record))
+    extra = [f"{col} {what}" for col in COLUMNS for what in ("sd", "seeds>0", "seeds")]
+    csv_body = [row + [record[row[0]][col][f] for col in COLUMNS for f in ("adv_std", "positive", "seeds")]
+                if row[0] in record and row[0] != "mean" else row + [""] * len(extra) for row in body]
+    atomic_write_text(out / "table1.csv", P.csv_table(header + extra, csv_body))
     atomic_write_text(out / "accuracy.md", "Mean probe accuracy over seeds\n\n" + P.markdown_table(acc_header, acc_body, signed=False))
     if any(row[0] != "mean" for row in body):
         figure2(header, body, out / "fig2.png", record)
     payload = {"table1": {"header": header, "rows": body, "detail": record},
                "accuracy": {"header": acc_header, "rows": acc_body},
-               "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows]}
+               "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows
+                         if r["key"].get("selector") != "diagnostic"]}
     atomic_write_text(out / "vision.json", json.dumps(payload, indent=1, default=float))
     return [out / "table1.md", out / "table1.csv", out / "fig2.png", out / "vision.json"]
 

@@ -1,14 +1,18 @@
-"""Should you pay for learner-geometry selection? The paper's a-priori diagnostic, :func:`advise`.
+"""Should you pay for learner-geometry selection? :func:`advise`: a pilot that measures, and the a-priori rule.
 
 The advantage of selecting in the learner's geometry over the cheap input geometry is a product
 of three conditions (paper, section 3, Eq. 2): (A) the learner kernel differs from the input
 kernel, (B) the labels are not readable from the input features (the probe gap), and (C) the
-budget binds. :func:`advise` measures each on the data before selecting anything, gives a
-verdict per budget, and optionally checks it on real selections. One concern a module:
+budget binds. :func:`advise` measures each on the data before selecting anything and, by
+default, measures the advantage itself with a pilot (input-FL vs learner-FL with the fixed probe
+on repeated stratified splits of the labelled pool), whose verdict decides; the a-priori verdict
+(repaired on shipped data: docs/advise.md) stays beside it as the explanation. One concern a module:
 
-* :mod:`kcover.advise_measure` -- the measurements: probes and gap, alignment, spectra, label tails;
+* :mod:`kcover.advise_measure` -- the measurements: probes and gap, alignment, spectra, label tails,
+  nearest-neighbour label agreement;
 * :mod:`kcover.advise_rules` -- the verdict rules and their thresholds, numbers to words (no JAX);
-* :mod:`kcover.advise_sweep` -- the realized sweep (input-FL vs learner-FL vs random);
+* :mod:`kcover.advise_sweep` -- the realized sweep (input-FL vs learner-FL vs random) and the
+  pilot (the same machinery, two selectors, repeated splits);
 * :mod:`kcover.advise_render` -- the JSON dict, the text report and the sweep figure;
 * :mod:`kcover.labels` -- label encoding and the stratified split.
 
@@ -16,7 +20,8 @@ Cost, for N points, input width d_in, learner width d_l, C classes, m = min(N,
 ``spectral_points``): two full probes O(iterations N (d_in + d_l) C); (A) and (C) O(m^2 (d_in + d_l)
 + m^3) time and O(m^2) memory; the sweep O(N^2 (d_in + d_l)) once for the two N x N Gram matrices
 (8 N^2 bytes; matrix-free above ``dense_limit``), then per seed two greedy runs on slices and
-3 |budgets| small probe fits.
+3 |budgets| small probe fits; the pilot the same on at most ``pilot_points`` rows, per split two
+greedy runs and 2 |budgets| probe fits, 10 to ``pilot_max_splits`` splits.
 """
 
 from __future__ import annotations
@@ -32,8 +37,20 @@ import numpy as np
 from kcover import _checks
 from kcover.advise_measure import kernel_for, label_tails, measure_geometry, probe_gap
 from kcover.advise_render import advice_dict, advice_text, plot_sweep
-from kcover.advise_rules import VERDICTS, BudgetAdvice, budget_limit, budget_verdict, default_budgets, with_realized
-from kcover.advise_sweep import SELECTORS, Sweep, realized_sweep
+from kcover.advise_rules import (
+    PILOT_BUDGET_RULES,
+    VERDICTS,
+    BudgetAdvice,
+    PilotBudget,
+    budget_limit,
+    pilot_budget,
+    budget_verdict,
+    default_budgets,
+    pilot_verdict,
+    with_pilot,
+    with_realized,
+)
+from kcover.advise_sweep import SELECTORS, Pilot, Sweep, realized_sweep, run_pilot
 from kcover.kernels import KERNELS
 from kcover.labels import encode_labels, stratified_split
 
@@ -42,12 +59,15 @@ __all__ = [
     "VERDICTS",
     "Advice",
     "BudgetAdvice",
+    "Pilot",
+    "PilotBudget",
     "Sweep",
     "advise",
     "budget_limit",
     "budget_verdict",
     "default_budgets",
     "encode_labels",
+    "pilot_budget",
     "label_tails",
     "plot_sweep",
     "stratified_split",
@@ -65,7 +85,9 @@ class Advice:
     standard error ``gap_se``; condition (A): ``alignment`` A(K_learner, K_input) (so
     ``alignment_gap`` = g = 1 - A) and ``centered_alignment`` (``misalignment`` = 1 - A_c);
     condition (C): ``r_eff`` (learner kernel) and ``r_eff_input``; ``budgets``, one
-    :class:`BudgetAdvice` per k; ``sweep`` (or None); ``settings`` and ``timings`` (seconds).
+    :class:`BudgetAdvice` per k; ``sweep`` (or None); ``settings`` and ``timings`` (seconds);
+    ``pilot`` (a :class:`Pilot`, or None with ``pilot=False``); ``nn_input`` and ``nn_learner``,
+    the nearest-neighbour label agreement in each kernel.
     """
 
     n: int
@@ -84,6 +106,9 @@ class Advice:
     sweep: Sweep | None
     settings: dict
     timings: dict
+    pilot: Pilot | None = None
+    nn_input: float = float("nan")
+    nn_learner: float = float("nan")
 
     @property
     def num_classes(self) -> int:
@@ -165,6 +190,15 @@ def advise(
     gap_threshold: float = 0.05,
     misalignment_threshold: float = 0.1,
     tail_threshold: float = 0.1,
+    pilot: bool = True,
+    pilot_splits: int = 10,
+    pilot_max_splits: int = 30,
+    pilot_points: int = 2000,
+    pilot_margin: float = 0.02,
+    pool_size: int | None = None,
+    pilot_budgets: str = "same",
+    a_priori: str = "repaired",
+    pilot_test_fraction: float | None = None,
     progress: bool = True,
 ) -> Advice:
     """Measure conditions (A), (B), (C) and give a verdict per budget; optionally realize it.
@@ -186,9 +220,27 @@ def advise(
       dense_limit: with ``sweep`` and N <= dense_limit, both N x N Gram matrices are formed once
         (4 N^2 bytes each) and every seed selects from slices of them; above it, selection is
         matrix-free (:func:`kcover.select`), recomputing similarities per seed.
-      gap_threshold, misalignment_threshold, tail_threshold: the verdict's thresholds
+      gap_threshold, misalignment_threshold, tail_threshold: the a-priori rule's thresholds
         (:mod:`kcover.advise_rules`).
-      progress: a tqdm bar on stderr for the sweep.
+      pilot: measure ADV before deciding (:func:`kcover.advise_sweep.run_pilot`): at each budget,
+        input-FL vs learner-FL with the fixed probe on ``pilot_splits`` stratified splits of the
+        labelled rows (selection on 1 - ``test_fraction`` of them, scoring on the rest), more
+        rounds of ``pilot_splits`` while a budget is within two standard errors of the margin,
+        up to ``pilot_max_splits``. The pilot's verdict (pay when the mean ADV exceeds
+        ``pilot_margin``) becomes the budget's verdict; the a-priori verdict stays beside it.
+        Budgets keep their fraction of the pool (``pool_size``).
+      pilot_points: the pilot runs on a stratified subsample of at most this many rows.
+      pilot_test_fraction: the scoring share of each pilot split (default ``test_fraction``); a
+        smaller share selects from more points, closer to the pool you will select from.
+      pool_size: the size of the pool the budgets are for (the pool you will select from, which
+        may be larger than the labelled rows); default N.
+      a_priori: "repaired" (default; :func:`kcover.advise_rules.repaired_verdict`, using the
+        nearest-neighbour label agreements) or "former" (the rule before the calibration, which
+        could answer "borderline").
+      pilot_budgets: how a budget k on ``pool_size`` maps to the pilot's selection part of n_sel
+        points (:func:`kcover.advise_rules.pilot_budget`): "same" k, or "fraction",
+        round(k n_sel / pool_size) but at least min(k, C).
+      progress: tqdm bars on stderr for the sweep and the pilot.
 
     Returns:
       an :class:`Advice`.
@@ -205,8 +257,25 @@ def advise(
         raise ValueError(f"test_fraction: must lie in (0, 1), got {test_fraction}")
     _checks.choice(input_kernel, KERNELS, "input_kernel")
     _checks.choice(learner_kernel, KERNELS, "learner_kernel")
+    _checks.choice(a_priori, ("repaired", "former"), "a_priori")
     seeds = _seeds(seeds)
-    spectral_points = _checks.budget(spectral_points, 1 << 30, "spectral_points")
+    spectral_points = _checks.positive_int(spectral_points, "spectral_points")
+    if pilot:
+        pilot_splits = _checks.positive_int(pilot_splits, "pilot_splits")
+        pilot_max_splits = _checks.positive_int(pilot_max_splits, "pilot_max_splits")
+        if pilot_max_splits < pilot_splits:
+            raise ValueError(f"pilot_max_splits: must be at least pilot_splits ({pilot_splits}), "
+                             f"got {pilot_max_splits}")
+        pilot_points = _checks.positive_int(pilot_points, "pilot_points")
+        _checks.choice(pilot_budgets, PILOT_BUDGET_RULES, "pilot_budgets")
+        pilot_test_fraction = test_fraction if pilot_test_fraction is None else pilot_test_fraction
+        if not 0 < pilot_test_fraction < 1:
+            raise ValueError(f"pilot_test_fraction: must lie in (0, 1), got {pilot_test_fraction}")
+        if pool_size is not None and (isinstance(pool_size, bool) or not isinstance(pool_size, (int, np.integer))
+                                      or pool_size < n):
+            raise ValueError(f"pool_size: must be an integer of at least the {n} labelled rows, got {pool_size}")
+        if not np.isfinite(pilot_margin) or not -1.0 < pilot_margin < 1.0:
+            raise ValueError(f"pilot_margin: must be a finite accuracy difference in (-1, 1), got {pilot_margin}")
     train, test = stratified_split(y, test_fraction, seeds[0])
     if test.size == 0:
         raise ValueError("labels: every class has a single point, so there is nothing to hold out")
@@ -222,14 +291,33 @@ def advise(
     t0 = time.perf_counter()
     kernels = (kernel_for(input_kernel, x_in, spectral_points, seeds[0]),
                kernel_for(learner_kernel, x_l, spectral_points, seeds[0]))
-    geo = measure_geometry(x_in, x_l, y, c, kernels, spectral_points, seeds[0], lam, sweep and n <= dense_limit)
+    full_grams = n <= dense_limit and (sweep or (pilot and n <= pilot_points))
+    geo = measure_geometry(x_in, x_l, y, c, kernels, spectral_points, seeds[0], lam, full_grams)
     timings["spectral_s"] = time.perf_counter() - t0
 
     m = geo.points
     verdicts = tuple(budget_verdict(k, c, acc_l - acc_in, gap_se, 1.0 - geo.centered_alignment, geo.r_eff,
                                     geo.r_eff_input, geo.input_tails[min(k, m)], geo.learner_tails[min(k, m)],
-                                    gap_threshold, misalignment_threshold, tail_threshold)
+                                    gap_threshold, misalignment_threshold, tail_threshold,
+                                    nn_input=geo.nn_input if a_priori == "repaired" else None,
+                                    nn_learner=geo.nn_learner if a_priori == "repaired" else None)
                      for k in budgets)
+
+    result_pilot = None
+    if pilot:
+        t0 = time.perf_counter()
+        result_pilot = run_pilot(x_in, x_l, y, c, budgets, kernels, test_fraction=pilot_test_fraction,
+                                 splits=pilot_splits,
+                                 max_splits=pilot_max_splits, points=pilot_points, margin=pilot_margin,
+                                 seed=1000 * (seeds[0] + 1), l2=l2, dense_limit=dense_limit,
+                                 full=geo.full, progress=progress, pool_size=pool_size,
+                                 budget_rule=pilot_budgets)
+        timings["pilot_s"] = time.perf_counter() - t0
+        if result_pilot is not None:
+            rp = result_pilot
+            verdicts = tuple(
+                with_pilot(v, pilot_verdict(rp.advantage_at(v.k), pilot_margin)._replace(
+                    k=rp.pilot_budgets[rp.budgets.index(v.k)])) if v.k in rp.budgets else v for v in verdicts)
 
     result_sweep = None
     if sweep:
@@ -243,7 +331,11 @@ def advise(
     settings = {"test_fraction": test_fraction, "seeds": list(seeds), "input_kernel": input_kernel,
                 "learner_kernel": learner_kernel, "l2": l2, "lam": lam, "spectral_points": m,
                 "gap_threshold": gap_threshold, "misalignment_threshold": misalignment_threshold,
-                "tail_threshold": tail_threshold}
+                "tail_threshold": tail_threshold, "a_priori": a_priori, "pilot": bool(pilot)}
+    if pilot:
+        settings.update(pilot_splits=pilot_splits, pilot_max_splits=pilot_max_splits, pilot_points=pilot_points,
+                        pilot_margin=pilot_margin, pool_size=n if pool_size is None else int(pool_size),
+                        pilot_budgets=pilot_budgets, pilot_test_fraction=pilot_test_fraction)
     return Advice(n, int(train.size), int(test.size), classes, acc_in, acc_l, acc_l - acc_in, gap_se,
                   geo.alignment, geo.centered_alignment, geo.r_eff, geo.r_eff_input, verdicts, result_sweep,
-                  settings, timings)
+                  settings, timings, result_pilot, geo.nn_input, geo.nn_learner)

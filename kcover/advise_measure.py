@@ -5,6 +5,8 @@
 * :func:`measure_geometry` -- (A) and (C): alignment and centered alignment of the two Gram
   matrices, effective dimensions and label tails, on a seeded subsample of ``points`` rows.
 * :func:`label_tails` -- the label energy outside every top-k eigenspace of a Gram matrix.
+* :func:`neighbour_agreement` -- the share of points whose nearest neighbour in a Gram matrix
+  shares their label: how label-local a geometry is.
 * :func:`kernel_for` -- the named kernel, rbf with the median-heuristic bandwidth.
 
 The rules that turn these numbers into verdicts are :mod:`kcover.advise_rules`.
@@ -72,11 +74,27 @@ def label_tails(g: np.ndarray, y: np.ndarray, num_classes: int) -> tuple[np.ndar
     return vals, suffix / suffix[0]
 
 
+def neighbour_agreement(g: np.ndarray, y: np.ndarray) -> float:
+    """Share of rows i of the Gram matrix ``g`` (m, m) whose most similar other row j has y[j] == y[i].
+
+    ``y`` (m,) class ids. The leave-one-out 1-nearest-neighbour accuracy in the kernel's geometry:
+    near 1 when labels are local there, near the chance level when they are not. O(m^2).
+    """
+    g = np.array(g, np.float64, copy=True)
+    if g.ndim != 2 or g.shape[0] != g.shape[1] or g.shape[0] != np.asarray(y).shape[0]:
+        raise ValueError(f"g: must be a square (m, m) matrix matching y (m,), got {g.shape} and {np.shape(y)}")
+    if g.shape[0] < 2:
+        raise ValueError("g: needs at least 2 rows")
+    np.fill_diagonal(g, -np.inf)
+    y = np.asarray(y)
+    return float(np.mean(y[np.argmax(g, axis=1)] == y))
+
+
 class Geometry(NamedTuple):
     """Conditions (A) and (C) measured on ``points`` rows; tails (points + 1,) as :func:`label_tails`.
 
-    ``full`` holds the two N x N Gram matrices (input, learner) when they were formed for the
-    sweep, else None.
+    ``nn_input`` and ``nn_learner``: :func:`neighbour_agreement` in each kernel. ``full`` holds
+    the two N x N Gram matrices (input, learner) when they were formed for the sweep, else None.
     """
 
     alignment: float
@@ -87,6 +105,8 @@ class Geometry(NamedTuple):
     input_tails: np.ndarray
     points: int
     full: tuple[np.ndarray, np.ndarray] | None
+    nn_input: float = float("nan")
+    nn_learner: float = float("nan")
 
 
 def measure_geometry(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int, kernels: tuple[Kernel, Kernel],
@@ -114,4 +134,5 @@ def measure_geometry(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_class
     (mu_l, tail_l), (mu_in, tail_in) = label_tails(g_l, y[rows], num_classes), label_tails(g_in, y[rows], num_classes)
     r_l = effective_dimension(mu_l, lam * max(float(mu_l.sum()), 1e-30))
     r_in = effective_dimension(mu_in, lam * max(float(mu_in.sum()), 1e-30))
-    return Geometry(align, calign, r_l, r_in, tail_l, tail_in, m, full)
+    nn_in, nn_l = neighbour_agreement(g_in, y[rows]), neighbour_agreement(g_l, y[rows])
+    return Geometry(align, calign, r_l, r_in, tail_l, tail_in, m, full, nn_in, nn_l)

@@ -26,6 +26,15 @@ def advice_dict(advice: Advice) -> dict:
         entry = {"k": b.k, "per_class": _r(b.per_class, 3), "binds": b.binds, "very_tight": b.very_tight,
                  "input_tail": _r(b.input_tail), "learner_tail": _r(b.learner_tail),
                  "verdict": b.verdict, "why": b.why, "reasons": list(b.reasons)}
+        entry["a_priori_verdict"] = b.a_priori or b.verdict
+        entry["a_priori_why"] = b.a_priori_why or b.why
+        if advice.pilot is not None:
+            entry["pilot"] = None if b.pilot is None else {
+                "adv_mean": _r(b.pilot.adv_mean), "adv_se": _r(b.pilot.adv_se),
+                "splits_positive": b.pilot.splits_positive, "splits": b.pilot.splits,
+                "verdict": b.pilot.verdict, "confidence": _r(b.pilot.confidence, 3), "margin": b.pilot.margin,
+                "k": b.pilot.k,
+                "agrees_with_a_priori": b.pilot.verdict == (b.a_priori or b.verdict)}
         if advice.sweep is not None:
             entry["realized"] = {s: {"mean": _r(advice.sweep.mean(s)[i]), "std": _r(advice.sweep.std(s)[i])}
                                  for s in advice.sweep.selectors}
@@ -40,7 +49,16 @@ def advice_dict(advice: Advice) -> dict:
         "alignment": _r(advice.alignment), "alignment_gap": _r(advice.alignment_gap),
         "centered_alignment": _r(advice.centered_alignment), "misalignment": _r(advice.misalignment),
         "r_eff": _r(advice.r_eff, 2), "r_eff_input": _r(advice.r_eff_input, 2),
+        "nn_input": _r(advice.nn_input), "nn_learner": _r(advice.nn_learner),
         "budgets": budgets,
+        "pilot": None if advice.pilot is None else {
+            "splits": len(advice.pilot.sweep.seeds), "points": advice.pilot.points,
+            "selection_points": advice.pilot.selection_points, "scoring_points": advice.pilot.scoring_points,
+            "budgets": list(advice.pilot.budgets), "pilot_budgets": list(advice.pilot.pilot_budgets),
+            "pool_size": advice.pilot.pool_size, "seconds": _r(advice.pilot.seconds, 2),
+            "accuracy": np.round(advice.pilot.sweep.accuracy, 4).tolist(),
+            "selectors": list(advice.pilot.sweep.selectors),
+        },
         "sweep": None if advice.sweep is None else {
             "budgets": list(advice.sweep.budgets), "seeds": list(advice.sweep.seeds),
             "selectors": list(advice.sweep.selectors),
@@ -65,13 +83,56 @@ def advice_text(advice: Advice, verbose: bool = False) -> str:
         f"(r_eff ln r_eff = {budget_limit(advice.r_eff):.0f}), "
         f"input {advice.r_eff_input:.1f} (lam {s['lam']:g} x trace, on {s['spectral_points']} points); "
         f"{advice.num_classes} classes",
+        f"    nearest-neighbour label agreement: input {advice.nn_input:.3f}, learner {advice.nn_learner:.3f}",
         "",
-        f"{'budget':>7} {'k/C':>6} {'in-tail':>8}  {'verdict':<11} why",
     ]
+    p = advice.pilot
+    if p is None:
+        lines.append(f"{'budget':>7} {'k/C':>6} {'in-tail':>8}  {'verdict':<11} why")
+        for b in advice.budgets:
+            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f}  {b.verdict:<11} {b.why}")
+            if verbose:
+                lines.extend(f"{'':>26}- {r}" for r in b.reasons)
+        if s.get("pilot") is False:
+            lines += ["", "no pilot (--no-pilot): the verdict is the a-priori rule's alone"]
+        elif s.get("pilot"):
+            lines += ["", "no pilot: every budget exceeds the pilot's selection part; the verdict is the a-priori "
+                      "rule's"]
+        return _with_sweep(advice, lines)
+    lines.append(f"{'budget':>7} {'k/C':>6} {'in-tail':>8}  {'verdict':<11} {'pilot ADV':>9} {'se':>6} "
+                 f"{'>0':>6}  {'a priori':<11} why (a priori)")
     for b in advice.budgets:
-        lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f}  {b.verdict:<11} {b.why}")
+        a = b.a_priori or b.verdict
+        if b.pilot is None:
+            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f}  {b.verdict:<11} {'n/a':>9} {'':>6} "
+                         f"{'':>6}  {a:<11} {b.why} (not piloted: k exceeds the pilot's selection part)")
+        else:
+            q = b.pilot
+            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f}  {b.verdict:<11} {q.adv_mean:>+9.3f} "
+                         f"{q.adv_se:>6.3f} {f'{q.splits_positive}/{q.splits}':>6}  {a:<11} "
+                         f"{b.a_priori_why or b.why}")
         if verbose:
             lines.extend(f"{'':>26}- {r}" for r in b.reasons)
+    lines += ["", f"pilot: {len(p.sweep.seeds)} stratified splits of {p.points} labelled points (select from "
+              f"{p.selection_points}, score on {p.scoring_points}), fixed probe on learner features; pay when the "
+              f"mean ADV > {s.get('pilot_margin', 0.02):.2f}; {p.seconds:.1f} s. " + _budget_rule_text(advice)]
+    for b in advice.budgets:
+        if b.pilot is not None and b.pilot.verdict != (b.a_priori or b.verdict):
+            lines.append(f"  k = {b.k}: {b.reasons[1]}.")
+    return _with_sweep(advice, lines)
+
+
+def _budget_rule_text(advice: Advice) -> str:
+    p = advice.pilot
+    if advice.settings.get("pilot_budgets", "same") == "same":
+        return (f"Budgets: the same k on the pilot's {p.selection_points} selection points as on your pool of "
+                f"{p.pool_size}.")
+    return (f"Budgets keep their fraction of the pool: k of your {p.pool_size} runs as k x "
+            f"{p.selection_points}/{p.pool_size} of the pilot's {p.selection_points}, never below min(k, C) ("
+            + ", ".join(f"{k} -> {kp}" for k, kp in zip(p.budgets, p.pilot_budgets)) + ").")
+
+
+def _with_sweep(advice: Advice, lines: list[str]) -> str:
     if advice.sweep is not None:
         sw = advice.sweep
         lines += ["", f"realized sweep ({len(sw.seeds)} seeds; fixed probe on learner features; mean +- std):",

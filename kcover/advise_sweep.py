@@ -45,6 +45,13 @@ class Sweep(NamedTuple):
         """Standard deviation over seeds, (budgets,)."""
         return self.accuracy[self.selectors.index(selector)].std(axis=1)
 
+    def joined(self, other: Sweep) -> Sweep:
+        """This sweep and ``other`` (same budgets and selectors, other seeds) as one, seeds side by side."""
+        if other.budgets != self.budgets or other.selectors != self.selectors:
+            raise ValueError("other: must have the same budgets and selectors")
+        return Sweep(self.budgets, self.seeds + other.seeds, self.selectors,
+                     np.concatenate([self.accuracy, other.accuracy], axis=2))
+
     @property
     def advantage(self) -> np.ndarray:
         """ADV = learner-FL - input-FL per budget and seed, (budgets, seeds)."""
@@ -69,18 +76,26 @@ def _fl_picks(x: np.ndarray, kernel: Kernel, full: np.ndarray | None, pool: np.n
 
 def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int, budgets: tuple[int, ...],
                    seeds: tuple[int, ...], test_fraction: float, kernels: tuple[Kernel, Kernel],
-                   full: tuple[np.ndarray, np.ndarray] | None, l2: float, progress: bool) -> Sweep:
+                   full: tuple[np.ndarray, np.ndarray] | None, l2: float, progress: bool,
+                   selectors: tuple[str, ...] = SELECTORS, desc: str = "kcover sweep") -> Sweep:
     """Input-FL vs learner-FL vs random at ``budgets`` over ``seeds``; see the module docstring.
 
     ``x_in`` (N, d_in), ``x_l`` (N, d_l), class ids ``y`` (N,); ``kernels`` and ``full`` (the two
-    N x N Gram matrices, or None) are (input, learner). ``progress``: a tqdm bar on stderr.
+    N x N Gram matrices, or None) are (input, learner). ``selectors``: a subset of
+    :data:`SELECTORS` (the pilot of :func:`kcover.advise` runs the two facility locations only).
+    ``progress``: a tqdm bar on stderr, labelled ``desc``. Seeds are independent: a sweep over
+    seeds a + b holds the sweeps over a and over b side by side.
     """
     from tqdm.auto import tqdm
 
+    unknown = [s for s in selectors if s not in SELECTORS]
+    if unknown or not selectors:
+        raise ValueError(f"selectors: must be a non-empty subset of {SELECTORS}, got {selectors}")
+    selectors = tuple(s for s in SELECTORS if s in selectors)
     c = num_classes
     k_max = max(budgets)
-    acc = np.zeros((len(SELECTORS), len(budgets), len(seeds)))
-    bar = tqdm(total=len(seeds) * len(SELECTORS), desc="kcover sweep", file=sys.stderr, disable=not progress,
+    acc = np.zeros((len(selectors), len(budgets), len(seeds)))
+    bar = tqdm(total=len(seeds) * len(selectors), desc=desc, file=sys.stderr, disable=not progress,
                leave=False)
     try:
         for j, seed in enumerate(seeds):
@@ -92,7 +107,7 @@ def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes
                                                                                  np.float32)))
             e_pool = (e_pool - mean) / scale
             e_test = (x_l[test] - mean) / scale
-            for s, name in enumerate(SELECTORS):
+            for s, name in enumerate(selectors):
                 bar.set_postfix_str(f"seed {seed}, {name}")
                 if name in ("input-fl", "learner-fl"):
                     v = 0 if name == "input-fl" else 1
@@ -108,4 +123,95 @@ def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes
                 bar.update(1)
     finally:
         bar.close()
-    return Sweep(tuple(budgets), tuple(seeds), SELECTORS, acc)
+    return Sweep(tuple(budgets), tuple(seeds), selectors, acc)
+
+
+class Pilot(NamedTuple):
+    """The pilot of :func:`kcover.advise`: a two-selector sweep over repeated splits of the labelled pool.
+
+    ``sweep`` holds input-FL and learner-FL accuracies (2, pilot budgets, splits); ``points`` rows
+    took part (a stratified subsample of at most ``pilot_points``), each split selecting from about
+    ``selection_points`` of them and scoring on ``scoring_points``; ``budgets`` are the user's
+    budgets piloted (those whose pilot budget fits in the selection part) and ``pilot_budgets``
+    the budget each ran at on the pilot (:func:`kcover.advise_rules.pilot_budget`, for a user
+    pool of ``pool_size`` points); ``seconds`` its wall time.
+    """
+
+    sweep: Sweep
+    points: int
+    selection_points: int
+    scoring_points: int
+    budgets: tuple[int, ...]
+    seconds: float
+    pilot_budgets: tuple[int, ...] = ()
+    pool_size: int = 0
+
+    def advantage_at(self, k: int) -> np.ndarray:
+        """ADV over the splits (splits,) for the user's budget ``k`` (one of ``budgets``)."""
+        kp = self.pilot_budgets[self.budgets.index(k)] if self.pilot_budgets else k
+        return self.sweep.advantage[self.sweep.budgets.index(kp)]
+
+
+def pilot_rows(y: np.ndarray, points: int, seed: int) -> np.ndarray:
+    """Sorted rows (m,) of a seeded stratified subsample of at most ``points`` of the labels ``y`` (N,)."""
+    n = y.size
+    if n <= points:
+        return np.arange(n)
+    _, rows = stratified_split(y, points / n, seed)
+    return rows
+
+
+def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int, budgets: tuple[int, ...],
+              kernels: tuple[Kernel, Kernel], *, test_fraction: float, splits: int, max_splits: int, points: int,
+              margin: float, seed: int, l2: float, dense_limit: int,
+              full: tuple[np.ndarray, np.ndarray] | None, progress: bool, pool_size: int | None = None,
+              budget_rule: str = "same") -> Pilot | None:
+    """Measure ADV at ``budgets`` on ``splits`` stratified splits, adding ``splits`` more while undecided.
+
+    ``x_in`` (N, d_in), ``x_l`` (N, d_l), ids ``y`` (N,). The rows are a stratified subsample of at
+    most ``points`` (all of them when N <= points, and then ``full``, the two N x N Gram matrices
+    or None, is reused); split j has seed ``seed + j``. After each round, a budget whose mean ADV
+    lies within two standard errors of ``margin`` (:func:`kcover.advise_rules.pilot_undecided`)
+    asks for another round of ``splits`` splits, up to ``max_splits`` in all. Budgets larger than
+    the smallest selection part are not piloted; returns None when none fits. The user's budget
+    k on a pool of ``pool_size`` points (default N) runs on the pilot at
+    :func:`kcover.advise_rules.pilot_budget` with ``budget_rule``.
+    Cost per split: two lazy greedy runs on slices of the pilot's Gram matrices (formed once,
+    8 m^2 bytes for m <= ``dense_limit`` rows; matrix-free above) and 2 |budgets| probe fits.
+    """
+    import time
+
+    from kcover.advise_rules import pilot_budget, pilot_undecided, pilot_verdict
+    from kcover.kernels import gram
+
+    t0 = time.perf_counter()
+    rows = pilot_rows(y, points, seed)
+    xi, xl, yp = x_in[rows], x_l[rows], y[rows]
+    m = rows.size
+    sizes = [stratified_split(yp, test_fraction, seed + j)[0].size for j in range(min(splits, 3))]
+    n_sel = min(sizes)
+    pool_size = y.size if pool_size is None else int(pool_size)
+    scaled = {k: pilot_budget(k, num_classes, n_sel, pool_size, budget_rule) for k in budgets}
+    piloted = tuple(k for k in budgets if scaled[k] <= n_sel)
+    if not piloted:
+        return None
+    ks = tuple(sorted({scaled[k] for k in piloted}))
+    if full is not None and m == y.size:
+        grams = full
+    elif m <= dense_limit:
+        grams = (np.asarray(gram(xi, kernel=kernels[0])), np.asarray(gram(xl, kernel=kernels[1])))
+    else:
+        grams = None
+    sels = ("input-fl", "learner-fl")
+    done = 0
+    sweep = None
+    while True:
+        more = realized_sweep(xi, xl, yp, num_classes, ks, tuple(range(seed + done, seed + done + splits)),
+                              test_fraction, kernels, grams, l2, progress, selectors=sels, desc="kcover pilot")
+        sweep = more if sweep is None else sweep.joined(more)
+        done += splits
+        undecided = any(pilot_undecided(pilot_verdict(a, margin)) for a in sweep.advantage)
+        if not undecided or done + splits > max_splits:
+            break
+    return Pilot(sweep, int(m), int(n_sel), int(m - n_sel), piloted, time.perf_counter() - t0,
+                 tuple(scaled[k] for k in piloted), pool_size)

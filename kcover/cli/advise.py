@@ -1,6 +1,7 @@
 """``kcover advise``: is learner-geometry selection worth paying for on this data?
 
     kcover advise --input X.npy --learner E.npy --labels y.npy [--budgets 20 40 | 1C 2C 4C]
+                  [--no-pilot | --pilot-splits 10 --pilot-points 2000 --pilot-margin 0.02]
                   [--sweep] [--plot sweep.png] [--seeds 3] [--json]
     kcover advise --text data.csv --text-column text --label-column label --learner E.npy ...
 
@@ -9,6 +10,9 @@ the text column (:func:`kcover.featurize.hash_text`) and the labels are the labe
 (strings, mapped to ids in sorted order); the rows must line up with --learner's.
 
 Prints the three conditions and a verdict per budget (see :mod:`kcover.advise` for the rule).
+By default a pilot measures the advantage first (repeated stratified splits of the labelled rows,
+input-FL vs learner-FL with the fixed probe) and its verdict decides, with the a-priori verdict
+beside it; ``--no-pilot`` keeps the a-priori verdict alone.
 ``--sweep`` (implied by ``--plot``) also runs input-FL vs learner-FL vs random at the budgets
 and draws them to a PNG (default ``kcover-advise.png``). ``--json`` prints exactly one JSON
 object on stdout (progress goes to stderr) with at least ``input_probe_acc``,
@@ -36,7 +40,10 @@ from kcover.kernels import KERNELS
 DEFAULT_PLOT = "kcover-advise.png"
 _API_TO_FLAG = {"budgets": "--budgets", "labels": "--labels", "input_features": "--input",
                 "learner_features": "--learner", "test_fraction": "--test-fraction", "seeds": "--seeds",
-                "input_kernel": "--input-kernel", "learner_kernel": "--learner-kernel"}
+                "input_kernel": "--input-kernel", "learner_kernel": "--learner-kernel",
+                "pilot_splits": "--pilot-splits", "pilot_max_splits": "--pilot-max-splits",
+                "pilot_points": "--pilot-points", "pilot_margin": "--pilot-margin", "pool_size": "--pool-size",
+                "pilot_budgets": "--pilot-budgets", "a_priori": "--a-priori"}
 _BUDGET = re.compile(r"^(\d+(?:\.\d+)?)[cC]$")
 
 
@@ -154,6 +161,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--seeds: must be positive, got {seeds}")
     test_fraction = _float(args.test_fraction, "--test-fraction")
     gap_threshold = _float(args.gap_threshold, "--gap-threshold")
+    pilot_margin = _float(args.pilot_margin, "--pilot-margin")
+    pilot_splits = parse_int(args.pilot_splits, "--pilot-splits")
+    pilot_max = pilot_splits * 3 if args.pilot_max_splits is None else parse_int(args.pilot_max_splits,
+                                                                                  "--pilot-max-splits")
+    pilot_points = parse_int(args.pilot_points, "--pilot-points")
+    pool_size = None if args.pool_size is None else parse_int(args.pool_size, "--pool-size")
     sweep = bool(args.sweep or args.plot)
     plot_path = args.plot or (DEFAULT_PLOT if sweep else None)
     if plot_path is not None:
@@ -169,7 +182,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         advice = advise(x, learner, labels, budgets, test_fraction=test_fraction, seeds=seeds, sweep=sweep,
                         input_kernel=args.input_kernel, learner_kernel=args.learner_kernel,
-                        gap_threshold=gap_threshold, progress=not args.quiet)
+                        gap_threshold=gap_threshold, pilot=not args.no_pilot, pilot_splits=pilot_splits,
+                        pilot_max_splits=pilot_max, pilot_points=pilot_points, pilot_margin=pilot_margin,
+                        pool_size=pool_size, pilot_budgets=args.pilot_budgets, a_priori=args.a_priori,
+                        progress=not args.quiet)
     except ValueError as err:
         msg = str(err)
         name, _, rest = msg.partition(":")
@@ -220,6 +236,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--test-fraction", default="0.25", help="held-out share per class (default 0.25)")
     opt.add_argument("--gap-threshold", default="0.05", help="gap that counts as large (default 0.05)")
     opt.add_argument("--seeds", default="3", help="sweep seeds (default 3); seed 0 drives the diagnostic")
+    pil = p.add_argument_group("pilot (on by default: measure before you pay)")
+    pil.add_argument("--no-pilot", action="store_true", help="skip the pilot; the a-priori verdict alone")
+    pil.add_argument("--pilot-splits", default="10",
+                     help="stratified splits per round (default 10); another round while a budget is undecided")
+    pil.add_argument("--pilot-max-splits", default=None, help="most splits in all (default 3 x --pilot-splits)")
+    pil.add_argument("--pilot-points", default="2000",
+                     help="the pilot runs on a stratified subsample of at most this many rows (default 2000)")
+    pil.add_argument("--pilot-margin", default="0.02",
+                     help="pay when the pilot's mean ADV exceeds this accuracy difference (default 0.02)")
+    pil.add_argument("--pool-size", default=None, metavar="N",
+                     help="size of the pool you will select from, if larger than the labelled rows (default: N)")
+    pil.add_argument("--pilot-budgets", default="same", choices=["same", "fraction"],
+                     help="budget k on your pool runs on the pilot as the same k (default) or the same fraction")
+    opt.add_argument("--a-priori", default="repaired", choices=["repaired", "former"],
+                     help="the a-priori rule: repaired (default, calibrated on shipped data) or former")
     out = p.add_argument_group("output")
     out.add_argument("--sweep", action="store_true", help="also realize input-FL vs learner-FL vs random")
     out.add_argument("--plot", default=None, metavar="OUT.png",

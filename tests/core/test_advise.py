@@ -25,7 +25,8 @@ from kcover.advise import (
     plot_sweep,
     stratified_split,
 )
-from kcover.advise_rules import budget_verdict
+from kcover.advise_measure import neighbour_agreement
+from kcover.advise_rules import budget_verdict, pilot_verdict, with_pilot
 from kcover.labels import class_ids, targets
 from kcover.probe import labels_array
 
@@ -60,7 +61,8 @@ def misaligned_case():
 
 @pytest.fixture(scope="module")
 def aligned():
-    return advise(*aligned_case(), progress=False)
+    """The a-priori rule alone (the pilot's own cases are below)."""
+    return advise(*aligned_case(), pilot=False, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,8 @@ def test_aligned_input_gives_no_gap_and_do_not_pay(aligned):
     assert aligned.budgets and all(b.verdict == "do-not-pay" for b in aligned.budgets)
     assert [b.k for b in aligned.budgets] == [6, 12, 24, 48]  # C, 2C, 4C, 8C
     assert all(b.input_tail < 0.1 for b in aligned.budgets)  # the input eigenspace already carries the labels
-    assert any("(B) fails" in r for r in aligned.budgets[0].reasons)
+    assert any("(A) fails" in r for r in aligned.budgets[0].reasons)
+    assert any("(B), reported, not deciding" in r for r in aligned.budgets[0].reasons)
 
 
 def test_misaligned_input_gives_large_gap_and_pay_at_a_tight_budget(misaligned):
@@ -81,12 +84,149 @@ def test_misaligned_input_gives_large_gap_and_pay_at_a_tight_budget(misaligned):
     assert a.gap > 0.4 and a.input_probe_acc < 0.5 < 0.95 < a.learner_probe_acc
     assert a.misalignment > 0.5
     first = a.budgets[0]
-    assert (first.k, first.verdict) == (C, "pay")
+    assert (first.k, first.verdict, first.a_priori) == (C, "pay", "pay")
     assert first.input_tail > 0.5 > 0.1 > first.learner_tail
-    assert all(any(f"({c}) holds" in r for r in first.reasons) for c in "ABC")
-    # past the 2C input clusters the budget no longer binds: never "pay", and the reason says (C)
+    assert all(any(f"({c}) holds" in r for r in first.reasons) for c in ("A", "A'", "C"))
+    # past the 2C input clusters the budget no longer binds: "do-not-pay" a priori, and the reason says (C)
     for b in a.budgets[1:]:
-        assert b.verdict == "borderline" and any("(C) fails" in r for r in b.reasons)
+        assert b.a_priori == "do-not-pay" and any("(C) fails" in r for r in b.reasons)
+    former = advise(*misaligned_case(), pilot=False, a_priori="former", progress=False)
+    assert [b.verdict for b in former.budgets] == ["pay", "borderline", "borderline", "borderline"]
+
+
+def test_pilot_measures_the_advantage_and_settles_the_borderline_budgets(misaligned):
+    """The pilot: at k = C input-FL misses whole classes on every split; past 2C both cover every mode."""
+    p = misaligned.pilot
+    assert p is not None and p.points == N and p.selection_points + p.scoring_points == N
+    assert p.sweep.selectors == ("input-fl", "learner-fl") and p.budgets == (6, 12, 24, 48)
+    first = misaligned.budgets[0].pilot
+    assert first.splits >= 10 and first.splits_positive == first.splits and first.adv_mean > 0.15
+    assert first.verdict == "pay" and first.confidence > 0.99
+    assert first.adv_mean == pytest.approx(p.sweep.advantage[0].mean())
+    assert first.adv_se == pytest.approx(p.sweep.advantage[0].std(ddof=1) / np.sqrt(first.splits))
+    for b in misaligned.budgets[1:]:
+        assert b.pilot.verdict == b.verdict == b.a_priori == "do-not-pay"
+        assert any("the a-priori rule agrees" in r for r in b.reasons)
+
+
+def test_pilot_is_the_realized_sweep_on_two_selectors():
+    """One machinery: the two-selector sweep is the three-selector sweep without the random rows."""
+    from kcover.advise_measure import kernel_for
+    from kcover.advise_sweep import realized_sweep
+
+    x, e, y = misaligned_case()
+    kernels = (kernel_for("rbf", x, 1000, 0), kernel_for("rbf", e, 1000, 0))
+    both = realized_sweep(x, e, y, C, (6, 12), (3, 4), 0.25, kernels, None, 1e-3, False)
+    two = realized_sweep(x, e, y, C, (6, 12), (3, 4), 0.25, kernels, None, 1e-3, False,
+                         selectors=("learner-fl", "input-fl"))
+    assert two.selectors == ("input-fl", "learner-fl")
+    np.testing.assert_array_equal(two.accuracy, both.accuracy[:2])
+    np.testing.assert_array_equal(two.advantage, both.advantage)
+    joined = two.joined(two)
+    assert joined.seeds == (3, 4, 3, 4) and joined.accuracy.shape == (2, 2, 4)
+    with pytest.raises(ValueError, match="^selectors:"):
+        realized_sweep(x, e, y, C, (6,), (0,), 0.25, kernels, None, 1e-3, False, selectors=("nope",))
+
+
+def test_pilot_adds_splits_while_a_budget_is_undecided():
+    from kcover.advise_measure import kernel_for
+    from kcover.advise_sweep import realized_sweep, run_pilot
+
+    x, e, y = aligned_case()
+    kernels = (kernel_for("rbf", x, 1000, 0), kernel_for("rbf", e, 1000, 0))
+    kw = dict(test_fraction=0.25, points=N, seed=5, l2=1e-3, dense_limit=8000, full=None, progress=False)
+    decided = run_pilot(x, e, y, C, (6,), kernels, splits=3, max_splits=9, margin=0.5, **kw)
+    assert decided.sweep.seeds == (5, 6, 7)  # far from the margin: one round
+    first = realized_sweep(x, e, y, C, (6,), (5, 6, 7), 0.25, kernels, None, 1e-3, False,
+                           selectors=("input-fl", "learner-fl"))
+    np.testing.assert_array_equal(decided.sweep.accuracy, first.accuracy)
+    on_edge = float(first.advantage[0].mean())  # exactly on the margin: undecided until the cap
+    if first.advantage[0].std() > 0:
+        undecided = run_pilot(x, e, y, C, (6,), kernels, splits=3, max_splits=9, margin=on_edge, **kw)
+        assert len(undecided.sweep.seeds) > 3
+    assert run_pilot(x, e, y, C, (500,), kernels, splits=3, max_splits=9, margin=0.0, **kw) is None
+
+
+@pytest.mark.parametrize(
+    "adv, margin, verdict, positive, conf",
+    [
+        ([0.1, 0.1, 0.1], 0.02, "pay", 3, 1.0),  # no spread, off the margin: certain
+        ([0.02, 0.02], 0.02, "do-not-pay", 2, 0.5),  # on the margin: not above it, a coin flip
+        ([0.0, -0.01, 0.01, 0.0], 0.02, "do-not-pay", 1, None),
+        ([0.05, 0.03, 0.04, 0.06], 0.02, "pay", 4, None),
+        ([0.5], 0.02, "pay", 1, 1.0),  # one split: se 0
+    ],
+)
+def test_pilot_verdict_rule(adv, margin, verdict, positive, conf):
+    from math import erf, sqrt
+
+    p = pilot_verdict(np.array(adv), margin)
+    a = np.array(adv, np.float64)
+    se = a.std(ddof=1) / np.sqrt(a.size) if a.size > 1 else 0.0
+    assert (p.verdict, p.splits_positive, p.splits) == (verdict, positive, a.size)
+    assert p.adv_mean == pytest.approx(a.mean()) and p.adv_se == pytest.approx(se)
+    want = conf if conf is not None else 0.5 * (1 + erf(abs(a.mean() - margin) / se / sqrt(2)))
+    assert p.confidence == pytest.approx(want)
+    assert 0.5 <= p.confidence <= 1.0
+
+
+def test_pilot_verdict_rejects_empty_or_nan():
+    for bad in ([], [0.1, np.nan]):
+        with pytest.raises(ValueError, match="^adv:"):
+            pilot_verdict(np.array(bad), 0.02)
+
+
+def test_pilot_and_a_priori_disagreement_is_said_in_words():
+    a = budget_verdict(10, 10, 0.00, 0.01, 0.5, 40.0, 60.0, 0.8, 0.02, 0.05, 0.1, 0.1)  # gap ~0 at k = C
+    p = pilot_verdict(np.array([0.08, 0.06, 0.07]), 0.02)
+    v = with_pilot(a, p)
+    assert (v.verdict, v.a_priori, v.pilot) == ("pay", a.verdict, p)
+    assert v.a_priori_why == a.why and v.reasons[2:] == a.reasons
+    b = budget_verdict(30, 10, 0.00, 0.01, 0.5, 40.0, 60.0, 0.8, 0.02, 0.05, 0.1, 0.1)  # do-not-pay a priori
+    w = with_pilot(b, p)
+    assert "they disagree" in w.reasons[1] and "measurement decides" in w.reasons[1]
+    assert "agrees" in with_pilot(b, pilot_verdict(np.array([0.0, 0.01]), 0.02)).reasons[1]
+
+
+def test_no_pilot_keeps_the_a_priori_verdict(aligned):
+    a = aligned
+    assert a.pilot is None and all(b.pilot is None and b.verdict == b.a_priori for b in a.budgets)
+    d = a.to_dict()
+    assert d["pilot"] is None and all("pilot" not in b for b in d["budgets"])
+    assert all(b["a_priori_verdict"] == b["verdict"] for b in d["budgets"])
+    assert "no pilot (--no-pilot)" in a.summary()
+
+
+def test_pilot_runs_on_a_subsample_and_skips_budgets_it_cannot_hold():
+    a = advise(*misaligned_case(), budgets=[6, 90], pilot_points=100, pilot_splits=2, pilot_max_splits=2,
+               progress=False)
+    assert a.pilot.points == 100 and a.pilot.selection_points < 90
+    assert a.budgets[0].pilot is not None and a.budgets[1].pilot is None
+    assert a.budgets[1].verdict == a.budgets[1].a_priori
+    d = a.to_dict()
+    assert d["budgets"][1]["pilot"] is None and d["pilot"]["points"] == 100
+    assert "not piloted" in a.summary()
+
+
+@pytest.mark.parametrize("kw, name", [({"pilot_splits": 0}, "pilot_splits"),
+                                      ({"pilot_splits": 5, "pilot_max_splits": 3}, "pilot_max_splits"),
+                                      ({"pilot_points": 0}, "pilot_points"),
+                                      ({"pilot_margin": float("nan")}, "pilot_margin")])
+def test_bad_pilot_settings_name_the_argument(kw, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        advise(*aligned_case(), progress=False, **kw)
+
+
+def test_neighbour_agreement_against_brute_force():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 3))
+    y = rng.integers(3, size=40)
+    g = -np.square(x[:, None] - x[None]).sum(-1)  # similarity = minus squared distance
+    want = np.mean([y[min((j for j in range(40) if j != i), key=lambda j: -g[i, j])] == y[i] for i in range(40)])
+    assert neighbour_agreement(g, y) == pytest.approx(want)
+    assert neighbour_agreement(np.eye(2) + 1.0, np.array([0, 0])) == 1.0
+    with pytest.raises(ValueError, match="^g:"):
+        neighbour_agreement(np.ones((3, 2)), np.zeros(3, int))
 
 
 def test_misaligned_sweep_realizes_the_advantage(misaligned, tmp_path):
@@ -112,6 +252,15 @@ def test_json_contract(misaligned):
     assert [b["k"] for b in d["budgets"]] == [6, 12, 24, 48]
     assert all(b["verdict"] in VERDICTS for b in d["budgets"])
     assert set(d["budgets"][0]["realized"]) == {"input-fl", "learner-fl", "random", "adv"}
+    # the pilot, per budget and overall
+    for b in d["budgets"]:
+        assert {"adv_mean", "adv_se", "splits_positive", "splits"} <= set(b["pilot"])
+        assert 0 <= b["pilot"]["splits_positive"] <= b["pilot"]["splits"] and b["pilot"]["splits"] >= 10
+        assert b["verdict"] == b["pilot"]["verdict"] and b["a_priori_verdict"] in VERDICTS
+    assert d["budgets"][0]["pilot"]["adv_mean"] > 0.15
+    assert {"splits", "points", "selection_points", "scoring_points", "seconds"} <= set(d["pilot"])
+    assert d["settings"]["pilot"] is True and d["settings"]["pilot_margin"] == 0.02
+    assert 0.0 <= d["nn_input"] <= 1.0 and 0.0 <= d["nn_learner"] <= 1.0
     summary = misaligned.summary()
     assert "pay" in summary and "realized sweep" in summary
 
@@ -135,6 +284,30 @@ def test_verdict_rule_table(gap, misalign, k, tail, expected, mentions):
     assert b.verdict == expected
     assert any(mentions in r for r in b.reasons)
     assert b.k == k and b.per_class == k / 10
+
+
+@pytest.mark.parametrize(
+    "misalign, nn_in, nn_l, k, tail, expected, mentions",
+    [
+        (0.05, 0.9, 0.95, 10, 0.8, "do-not-pay", "(A) fails"),
+        (0.50, 0.91, 0.61, 10, 0.8, "do-not-pay", "(A') fails"),  # random-init: different, not better
+        (0.50, 0.91, 0.78, 10, 0.8, "pay", "(A') holds"),  # within the 0.15 margin
+        (0.50, 0.91, 0.93, 40, 0.8, "pay", "(C) holds"),  # k = 4C: still tight, whatever the gap
+        (0.50, 0.91, 0.93, 41, 0.8, "do-not-pay", "(A') holds"),  # past 4C
+        (0.50, 0.91, 0.93, 10, 0.05, "do-not-pay", "(C) fails"),  # the input top-k reaches the labels
+        (0.50, 0.91, 0.93, 200, 0.8, "do-not-pay", "(C) fails"),  # k >= r_eff ln r_eff
+    ],
+)
+def test_repaired_rule_table(misalign, nn_in, nn_l, k, tail, expected, mentions):
+    for gap in (-0.2, 0.0, 0.3):  # the gap is reported, not deciding
+        b = budget_verdict(k, 10, gap, 0.01, misalign, 40.0, 60.0, tail, 0.02, 0.05, 0.1, 0.1,
+                           nn_input=nn_in, nn_learner=nn_l)
+        assert b.verdict == expected and b.verdict != "borderline"
+        assert any(mentions in r for r in b.reasons) and "(B), reported" in b.reasons[0]
+    # NaN agreements (not measured) fall back to the former rule
+    former = budget_verdict(k, 10, 0.0, 0.01, misalign, 40.0, 60.0, tail, 0.02, 0.05, 0.1, 0.1,
+                            nn_input=float("nan"), nn_learner=nn_l)
+    assert former == budget_verdict(k, 10, 0.0, 0.01, misalign, 40.0, 60.0, tail, 0.02, 0.05, 0.1, 0.1)
 
 
 def test_large_gap_needs_two_standard_errors():

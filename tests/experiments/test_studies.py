@@ -38,26 +38,41 @@ def _vision_args(out, weights, data_dir, seeds=2):
 
 def test_vision_driver_end_to_end_resumes_and_reports(tmp_path, weights, capsys):
     out = tmp_path / "run"
+    out.mkdir()
+    # a results file of the former format (no sizes in the key) must not crash the run: its cell recomputes
+    old = {"dataset": "cifar10", "backbone": "vit-b16", "representation": "pretrained", "task": "hard",
+           "budget": "tight", "selector": "input-FL", "seed": 0}
+    (out / "results.jsonl").write_text(json.dumps({"key": old, "value": {"acc": 0.123}}) + "\n")
     with tfds.testing.mock_data(num_examples=40):
         assert vision.main(_vision_args(out, weights, tmp_path, seeds=1)) == 0
-        first = ResultStore(out / "results.jsonl")
-        n1 = len(first)
-        assert n1 == 2 * 2 * 2 * 4  # representations x tasks x budgets x selectors, one seed
-        # a second run with one more seed computes only the new seed's cells
+        sweep = 2 * 2 * 2 * 4  # representations x tasks x budgets x selectors, one seed
+        n1 = sweep + 2 * 2  # and the advisor on the first seed's pool, per representation and task
+        assert len(ResultStore(out / "results.jsonl")) == n1 + 1
+        # a second run with one more seed computes only the new seed's sweep cells
         assert vision.main(_vision_args(out, weights, tmp_path, seeds=2)) == 0
     text = capsys.readouterr().out
-    assert f"{n1} cells computed, 0 reused" in text and f"{n1} cells computed, {n1} reused" in text
-    rows = ResultStore(out / "results.jsonl").rows()
-    assert len(rows) == 2 * n1
+    assert f"{n1} cells computed, 0 reused" in text and f"{sweep} cells computed, {n1} reused" in text
+    rows = [r for r in ResultStore(out / "results.jsonl").rows() if "pool" in r["key"]]
+    assert len(rows) == n1 + sweep
     for r in rows:
         v = r["value"]
+        assert r["key"]["pool"] == 30 and r["key"]["pixel_size"] == 4
+        if r["key"]["selector"] == "diagnostic":
+            assert r["key"]["seed"] == 0 and v["verdicts"]  # the advisor: pilot and a-priori verdicts per budget
+            assert all(b["a_priori_verdict"] in ("pay", "do-not-pay", "borderline") for b in v["budgets"])
+            continue
         assert 0.0 <= v["acc"] <= 1.0 and v["k"] == (10 if r["key"]["budget"] == "tight" else 30)
-        assert len(set(v["picks"])) == v["k"]
+        assert v["n_pool"] == 30 and len(set(v["picks"])) == v["k"]
     payload = json.loads((out / "vision.json").read_text())
     assert payload["table1"]["header"] == ["dataset", "conj", "-C (loose)", "-A (rand. rep)", "-B (smooth)"]
     assert [row[0] for row in payload["table1"]["rows"]] == ["cifar10", "mean"]
+    detail = payload["table1"]["detail"]["cifar10"]
+    assert detail["conj"]["seeds"] == 2 and 0 <= detail["conj"]["positive"] <= 2
+    assert detail["conj"]["advisor"]["a_priori"] in ("pay", "do-not-pay", "borderline")
+    assert set(detail["separation"]) == {"-C (loose)", "-A (rand. rep)", "-B (smooth)"}
     assert (out / "fig2.png").stat().st_size > 1000
-    assert "| cifar10 |" in (out / "table1.md").read_text()
+    table = (out / "table1.md").read_text()
+    assert "| cifar10 |" in table and "/2) |" in table and "seeds conj ahead" in table
     assert (out / "table1.csv").read_text().startswith("dataset,conj")
 
 
@@ -71,6 +86,10 @@ def test_vision_table_is_built_from_the_results_file(tmp_path):
     header, body, record = vision.table1(rows)
     assert body[0][1:] == pytest.approx([0.4, 0.0, 0.0, 0.0])
     assert body[-1][0] == "mean"
+    assert record["d"]["conj"]["positive"] == 2 and record["d"]["-C (loose)"]["positive"] == 0
+    assert record["d"]["conj"]["text"] == "+0.400 ± 0.000 (2/2)" and record["d"]["conj"]["advisor"] is None
+    sep = record["d"]["separation"]["-B (smooth)"]
+    assert sep["diff_mean"] == pytest.approx(0.4) and (sep["seeds_conj_ahead"], sep["seeds"]) == (2, 2)
     paths = vision.report(rows, tmp_path)
     assert all(p.exists() for p in paths)
 
@@ -125,9 +144,10 @@ def test_llm_driver_end_to_end_resumes_and_reports(text_setup, tmp_path, capsys)
     assert llm.main(_llm_args(text_setup, out)) == 0
     n1 = len(ResultStore(out / "results.jsonl"))
     assert n1 == 2 + 2 * 2 * 3  # diagnostics + representations x budgets x selectors
+    # one more budget: its sweep cells, and the diagnostics again (they advise on every budget)
     assert llm.main(_llm_args(text_setup, out, budgets=("1", "2", "3"))) == 0
-    assert len(ResultStore(out / "results.jsonl")) == n1 + 2 * 3
-    assert "6 cells computed" in capsys.readouterr().out
+    assert len(ResultStore(out / "results.jsonl")) == n1 + 2 * 3 + 2
+    assert "8 cells computed" in capsys.readouterr().out
     payload = json.loads((out / "llm.json").read_text())
     diag = payload["tasks"]["toy"]["diagnostic"]
     assert set(diag) >= {"input_probe_acc", "learner_probe_acc", "gap"}
@@ -141,6 +161,11 @@ def test_llm_driver_end_to_end_resumes_and_reports(text_setup, tmp_path, capsys)
     assert picks[2][:3] == picks[1]
     assert (out / "fig3_toy.png").stat().st_size > 1000
     assert "| toy | 3 |" in (out / "table2.md").read_text()
+    # each seed draws its own pool: 80% of the 36 candidates, not all of them
+    assert {r["value"]["n_pool"] for r in rows if r["key"]["selector"] != "diagnostic"} == {28}
+    assert curves["adv_seeds"] == [1, 1, 1] and all(0 <= p <= 1 for p in curves["adv_positive"])
+    assert [v["a_priori"] in ("pay", "do-not-pay", "borderline") for v in curves["advisor"]] == [True] * 3
+    assert "| toy | pretrained | 1C |" in (out / "table2.md").read_text()
 
 
 def test_llm_bad_input_exits_2(tmp_path, capsys):

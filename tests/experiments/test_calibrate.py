@@ -1,0 +1,40 @@
+"""The calibration's scoring: truth, close calls, each rule's verdicts and counts, on hand-built cells."""
+
+import pytest
+
+from kcover.experiments import calibrate as K
+from kcover.experiments.protocol import AdvantageStats
+
+
+def _pool(gap, nn_in, nn_l, k, pilot_verdict, pilot_mean=0.0):
+    record = {"gap": gap, "gap_se": 0.01, "misalignment": 0.5, "r_eff": 40.0, "r_eff_input": 40.0,
+              "num_classes": 5, "nn_input": nn_in, "nn_learner": nn_l}
+    budget = {"k": k, "input_tail": 0.5, "learner_tail": 0.4,
+              "pilot": {"verdict": pilot_verdict, "adv_mean": pilot_mean, "adv_se": 0.01, "splits_positive": 5,
+                        "splits": 10, "confidence": 0.95}}
+    return {"record": record, "budget": budget}
+
+
+def test_truth_close_calls_and_rule_scores():
+    # a tight budget that pays; the gap rule misses it, the repaired rule and the pilot do not
+    pays = K.Cell("d", "pretrained", "label", "1C", 5, AdvantageStats(0.10, 0.02, 10, 10),
+                  (_pool(0.0, 0.90, 0.92, 5, "pay", 0.1), _pool(0.0, 0.90, 0.92, 5, "do-not-pay")))
+    # a random-init representation: different, not better; nothing gained
+    rand = K.Cell("d", "random", "label", "1C", 5, AdvantageStats(-0.03, 0.02, 10, 2),
+                  (_pool(0.08, 0.90, 0.60, 5, "do-not-pay"),))
+    close = K.Cell("d", "pretrained", "label", "8C", 40, AdvantageStats(0.022, 0.02, 10, 8), ())
+    assert pays.pay and not rand.pay and not pays.close_call and close.close_call
+    assert K.verdicts(pays, "paper") == ["do-not-pay", "do-not-pay"]
+    assert K.verdicts(pays, "a priori") == ["pay", "pay"]
+    assert K.verdicts(pays, "a priori (former)") == ["borderline", "borderline"]  # k <= 2C, gap ~0
+    assert K.verdicts(rand, "a priori") == ["do-not-pay"] and K.verdicts(rand, "paper") == ["pay"]
+    assert K.score([pays, rand], "pilot") == (2, 3, 1, 2)  # right pairs, pairs, cells right by majority, cells
+    assert K.score([pays, rand], "a priori (former)") == (0, 3, 0, 2)
+    assert K.score([pays, rand], "a priori (former)", borderline="pay") == (2, 3, 1, 2)
+    assert K.score([close], "pilot") == (0, 0, 0, 0)  # no advisor runs: not scored
+    with pytest.raises(ValueError, match="^rule:"):
+        K.verdicts(pays, "nope")
+    md, record, csv = K.tables([pays, rand])
+    assert "| rule |" in md and record["scores"]["pilot"]["all"] == {"right": 2, "pairs": 3, "cells_right": 1,
+                                                                    "cells": 2}
+    assert csv.splitlines()[0].startswith("dataset,representation,task,budget,k,adv_mean")
