@@ -6,26 +6,16 @@ import socket
 import subprocess
 import sys
 import time
-from importlib.metadata import entry_points
 
 import numpy as np
 import pytest
 
-import kcover.cli
 
 
 @pytest.fixture
-def run(monkeypatch, capsys):
+def run(make_run):
     """kcover.cli.main with only ``select`` registered; (exit code, stdout, stderr)."""
-    ours = [e for e in entry_points(group="kcover.commands") if e.name == "select"]
-    monkeypatch.setattr(kcover.cli, "entry_points", lambda group: ours)
-
-    def call(*argv):
-        code = kcover.cli.main([str(a) for a in argv])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return call
+    return make_run("select")
 
 
 def free_port() -> int:

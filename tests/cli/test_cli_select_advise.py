@@ -5,12 +5,10 @@ import json
 import os
 import subprocess
 import sys
-from importlib.metadata import entry_points
 
 import numpy as np
 import pytest
 
-import kcover.cli
 from kcover.selection import select
 
 N, C = 600, 6
@@ -18,17 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @pytest.fixture
-def run(monkeypatch, capsys):
-    """kcover.cli.main with only these two subcommands registered (others may be mid-development)."""
-    ours = [e for e in entry_points(group="kcover.commands") if e.name in ("select", "advise")]
-    monkeypatch.setattr(kcover.cli, "entry_points", lambda group: ours)
-
-    def call(*argv):
-        code = kcover.cli.main([str(a) for a in argv])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return call
+def run(make_run):
+    """kcover.cli.main with only select and advise registered; (exit code, stdout, stderr)."""
+    return make_run("select", "advise")
 
 
 @pytest.fixture(scope="module")
