@@ -26,6 +26,7 @@ import numpy as np
 from kcover import _checks
 from kcover.fl_greedy import METHODS
 from kcover.kernels import Kernel, make_kernel, power_of_two_scale
+from kcover.lazy import PASS_WIDTH
 from kcover.similarity import PRECISIONS, FeatureSimilarity, Similarity, min_similarity
 
 
@@ -93,11 +94,11 @@ def available_memory() -> int:
 
 
 def cache_bytes(n: int, t: int, block: int) -> int:
-    """Bytes of the float16 cache for N candidates and T targets (rows padded to the pass width)."""
-    from kcover.lazy import PASS_WIDTH
-
+    """Bytes of the float16 cache for N candidates and T targets: rows padded to the pass width,
+    and columns too when the targets are the pool (the symmetric pass's square cache)."""
     width = min(n, max(block, PASS_WIDTH))
-    return 2 * (-(-n // width) * width) * max(t, -(-n // width) * width if t == n else t)
+    rows = -(-n // width) * width
+    return 2 * rows * (rows if t == n else t)
 
 
 def resolve(method: str, epsilon: float, block: Any, precision: str, cache: Any) -> tuple[int, Any]:

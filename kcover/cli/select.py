@@ -30,6 +30,7 @@ import numpy as np
 
 from kcover import _checks
 from kcover.cli import distributed
+from kcover.internal import PRECISIONS
 from kcover.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 from kcover.kernels import KERNELS, make_kernel
 from kcover.selection import METHODS, select
@@ -102,7 +103,7 @@ def _selection_options(args: argparse.Namespace, method: str, n: int, t: int | N
         if opts["block"] != "auto" and opts["block"] <= 0:
             raise ValueError(f"--block: must be a positive integer or auto, got {args.block}")
         opts["cache"] = args.cache
-        opts["precision"] = _checks.choice(args.precision, ("highest", "default"), "--precision")
+        opts["precision"] = _checks.choice(args.precision, tuple(PRECISIONS), "--precision")
     if args.target_weights is not None:
         if method == "kcenter":
             raise ValueError("--target-weights: kcenter covers the pool itself and takes no target weights")
