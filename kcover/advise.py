@@ -199,6 +199,7 @@ def advise(
     pilot_budgets: str = "same",
     a_priori: str = "repaired",
     pilot_test_fraction: float | None = None,
+    reach: bool = True,
     progress: bool = True,
 ) -> Advice:
     """Measure conditions (A), (B), (C) and give a verdict per budget; optionally realize it.
@@ -240,6 +241,9 @@ def advise(
       pilot_budgets: how a budget k on ``pool_size`` maps to the pilot's selection part of n_sel
         points (:func:`kcover.advise_rules.pilot_budget`): "same" k, or "fraction",
         round(k n_sel / pool_size) but at least min(k, C).
+      reach: measure the reach gap U(k) of :func:`kcover.reach_gap` per budget on the spectral
+        subsample (``BudgetAdvice.reach_*``; two more eigendecompositions of that size), a
+        predictor shown beside the verdict (docs/product-law.md), not used by it.
       progress: tqdm bars on stderr for the sweep and the pilot.
 
     Returns:
@@ -292,7 +296,8 @@ def advise(
     kernels = (kernel_for(input_kernel, x_in, spectral_points, seeds[0]),
                kernel_for(learner_kernel, x_l, spectral_points, seeds[0]))
     full_grams = n <= dense_limit and (sweep or (pilot and n <= pilot_points))
-    geo = measure_geometry(x_in, x_l, y, c, kernels, spectral_points, seeds[0], lam, full_grams)
+    geo = measure_geometry(x_in, x_l, y, c, kernels, spectral_points, seeds[0], lam, full_grams,
+                           budgets if reach else ())
     timings["spectral_s"] = time.perf_counter() - t0
 
     m = geo.points
@@ -302,6 +307,9 @@ def advise(
                                     nn_input=geo.nn_input if a_priori == "repaired" else None,
                                     nn_learner=geo.nn_learner if a_priori == "repaired" else None)
                      for k in budgets)
+    if geo.reach is not None:
+        verdicts = tuple(v._replace(reach_input=float(geo.reach[0, i]), reach_learner=float(geo.reach[1, i]),
+                                    reach_gap=float(geo.reach[2, i])) for i, v in enumerate(verdicts))
 
     result_pilot = None
     if pilot:
@@ -331,7 +339,8 @@ def advise(
     settings = {"test_fraction": test_fraction, "seeds": list(seeds), "input_kernel": input_kernel,
                 "learner_kernel": learner_kernel, "l2": l2, "lam": lam, "spectral_points": m,
                 "gap_threshold": gap_threshold, "misalignment_threshold": misalignment_threshold,
-                "tail_threshold": tail_threshold, "a_priori": a_priori, "pilot": bool(pilot)}
+                "tail_threshold": tail_threshold, "a_priori": a_priori, "pilot": bool(pilot),
+                "reach": bool(reach)}
     if pilot:
         settings.update(pilot_splits=pilot_splits, pilot_max_splits=pilot_max_splits, pilot_points=pilot_points,
                         pilot_margin=pilot_margin, pool_size=n if pool_size is None else int(pool_size),

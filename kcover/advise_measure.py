@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kcover.kernels import Kernel, gram, make_kernel, median_bandwidth
+from kcover.law import reach_gap
 from kcover.probe import fit_probe, predict_probe
 from kcover.spectral import alignment, centered_alignment, effective_dimension
 
@@ -95,6 +96,8 @@ class Geometry(NamedTuple):
 
     ``nn_input`` and ``nn_learner``: :func:`neighbour_agreement` in each kernel. ``full`` holds
     the two N x N Gram matrices (input, learner) when they were formed for the sweep, else None.
+    ``reach``: (3, len(budgets)) rows G_in(k), G_K(k) and their gap, as fractions of the centered
+    label energy, at min(k, points) for each budget (:func:`kcover.reach_gap`); None without budgets.
     """
 
     alignment: float
@@ -107,14 +110,17 @@ class Geometry(NamedTuple):
     full: tuple[np.ndarray, np.ndarray] | None
     nn_input: float = float("nan")
     nn_learner: float = float("nan")
+    reach: np.ndarray | None = None
 
 
 def measure_geometry(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int, kernels: tuple[Kernel, Kernel],
-                     points: int, seed: int, lam: float, full_grams: bool) -> Geometry:
+                     points: int, seed: int, lam: float, full_grams: bool,
+                     budgets: tuple[int, ...] = ()) -> Geometry:
     """(A) and (C) from Gram matrices on a seeded subsample of m = min(N, ``points``) rows.
 
     ``kernels`` = (input kernel, learner kernel); ``lam`` is the ridge of r_eff relative to
-    trace(K / m). With ``full_grams`` both N x N Gram matrices are formed (for the sweep) and the
+    trace(K / m). With ``budgets``, the reach gap at each (capped at m) on the same Gram matrices,
+    with the centered one-hot labels as targets (two more m x m eigendecompositions). With ``full_grams`` both N x N Gram matrices are formed (for the sweep) and the
     subsample's are slices of them. Time O(m^2 (d_in + d_l) + m^3), memory O(m^2) (O(N^2) with
     ``full_grams``).
     """
@@ -135,4 +141,10 @@ def measure_geometry(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_class
     r_l = effective_dimension(mu_l, lam * max(float(mu_l.sum()), 1e-30))
     r_in = effective_dimension(mu_in, lam * max(float(mu_in.sum()), 1e-30))
     nn_in, nn_l = neighbour_agreement(g_in, y[rows]), neighbour_agreement(g_l, y[rows])
-    return Geometry(align, calign, r_l, r_in, tail_l, tail_in, m, full, nn_in, nn_l)
+    reach = None
+    if budgets:
+        yc = np.eye(num_classes)[y[rows]]
+        rg = reach_gap(g_in, g_l, yc - yc.mean(axis=0), [min(int(k), m) for k in budgets])
+        scale = max(rg.energy, 1e-30)
+        reach = np.stack([rg.reach_input, rg.tail_learner, rg.gap]) / scale
+    return Geometry(align, calign, r_l, r_in, tail_l, tail_in, m, full, nn_in, nn_l, reach)

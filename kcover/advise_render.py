@@ -26,6 +26,10 @@ def advice_dict(advice: Advice) -> dict:
         entry = {"k": b.k, "per_class": _r(b.per_class, 3), "binds": b.binds, "very_tight": b.very_tight,
                  "input_tail": _r(b.input_tail), "learner_tail": _r(b.learner_tail),
                  "verdict": b.verdict, "why": b.why, "reasons": list(b.reasons)}
+        if advice.settings.get("reach", False):
+            entry["reach_gap"] = _r(b.reach_gap)
+            entry["reach_input"] = _r(b.reach_input)
+            entry["reach_learner"] = _r(b.reach_learner)
         entry["a_priori_verdict"] = b.a_priori or b.verdict
         entry["a_priori_why"] = b.a_priori_why or b.why
         if advice.pilot is not None:
@@ -88,9 +92,9 @@ def advice_text(advice: Advice, verbose: bool = False) -> str:
     ]
     p = advice.pilot
     if p is None:
-        lines.append(f"{'budget':>7} {'k/C':>6} {'in-tail':>8}  {'verdict':<11} why")
+        lines.append(f"{'budget':>7} {'k/C':>6} {'in-tail':>8} {'reach':>6}  {'verdict':<11} why")
         for b in advice.budgets:
-            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f}  {b.verdict:<11} {b.why}")
+            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} {b.why}")
             if verbose:
                 lines.extend(f"{'':>26}- {r}" for r in b.reasons)
         if s.get("pilot") is False:
@@ -98,17 +102,17 @@ def advice_text(advice: Advice, verbose: bool = False) -> str:
         elif s.get("pilot"):
             lines += ["", "no pilot: every budget exceeds the pilot's selection part; the verdict is the a-priori "
                       "rule's"]
-        return _with_sweep(advice, lines)
-    lines.append(f"{'budget':>7} {'k/C':>6} {'in-tail':>8}  {'verdict':<11} {'pilot ADV':>9} {'se':>6} "
+        return _with_sweep(advice, lines + _reach_note(advice))
+    lines.append(f"{'budget':>7} {'k/C':>6} {'in-tail':>8} {'reach':>6}  {'verdict':<11} {'pilot ADV':>9} {'se':>6} "
                  f"{'>0':>6}  {'a priori':<11} why (a priori)")
     for b in advice.budgets:
         a = b.a_priori or b.verdict
         if b.pilot is None:
-            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f}  {b.verdict:<11} {'n/a':>9} {'':>6} "
+            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} {'n/a':>9} {'':>6} "
                          f"{'':>6}  {a:<11} {b.why} (not piloted: k exceeds the pilot's selection part)")
         else:
             q = b.pilot
-            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f}  {b.verdict:<11} {q.adv_mean:>+9.3f} "
+            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} {q.adv_mean:>+9.3f} "
                          f"{q.adv_se:>6.3f} {f'{q.splits_positive}/{q.splits}':>6}  {a:<11} "
                          f"{b.a_priori_why or b.why}")
         if verbose:
@@ -119,7 +123,19 @@ def advice_text(advice: Advice, verbose: bool = False) -> str:
     for b in advice.budgets:
         if b.pilot is not None and b.pilot.verdict != (b.a_priori or b.verdict):
             lines.append(f"  k = {b.k}: {b.reasons[1]}.")
-    return _with_sweep(advice, lines)
+    return _with_sweep(advice, lines + _reach_note(advice))
+
+
+def _reach(b) -> str:
+    return "n/a" if np.isnan(b.reach_gap) else f"{b.reach_gap:+.3f}"
+
+
+def _reach_note(advice: Advice) -> list[str]:
+    if not advice.settings.get("reach", False):
+        return []
+    return [f"reach: the reach gap U(k) = G_in(k) - G_K(k) as a fraction of the label energy (on "
+            f"{advice.settings['spectral_points']} points; docs/product-law.md): exact on the block model, "
+            "shown for comparison, not used by the verdict"]
 
 
 def _budget_rule_text(advice: Advice) -> str:

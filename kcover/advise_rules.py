@@ -98,7 +98,10 @@ class BudgetAdvice(NamedTuple):
     """The verdict at one budget ``k``; ``reasons`` in words, one condition each.
 
     ``verdict`` is the pilot's when a pilot ran (``pilot`` set), else the a-priori rule's;
-    ``a_priori`` is always the a-priori rule's verdict.
+    ``a_priori`` is always the a-priori rule's verdict. ``reach_input``, ``reach_learner`` and
+    ``reach_gap``: the reach gap U(k) = G_in(k) - G_K(k) of :func:`kcover.reach_gap` on the
+    spectral subsample, each as a fraction of the centered label energy (NaN when not measured);
+    an a-priori predictor shown beside the verdict, not used by it.
     """
 
     k: int
@@ -113,6 +116,9 @@ class BudgetAdvice(NamedTuple):
     a_priori: str = ""
     pilot: PilotBudget | None = None
     a_priori_why: str = ""
+    reach_input: float = float("nan")
+    reach_learner: float = float("nan")
+    reach_gap: float = float("nan")
 
 
 def default_budgets(num_classes: int, available: int) -> tuple[int, ...]:

@@ -17,7 +17,8 @@ beside it; ``--no-pilot`` keeps the a-priori verdict alone.
 and draws them to a PNG (default ``kcover-advise.png``). ``--json`` prints exactly one JSON
 object on stdout (progress goes to stderr) with at least ``input_probe_acc``,
 ``learner_probe_acc``, ``gap``, ``alignment_gap``, ``r_eff`` and ``budgets`` (objects with ``k``
-and ``verdict`` in "pay", "do-not-pay", "borderline"). Bad input: exit code 2, one-line error.
+and ``verdict`` in "pay", "do-not-pay", "borderline", and ``reach_gap``, ``reach_input``,
+``reach_learner`` unless ``--no-reach``). Bad input: exit code 2, one-line error.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
                         gap_threshold=gap_threshold, pilot=not args.no_pilot, pilot_splits=pilot_splits,
                         pilot_max_splits=pilot_max, pilot_points=pilot_points, pilot_margin=pilot_margin,
                         pool_size=pool_size, pilot_budgets=args.pilot_budgets, a_priori=args.a_priori,
-                        progress=not args.quiet)
+                        reach=not args.no_reach, progress=not args.quiet)
     except ValueError as err:
         msg = str(err)
         name, _, rest = msg.partition(":")
@@ -249,6 +250,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="size of the pool you will select from, if larger than the labelled rows (default: N)")
     pil.add_argument("--pilot-budgets", default="same", choices=["same", "fraction"],
                      help="budget k on your pool runs on the pilot as the same k (default) or the same fraction")
+    opt.add_argument("--no-reach", action="store_true",
+                     help="skip the reach gap U(k) per budget (an a-priori predictor shown beside the verdict; "
+                          "costs two eigendecompositions on the spectral subsample)")
     opt.add_argument("--a-priori", default="repaired", choices=["repaired", "former"],
                      help="the a-priori rule: repaired (default, calibrated on shipped data) or former")
     out = p.add_argument_group("output")

@@ -143,6 +143,11 @@ def test_advise_no_pilot_and_pilot_flags(run, data):
     d = json.loads(out)
     assert d["pilot"] is None and "pilot" not in d["budgets"][0] and "pilot_s" not in d["timings"]
     assert d["budgets"][0]["verdict"] == d["budgets"][0]["a_priori_verdict"] == "pay"
+    assert d["budgets"][0]["reach_gap"] > 0  # the learner reaches the hidden modes, the input does not
+    code, out, err = run("advise", "--input", data["x"], "--learner", data["e"], "--labels", data["y"], "--json",
+                         "--no-pilot", "--no-reach", "--budgets", "1C")
+    assert code == 0, err
+    assert "reach_gap" not in json.loads(out)["budgets"][0]
     code, out, err = run("advise", "--input", data["x"], "--learner", data["e"], "--labels", data["y"], "--json",
                          "--budgets", "1C", "--pilot-splits", 4, "--pilot-max-splits", 4, "--pilot-points", 300,
                          "--pilot-margin", 0.5, "--quiet")
@@ -158,9 +163,10 @@ def test_advise_readable_summary(run, data):
     assert code == 0, err
     assert "(B) full-budget probe accuracy" in out and "realized sweep" not in out
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("6 ", "12 "))]
-    # budget, k/C, in-tail, verdict, pilot ADV, se, splits > 0, a priori
-    assert [r[0] for r in rows] == ["6", "12"] and rows[0][3] == "pay" and rows[1][3] == "do-not-pay"
-    assert rows[0][7] == "pay" and rows[1][7] == "do-not-pay"
+    # budget, k/C, in-tail, reach, verdict, pilot ADV, se, splits > 0, a priori
+    assert [r[0] for r in rows] == ["6", "12"] and rows[0][4] == "pay" and rows[1][4] == "do-not-pay"
+    assert rows[0][8] == "pay" and rows[1][8] == "do-not-pay"
+    assert float(rows[0][3]) > 0 and "reach: the reach gap" in out
     assert "(C) fails" in out and "(A') holds" in out  # --verbose prints the reasons in words
     assert "pilot: " in out and "the a-priori rule agrees" in out
 

@@ -497,3 +497,31 @@ def test_targets_one_validator_for_krr_and_spectral():
         tail_energy(np.eye(4), np.arange(3.0), 1)
     with pytest.raises(ValueError, match="^y:"):
         targets(np.array([0.0, np.nan, 1.0, 2.0]), 4)
+
+
+def test_reach_gap_per_budget_is_the_law_module_on_the_same_grams():
+    """advise's reach fields are kcover.reach_gap on the pool's Gram matrices (linear kernels, so
+    the Grams are X X^T and E E^T with no bandwidth), against a float64 computation; the learner
+    that sees the hidden modes reaches the labels better than the folded input (gap > 0)."""
+    from kcover.law import reach_gap
+
+    x, e, y = misaligned_case()
+    a = advise(x, e, y, [C, 2 * C], input_kernel="linear", learner_kernel="linear", pilot=False, progress=False)
+    yc = one_hot(y, C) - one_hot(y, C).mean(axis=0)
+    xd, ed = x.astype(np.float64), e.astype(np.float64)
+    ref = reach_gap(xd @ xd.T, ed @ ed.T, yc, [C, 2 * C], float64=True)
+    got = np.array([[b.reach_input, b.reach_learner, b.reach_gap] for b in a.budgets]).T
+    want = np.stack([ref.reach_input, ref.tail_learner, ref.gap]) / ref.energy
+    np.testing.assert_allclose(got, want, atol=5e-3)
+    assert all(b.reach_gap > 0.1 for b in a.budgets)
+    d = a.to_dict()["budgets"][0]
+    assert d["reach_gap"] == pytest.approx(a.budgets[0].reach_gap, abs=1e-4)
+    assert d["reach_input"] - d["reach_learner"] == pytest.approx(d["reach_gap"], abs=2e-4)
+    assert "reach" in a.summary()
+
+
+def test_reach_gap_can_be_switched_off():
+    x, e, y = aligned_case()
+    a = advise(x, e, y, [C], pilot=False, reach=False, progress=False)
+    assert np.isnan(a.budgets[0].reach_gap) and "reach_gap" not in a.to_dict()["budgets"][0]
+    assert "reach:" not in a.summary()
