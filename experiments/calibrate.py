@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from kcover.experiments import protocol as P
+from kcover.experiments.calibrate_pools import plot_reach, pool_scores, reach_ranking
 from kcover.experiments.driver import main_with_errors
 from kcover.experiments.store import ResultStore, atomic_write_text
 
@@ -65,6 +66,7 @@ class Cell(NamedTuple):
 
     ``diagnostics`` from the advisor's default settings; ``variants[name]`` from the advisor with
     the options ``VARIANTS[name]`` (the pilot's budget rule, its scoring share), where they ran.
+    ``pool_adv``: (seed, realized ADV) of every truth pool, for the per-pool scores.
     """
 
     dataset: str
@@ -75,6 +77,7 @@ class Cell(NamedTuple):
     truth: P.AdvantageStats
     diagnostics: tuple[dict[str, Any], ...]
     variants: dict[str, tuple[dict[str, Any], ...]] = {}
+    pool_adv: tuple[tuple[int, float], ...] = ()
 
     @property
     def label(self) -> str:
@@ -136,7 +139,7 @@ def _diags(rows: list[dict[str, Any]], where: dict[str, Any], variant: str | Non
     options = VARIANTS.get(variant, {}) if variant else {}
     found = sorted((r for r in rows if r["key"]["selector"] == "diagnostic" and P.advisor_options(r["key"]) == options
                     and all(r["key"].get(f) == v for f, v in where.items())), key=lambda r: r["key"]["seed"])
-    return [r["value"] for r in found][:limit]
+    return [dict(r["value"], seed=r["key"]["seed"]) for r in found][:limit]
 
 
 def run_variant(args: argparse.Namespace, part: str, variant: str) -> int:
@@ -163,13 +166,15 @@ def collect(out: Path, args: argparse.Namespace) -> list[Cell]:
             diags = _diags(rows, {"representation": rep}, None, args.diagnostic_seeds)
             var = {v: _diags(rows, {"representation": rep}, v, args.diagnostic_seeds) for v in VARIANTS}
             for m in TEXT["budgets"]:
-                truth = P.advantage_stats(rows, {"representation": rep, "budget": m})
+                where = {"representation": rep, "budget": m}
+                truth = P.advantage_stats(rows, where)
                 if not truth.seeds:
                     continue
                 c = diags[0]["num_classes"] if diags else 5
                 cells.append(Cell(TEXT["task"], rep, "label", f"{m}C", m * c, truth,
                                   tuple(_at(d, m * c) for d in diags),
-                                  {v: tuple(_at(d, m * c) for d in ds) for v, ds in var.items()}))
+                                  {v: tuple(_at(d, m * c) for d in ds) for v, ds in var.items()},
+                                  tuple(P.seed_differences(rows, where).items())))
     for ds in VISION:
         if ds not in args.parts:
             continue
@@ -182,12 +187,14 @@ def collect(out: Path, args: argparse.Namespace) -> list[Cell]:
                        for v in VARIANTS}
                 c = diags[0]["num_classes"] if diags else 10
                 for name, mult in (("tight", 1), ("loose", 6)):
-                    truth = P.advantage_stats(rows, {"representation": rep, "task": task, "budget": name})
+                    where = {"representation": rep, "task": task, "budget": name}
+                    truth = P.advantage_stats(rows, where)
                     if not truth.seeds:
                         continue
                     cells.append(Cell(ds, rep, "label" if task == "hard" else "smooth", f"{name} ({mult}C)",
                                       mult * c, truth, tuple(_at(d, mult * c) for d in diags),
-                                      {v: tuple(_at(d, mult * c) for d in ds) for v, ds in var.items()}))
+                                      {v: tuple(_at(d, mult * c) for d in ds) for v, ds in var.items()},
+                                      tuple(P.seed_differences(rows, where).items())))
     return cells
 
 
@@ -196,7 +203,7 @@ def _at(record: dict[str, Any], k: int) -> dict[str, Any]:
     budget = next((b for b in record["budgets"] if b["k"] == k), None)
     return {"record": {f: record.get(f) for f in ("gap", "gap_se", "misalignment", "r_eff", "r_eff_input",
                                                   "num_classes", "nn_input", "nn_learner")},
-            "budget": budget}
+            "budget": budget, "seed": record.get("seed")}
 
 
 def verdicts(cell: Cell, rule: str) -> list[str]:
@@ -287,8 +294,10 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
                                 "close_call": bool(cell.close_call), "verdicts": vs,
                                 "measurements": [{"record": d["record"],
                                                   "budget": {f: v for f, v in (d["budget"] or {}).items()
-                                                             if f not in ("reasons", "why", "a_priori_why")}}
-                                                 for d in cell.diagnostics]})
+                                                             if f not in ("reasons", "why", "a_priori_why")},
+                                                  "seed": d.get("seed")}
+                                                 for d in cell.diagnostics],
+                                "pool_adv": [[int(sd), float(a)] for sd, a in cell.pool_adv]})
     score_rows = []
     groups = {"all": list(cells), "tuning (" + ", ".join(TUNING) + ")": [c for c in cells if c.dataset in TUNING],
               "held out (" + ", ".join(HELD_OUT) + ")": [c for c in cells if c.dataset in HELD_OUT],
@@ -323,6 +332,16 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
             conf_rows.append([f"[{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'}", name, _fraction(right, n)])
             record["scores"].setdefault("pilot by confidence", {})[f"{lo}-{hi} {name}"] = {"right": right, "pairs": n}
     n_pools = max((len(c.diagnostics) for c in cells), default=0)
+    pool_rows = []
+    for name, group in (("all", cells), ("tuning", [c for c in cells if c.dataset in TUNING]),
+                        ("held out", [c for c in cells if c.dataset in HELD_OUT])):
+        for rule, (right, pairs) in pool_scores(group, verdicts, RULES, TRUTH_MARGIN).items():
+            pool_rows.append([rule, name, _fraction(right, pairs)])
+            record["scores"].setdefault("per pool", {}).setdefault(rule, {})[name] = {"right": right, "pairs": pairs}
+    ranking = reach_ranking(cells)
+    record["reach_ranking"] = ranking
+    reach_rows = [[r["dataset"], r["cells"], r["n"], f"{r['spearman']:+.2f}", f"{r['sign_agreement']}/{r['n']}"]
+                  for r in ranking]
     md = [
         f"Ground truth: ADV = acc(embed-FL) - acc(input-FL), mean ± sd over {cells[0].truth.seeds if cells else 0} "
         f"pools (pools with ADV > 0 / pools); truth = pay when the mean exceeds {TRUTH_MARGIN}; (close) marks a mean "
@@ -339,6 +358,19 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
         "on the stated side of the margin), right / (cell, pool) pairs:",
         "",
         P.markdown_table(["pilot confidence", "cells", "right"], conf_rows),
+        "",
+        "Per pool: each rule against the realized ADV of the pool it ran on (pay when that pool's ADV exceeds "
+        f"{TRUTH_MARGIN}), right / (cell, pool) pairs. The last rule uses that realized ADV itself as the verdict and "
+        "is scored against the cell's truth above (mean over pools): the ceiling of any rule that sees one pool.",
+        "",
+        P.markdown_table(["rule", "cells", "right"], pool_rows),
+        "",
+        "The reach gap U(k) of `kcover advise` (`reach_gap`, mean over the advisor's pools) as a predictor: Spearman "
+        "rank correlation with the realized mean ADV over each dataset's cells (representations x tasks x budgets), "
+        "and the cells where the two agree in sign. Figure: reach.png.",
+        "",
+        P.markdown_table(["dataset", "cells", "n", "Spearman", "same sign"], reach_rows) if reach_rows
+        else "(no reach gap recorded: the advisor ran without it)",
     ]
     csv_header = ["dataset", "representation", "task", "budget", "k", "adv_mean", "adv_std", "pools_positive", "pools",
                   "truth", "close_call", "gap_mean", "advisor_pools"] + [f"right {r}" for r in RULES]
@@ -369,6 +401,7 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_text(folder / "calibration.md", md + "\n")
         atomic_write_text(folder / "calibration.csv", csv)
         atomic_write_text(folder / "calibration.json", json.dumps(record, indent=1, default=float))
+        plot_reach(cells, str(folder / "reach.png"))
     print(md)
     return 0
 

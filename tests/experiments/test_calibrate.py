@@ -38,3 +38,33 @@ def test_truth_close_calls_and_rule_scores():
     assert "| rule |" in md and record["scores"]["pilot"]["all"] == {"right": 2, "pairs": 3, "cells_right": 1,
                                                                     "cells": 2}
     assert csv.splitlines()[0].startswith("dataset,representation,task,budget,k,adv_mean")
+
+
+def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
+    from kcover.experiments.calibrate_pools import plot_reach, pool_scores, reach_ranking, spearman
+
+    def pool(seed, verdict, reach):
+        d = _pool(0.0, 0.9, 0.9, 5, verdict)
+        d["seed"], d["budget"]["reach_gap"] = seed, reach
+        return d
+
+    # the cell pays on average, but its second pool did not: the pilot said so there
+    a = K.Cell("d", "pretrained", "label", "1C", 5, AdvantageStats(0.06, 0.05, 3, 2),
+               (pool(0, "pay", 0.3), pool(1, "do-not-pay", 0.2)), {}, ((0, 0.10), (1, -0.01), (2, 0.09)))
+    b = K.Cell("d", "random", "label", "1C", 5, AdvantageStats(-0.02, 0.01, 3, 0),
+               (pool(0, "do-not-pay", -0.1),), {}, ((0, -0.02), (1, -0.03), (2, -0.01)))
+    c = K.Cell("d", "random", "label", "2C", 10, AdvantageStats(0.01, 0.01, 3, 3),
+               (pool(0, "do-not-pay", 0.0),), {}, ((0, 0.0), (1, 0.01), (2, 0.02)))
+    s = pool_scores([a, b, c], K.verdicts, ["pilot"], K.TRUTH_MARGIN)
+    assert s["pilot"] == (4, 4)  # right on every pool's own ADV, although pool 1 of a disagrees with a's mean
+    assert s["own pool's realized ADV (ceiling)"] == (8, 9)  # a's pool 1 is the one pool on the other side
+    rows = reach_ranking([a, b, c])
+    assert rows[0]["n"] == 3 and rows[0]["spearman"] == pytest.approx(1.0) and rows[0]["sign_agreement"] == 2
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 1, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486833)  # ties share their mean rank
+    with pytest.raises(ValueError, match="^a, b:"):
+        spearman([1, 2, 3], [1, 2])
+    assert plot_reach([a, b, c], str(tmp_path / "r.png")) and (tmp_path / "r.png").stat().st_size > 1000
+    md, record, _ = K.tables([a, b, c])
+    assert "Spearman" in md and record["reach_ranking"][0]["spearman"] == pytest.approx(1.0)
+    assert record["scores"]["per pool"]["pilot"]["all"] == {"right": 4, "pairs": 4}

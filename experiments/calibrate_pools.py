@@ -1,0 +1,137 @@
+"""Two more readings of the calibration (:mod:`kcover.experiments.calibrate`): per pool, and the reach gap.
+
+* :func:`pool_scores` -- each rule scored against the realized ADV of *the same pool* it ran on
+  (the user's question: does learner geometry pay on my pool?), and the ceiling of any rule that
+  sees one pool when it is scored against the cell's mean over pools (that pool's own realized
+  ADV, used as the verdict).
+* :func:`reach_ranking` -- how well the advisor's reach gap U(k) (``kcover advise``'s
+  ``reach_gap``, mean over the advisor's pools) ranks cells by their realized mean ADV: Spearman
+  rank correlation per dataset, over representations, tasks and budgets.
+* :func:`plot_reach` -- the same as a figure: realized ADV against the reach gap, per dataset.
+
+Cells are :class:`kcover.experiments.calibrate.Cell` (read by attribute only: ``dataset``,
+``representation``, ``task``, ``k``, ``truth``, ``pay``, ``pool_adv``, ``diagnostics``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def _ranks(a: np.ndarray) -> np.ndarray:
+    """Ranks 0..n-1 of ``a`` (n,), ties sharing their mean rank."""
+    order = np.argsort(a, kind="stable")
+    ranks = np.empty(a.size, np.float64)
+    ranks[order] = np.arange(a.size, dtype=np.float64)
+    for v in np.unique(a):
+        tie = a == v
+        ranks[tie] = ranks[tie].mean()
+    return ranks
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman rank correlation of two equal-length sequences (NaN with fewer than 3 pairs or a constant one)."""
+    x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"a, b: must be 1-d and of equal length, got {x.shape} and {y.shape}")
+    if x.size < 3:
+        return float("nan")
+    rx, ry = _ranks(x), _ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _pairs(cell: Any) -> list[tuple[dict[str, Any], float]]:
+    """(advisor measurement, that pool's realized ADV) for each advisor pool of ``cell`` with a truth row."""
+    adv = dict(cell.pool_adv)
+    return [(d, adv[d["seed"]]) for d in cell.diagnostics if d.get("seed") in adv]
+
+
+def pool_scores(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]], rules: Sequence[str],
+                margin: float) -> dict[str, tuple[int, int]]:
+    """Per rule, (right, pairs) against each pool's own realized ADV (pay when it exceeds ``margin``).
+
+    Also ``"own pool's realized ADV (ceiling)"``: that pool's realized ADV as the verdict, scored
+    against the cell's truth (mean over all pools), the best a rule that sees one pool can expect.
+    ``verdicts(cell, rule)`` gives the rule's verdict per advisor pool, in the order of ``cell.diagnostics``.
+    """
+    out: dict[str, tuple[int, int]] = {}
+    for rule in rules:
+        right = pairs = 0
+        for cell in cells:
+            adv = dict(cell.pool_adv)
+            for d, v in zip(cell.diagnostics, verdicts(cell, rule)):
+                if v == "n/a" or d.get("seed") not in adv:
+                    continue
+                pairs += 1
+                right += v == ("pay" if adv[d["seed"]] > margin else "do-not-pay")
+        out[rule] = (right, pairs)
+    right = pairs = 0
+    for cell in cells:
+        for _, a in cell.pool_adv:
+            pairs += 1
+            right += (a > margin) == cell.pay
+    out["own pool's realized ADV (ceiling)"] = (right, pairs)
+    return out
+
+
+def reach_points(cells: Sequence[Any]) -> list[tuple[Any, float]]:
+    """(cell, mean reach gap over its advisor pools) for cells whose advisor recorded one."""
+    out = []
+    for cell in cells:
+        vals = [d["budget"]["reach_gap"] for d in cell.diagnostics
+                if d.get("budget") and d["budget"].get("reach_gap") is not None]
+        if vals:
+            out.append((cell, float(np.mean(vals))))
+    return out
+
+
+def reach_ranking(cells: Sequence[Any]) -> list[dict[str, Any]]:
+    """Spearman(mean reach gap, realized mean ADV) per dataset: over all its cells and within each task."""
+    pts = reach_points(cells)
+    rows = []
+    for ds in sorted({c.dataset for c, _ in pts}):
+        groups = {"all cells": [(c, g) for c, g in pts if c.dataset == ds]}
+        for task in sorted({c.task for c, _ in groups["all cells"]}):
+            groups[f"{task} task"] = [(c, g) for c, g in groups["all cells"] if c.task == task]
+        for name, grp in groups.items():
+            rows.append({"dataset": ds, "cells": name, "n": len(grp),
+                         "spearman": spearman([g for _, g in grp], [c.truth.mean for c, _ in grp]),
+                         "sign_agreement": int(sum((g > 0) == (c.truth.mean > 0) for c, g in grp))})
+    return rows
+
+
+def plot_reach(cells: Sequence[Any], path: str) -> str | None:
+    """Realized mean ADV (± sd over pools) against the mean reach gap, one panel per dataset; None if no reach."""
+    pts = reach_points(cells)
+    if not pts:
+        return None
+    from matplotlib.figure import Figure
+
+    datasets = sorted({c.dataset for c, _ in pts})
+    fig = Figure(figsize=(4.2 * len(datasets), 3.8), dpi=110)
+    axes = np.atleast_1d(fig.subplots(1, len(datasets)))
+    marks = {("pretrained", "label"): ("o", "tab:green"), ("random", "label"): ("o", "tab:red"),
+             ("pretrained", "smooth"): ("s", "tab:green"), ("random", "smooth"): ("s", "tab:red")}
+    for ax, ds in zip(axes, datasets):
+        for (rep, task), (m, col) in marks.items():
+            grp = [(c, g) for c, g in pts if c.dataset == ds and c.representation == rep and c.task == task]
+            if grp:
+                ax.errorbar([g for _, g in grp], [c.truth.mean for c, _ in grp], yerr=[c.truth.std for c, _ in grp],
+                            fmt=m, color=col, ms=5, capsize=2, label=f"{rep}, {task}")
+                for c, g in grp:
+                    ax.annotate(str(c.k), (g, c.truth.mean), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.axvline(0.0, color="gray", lw=0.6, ls=":")
+        rho = spearman([g for c, g in pts if c.dataset == ds], [c.truth.mean for c, _ in pts if c.dataset == ds])
+        ax.set_title(f"{ds}: Spearman {rho:+.2f}")
+        ax.set_xlabel("reach gap U(k) / label energy (advise)")
+        ax.set_ylabel("realized ADV, mean ± sd over pools")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
