@@ -11,6 +11,7 @@ output into a :class:`~kcover.result.Selection`, checking that no gain is NaN.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -106,6 +107,24 @@ def greedy_loop(
 
 
 greedy_jit = jax.jit(greedy_loop, static_argnames=STATIC)
+
+
+@functools.partial(jax.jit, static_argnames=("block",))
+def coverage_value(src: Similarity, w: jax.Array, floor: jax.Array, idx: jax.Array, block: int) -> jax.Array:
+    """F(S) = sum_t w_t (max(floor, max_{j in S} s(t, j)) - floor) for S = ``idx`` (m,), a scalar.
+
+    ``block`` columns per call (S is padded with its first index, which leaves the max unchanged):
+    ceil(m / block) wide products instead of the m one-column steps of the ``fixed`` loop, for
+    when only the value is wanted. Time O(m T d), memory O(T block).
+    """
+    m = idx.shape[0]
+    ids = jnp.concatenate([idx, jnp.full(((-m) % block,), idx[0], idx.dtype)]).reshape(-1, block)
+
+    def body(cover, b):
+        return jnp.maximum(cover, jnp.max(src.columns(b), axis=1)), None
+
+    cover, _ = jax.lax.scan(body, jnp.full(w.shape, floor, w.dtype), ids)
+    return jnp.sum(w * (cover - floor))
 
 
 def to_selection(out: tuple[Any, ...], method: str, info: dict[str, Any], t_real: int | None = None) -> Selection:

@@ -8,7 +8,7 @@ import numpy as np
 
 from kcover import _checks
 from kcover.facility_location import METHODS as FL_METHODS
-from kcover.facility_location import evaluate_sequence, facility_location
+from kcover.facility_location import evaluate_sequence, facility_location, objective
 from kcover.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 from kcover.kcenter import k_center
 from kcover.fl_options import CoverageKeywords
@@ -26,12 +26,27 @@ def random_subset(features: Any, k: int, *, seed: int = 0, **coverage: Unpack[Co
     :func:`~kcover.facility_location.facility_location`) so that they compare directly with the
     greedy selectors. Time O(k T d).
     """
+    x, order, init = _random_order(features, k, seed, coverage.get("initial"))
+    return evaluate_sequence(x, order, method="random", **{**coverage, "initial": init})
+
+
+def random_objective(features: Any, k: int, *, seed: int = 0, **coverage: Unpack[CoverageKeywords]) -> float:
+    """F(S) of the subset :func:`random_subset` picks with the same ``seed``, without its curves.
+
+    The same value as ``random_subset(...).objective[-1]`` (up to float32 rounding) from
+    ceil(k / 64) wide similarity calls instead of k one-column steps: the baseline ``kcover
+    select`` prints. ``features`` (N, d); time O(k T d).
+    """
+    x, order, init = _random_order(features, k, seed, coverage.get("initial"))
+    return objective(x, order, **{**coverage, "initial": init})
+
+
+def _random_order(features: Any, k: int, seed: int, initial: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = _checks.features(features, "features")
-    init = _checks.indices(coverage.get("initial"), x.shape[0], "initial")
+    init = _checks.indices(initial, x.shape[0], "initial")
     k = _checks.budget(k, x.shape[0] - init.size)
     free = np.setdiff1d(np.arange(x.shape[0]), init)
-    order = np.random.default_rng(seed).permutation(free)[:k]
-    return evaluate_sequence(x, order, method="random", **{**coverage, "initial": init})
+    return x, np.random.default_rng(seed).permutation(free)[:k], init
 
 
 def select(features: Any, k: int, *, method: str = "lazy", kernel: str | Kernel | None = None,

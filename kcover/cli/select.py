@@ -33,7 +33,7 @@ from kcover.cli import distributed
 from kcover.internal import PRECISIONS
 from kcover.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 from kcover.kernels import KERNELS, make_kernel
-from kcover.selection import METHODS, select
+from kcover.selection import METHODS, random_objective
 
 
 def load_array(path: str, name: str, *, key: str | None = None, mmap: bool = False) -> np.ndarray:
@@ -148,9 +148,8 @@ def run(args: argparse.Namespace) -> int:
     took = time.perf_counter() - t0
     baseline = None
     if method not in ("kcenter", "random") and not args.local_targets:  # local targets: no single-process baseline
-        baseline = float(select(x, k, method="random", kernel=kern, targets=targets, seed=seed,
-                                **{o: options[o] for o in ("target_weights", "initial") if o in options}
-                                ).objective[-1])
+        baseline = random_objective(x, k, kernel=kern, targets=targets, seed=seed,
+                                    **{o: options[o] for o in ("target_weights", "initial") if o in options})
     written = distributed.writes_output(args, joined)
     if written:
         np.save(picks_path, sel.indices.astype(np.int64))

@@ -217,6 +217,27 @@ def test_random_and_kcenter_are_scored_consistently(x64):
     assert g.objective[-1] >= r.objective[-1]
 
 
+@pytest.mark.parametrize("kernel", ["rbf", "cosine", "linear"])
+@pytest.mark.parametrize("k", [1, 63, 64, 65, 150])  # around the 64-column call width: padding and one call
+def test_objective_and_random_objective_match_brute_force(kernel, k, x64):
+    from kcover.selection import random_objective, random_subset
+
+    rng = np.random.default_rng(k)
+    x, t = rng.normal(size=(200, 4)), rng.normal(size=(90, 4))
+    w, init = rng.uniform(0.5, 2.0, size=90), [3, 7]
+    opts = dict(kernel=kernel, targets=t, target_weights=w, initial=init)
+    bw = {"bandwidth": 1.5} if kernel == "rbf" else {}
+    r = random_subset(x, k, seed=k, **opts, **bw)
+    floor = kcover.make_kernel(kernel, 1.5 if kernel == "rbf" else None).floor
+    want = fl_value(ref_gram(t, x, kernel, 1.5), init + r.indices.tolist(), w, floor)
+    got = random_objective(x, k, seed=k, **opts, **bw)
+    assert got == pytest.approx(want, rel=1e-10 if x64 else 1e-5) and got == pytest.approx(r.objective[-1], rel=1e-5)
+    with pytest.raises(ValueError, match="^indices: overlaps the initial subset"):
+        kcover.objective(x, [3, 4], **opts, **bw)
+    with pytest.raises(ValueError, match="^indices: is empty"):
+        kcover.objective(x, [], **bw)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
