@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from kcover.experiments import protocol as P
-from kcover.experiments.calibrate_pools import plot_reach, pool_scores, reach_ranking
+from kcover.experiments.calibrate_pools import plot_reach, pool_sections
 from kcover.experiments.driver import main_with_errors
 from kcover.experiments.store import ResultStore, atomic_write_text
 
@@ -332,16 +332,6 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
             conf_rows.append([f"[{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'}", name, _fraction(right, n)])
             record["scores"].setdefault("pilot by confidence", {})[f"{lo}-{hi} {name}"] = {"right": right, "pairs": n}
     n_pools = max((len(c.diagnostics) for c in cells), default=0)
-    pool_rows = []
-    for name, group in (("all", cells), ("tuning", [c for c in cells if c.dataset in TUNING]),
-                        ("held out", [c for c in cells if c.dataset in HELD_OUT])):
-        for rule, (right, pairs) in pool_scores(group, verdicts, RULES, TRUTH_MARGIN).items():
-            pool_rows.append([rule, name, _fraction(right, pairs)])
-            record["scores"].setdefault("per pool", {}).setdefault(rule, {})[name] = {"right": right, "pairs": pairs}
-    ranking = reach_ranking(cells)
-    record["reach_ranking"] = ranking
-    reach_rows = [[r["dataset"], r["cells"], r["n"], f"{r['spearman']:+.2f}", f"{r['sign_agreement']}/{r['n']}"]
-                  for r in ranking]
     md = [
         f"Ground truth: ADV = acc(embed-FL) - acc(input-FL), mean ± sd over {cells[0].truth.seeds if cells else 0} "
         f"pools (pools with ADV > 0 / pools); truth = pay when the mean exceeds {TRUTH_MARGIN}; (close) marks a mean "
@@ -359,18 +349,9 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
         "",
         P.markdown_table(["pilot confidence", "cells", "right"], conf_rows),
         "",
-        "Per pool: each rule against the realized ADV of the pool it ran on (pay when that pool's ADV exceeds "
-        f"{TRUTH_MARGIN}), right / (cell, pool) pairs. The last rule uses that realized ADV itself as the verdict and "
-        "is scored against the cell's truth above (mean over pools): the ceiling of any rule that sees one pool.",
-        "",
-        P.markdown_table(["rule", "cells", "right"], pool_rows),
-        "",
-        "The reach gap U(k) of `kcover advise` (`reach_gap`, mean over the advisor's pools) as a predictor: Spearman "
-        "rank correlation with the realized mean ADV over each dataset's cells (representations x tasks x budgets), "
-        "and the cells where the two agree in sign. Figure: reach.png.",
-        "",
-        P.markdown_table(["dataset", "cells", "n", "Spearman", "same sign"], reach_rows) if reach_rows
-        else "(no reach gap recorded: the advisor ran without it)",
+        *pool_sections(cells, verdicts, RULES, TRUTH_MARGIN,
+                       {"all": list(cells), "tuning": [c for c in cells if c.dataset in TUNING],
+                        "held out": [c for c in cells if c.dataset in HELD_OUT]}, record),
     ]
     csv_header = ["dataset", "representation", "task", "budget", "k", "adv_mean", "adv_std", "pools_positive", "pools",
                   "truth", "close_call", "gap_mean", "advisor_pools"] + [f"right {r}" for r in RULES]

@@ -8,6 +8,7 @@
   ``reach_gap``, mean over the advisor's pools) ranks cells by their realized mean ADV: Spearman
   rank correlation per dataset, over representations, tasks and budgets.
 * :func:`plot_reach` -- the same as a figure: realized ADV against the reach gap, per dataset.
+* :func:`pool_sections` -- both readings as markdown, recorded into the calibration's JSON.
 
 Cells are :class:`kcover.experiments.calibrate.Cell` (read by attribute only: ``dataset``,
 ``representation``, ``task``, ``k``, ``truth``, ``pay``, ``pool_adv``, ``diagnostics``).
@@ -19,6 +20,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from kcover.experiments import protocol as P
 
 
 def _ranks(a: np.ndarray) -> np.ndarray:
@@ -135,3 +138,35 @@ def plot_reach(cells: Sequence[Any], path: str) -> str | None:
     fig.tight_layout()
     fig.savefig(path)
     return path
+
+
+def _fraction(a: int, b: int) -> str:
+    return f"{a}/{b} ({a / b:.0%})" if b else "n/a"
+
+
+def pool_sections(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]], rules: Sequence[str],
+                  margin: float, groups: dict[str, Sequence[Any]], record: dict[str, Any]) -> list[str]:
+    """Markdown lines for the per-pool scores (per group of cells) and the reach ranking; both go into ``record``."""
+    pool_rows = []
+    for name, group in groups.items():
+        for rule, (right, pairs) in pool_scores(group, verdicts, rules, margin).items():
+            pool_rows.append([rule, name, _fraction(right, pairs)])
+            record["scores"].setdefault("per pool", {}).setdefault(rule, {})[name] = {"right": right, "pairs": pairs}
+    ranking = reach_ranking(cells)
+    record["reach_ranking"] = ranking
+    reach_rows = [[r["dataset"], r["cells"], r["n"], f"{r['spearman']:+.2f}", f"{r['sign_agreement']}/{r['n']}"]
+                  for r in ranking]
+    return [
+        "Per pool: each rule against the realized ADV of the pool it ran on (pay when that pool's ADV exceeds "
+        f"{margin}), right / (cell, pool) pairs. The last rule uses that realized ADV itself as the verdict and "
+        "is scored against the cell's truth above (mean over pools): the ceiling of any rule that sees one pool.",
+        "",
+        P.markdown_table(["rule", "cells", "right"], pool_rows),
+        "",
+        "The reach gap U(k) of `kcover advise` (`reach_gap`, mean over the advisor's pools) as a predictor: Spearman "
+        "rank correlation with the realized mean ADV over each dataset's cells (representations x tasks x budgets), "
+        "and the cells where the two agree in sign. Figure: reach.png.",
+        "",
+        P.markdown_table(["dataset", "cells", "n", "Spearman", "same sign"], reach_rows) if reach_rows
+        else "(no reach gap recorded: the advisor ran without it)",
+    ]
