@@ -6,7 +6,8 @@
   ADV, used as the verdict).
 * :func:`reach_ranking` -- how well the advisor's reach gap U(k) (``kcover advise``'s
   ``reach_gap``, mean over the advisor's pools) ranks cells by their realized mean ADV: Spearman
-  rank correlation per dataset, over representations, tasks and budgets.
+  rank correlation per dataset, over representations, tasks and budgets; beside it the label-tail
+  difference and the pilot's measured ADV (:data:`PREDICTORS`).
 * :func:`plot_reach` -- the same as a figure: realized ADV against the reach gap, per dataset.
 * :func:`pool_sections` -- both readings as markdown, recorded into the calibration's JSON.
 
@@ -82,29 +83,43 @@ def pool_scores(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]],
     return out
 
 
-def reach_points(cells: Sequence[Any]) -> list[tuple[Any, float]]:
-    """(cell, mean reach gap over its advisor pools) for cells whose advisor recorded one."""
+PREDICTORS = {
+    "reach gap": lambda b: b.get("reach_gap"),
+    "tail difference": lambda b: (None if b.get("input_tail") is None or b.get("learner_tail") is None
+                                  else b["input_tail"] - b["learner_tail"]),
+    "pilot ADV": lambda b: (b.get("pilot") or {}).get("adv_mean"),
+}
+"""Per-budget numbers of an advisor record that may rank cells by realized ADV: the reach gap U(k),
+the label energy the input kernel's top k leaves out minus the learner kernel's (``input_tail -
+learner_tail``, both a priori), and the pilot's measured mean ADV (for comparison)."""
+
+
+def reach_points(cells: Sequence[Any], predictor: str = "reach gap") -> list[tuple[Any, float]]:
+    """(cell, mean of ``predictor`` over its advisor pools) for cells whose advisor recorded it."""
+    get = PREDICTORS[predictor]
     out = []
     for cell in cells:
-        vals = [d["budget"]["reach_gap"] for d in cell.diagnostics
-                if d.get("budget") and d["budget"].get("reach_gap") is not None]
+        vals = [get(d["budget"]) for d in cell.diagnostics if d.get("budget")]
+        vals = [v for v in vals if v is not None]
         if vals:
             out.append((cell, float(np.mean(vals))))
     return out
 
 
 def reach_ranking(cells: Sequence[Any]) -> list[dict[str, Any]]:
-    """Spearman(mean reach gap, realized mean ADV) per dataset: over all its cells and within each task."""
-    pts = reach_points(cells)
+    """Spearman(mean predictor, realized mean ADV) per predictor and dataset: over all its cells and within each task."""
     rows = []
-    for ds in sorted({c.dataset for c, _ in pts}):
-        groups = {"all cells": [(c, g) for c, g in pts if c.dataset == ds]}
-        for task in sorted({c.task for c, _ in groups["all cells"]}):
-            groups[f"{task} task"] = [(c, g) for c, g in groups["all cells"] if c.task == task]
-        for name, grp in groups.items():
-            rows.append({"dataset": ds, "cells": name, "n": len(grp),
-                         "spearman": spearman([g for _, g in grp], [c.truth.mean for c, _ in grp]),
-                         "sign_agreement": int(sum((g > 0) == (c.truth.mean > 0) for c, g in grp))})
+    for predictor in PREDICTORS:
+        pts = reach_points(cells, predictor)
+        for ds in sorted({c.dataset for c, _ in pts}):
+            groups = {"all cells": [(c, g) for c, g in pts if c.dataset == ds]}
+            for task in sorted({c.task for c, _ in groups["all cells"]}):
+                if len(groups["all cells"]) > sum(c.task == task for c, _ in groups["all cells"]):
+                    groups[f"{task} task"] = [(c, g) for c, g in groups["all cells"] if c.task == task]
+            for name, grp in groups.items():
+                rows.append({"predictor": predictor, "dataset": ds, "cells": name, "n": len(grp),
+                             "spearman": spearman([g for _, g in grp], [c.truth.mean for c, _ in grp]),
+                             "sign_agreement": int(sum((g > 0) == (c.truth.mean > 0) for c, g in grp))})
     return rows
 
 
@@ -154,8 +169,8 @@ def pool_sections(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]
             record["scores"].setdefault("per pool", {}).setdefault(rule, {})[name] = {"right": right, "pairs": pairs}
     ranking = reach_ranking(cells)
     record["reach_ranking"] = ranking
-    reach_rows = [[r["dataset"], r["cells"], r["n"], f"{r['spearman']:+.2f}", f"{r['sign_agreement']}/{r['n']}"]
-                  for r in ranking]
+    reach_rows = [[r["predictor"], r["dataset"], r["cells"], r["n"], f"{r['spearman']:+.2f}",
+                   f"{r['sign_agreement']}/{r['n']}"] for r in ranking]
     return [
         "Per pool: each rule against the realized ADV of the pool it ran on (pay when that pool's ADV exceeds "
         f"{margin}), right / (cell, pool) pairs. The last rule uses that realized ADV itself as the verdict and "
@@ -163,10 +178,11 @@ def pool_sections(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]
         "",
         P.markdown_table(["rule", "cells", "right"], pool_rows),
         "",
-        "The reach gap U(k) of `kcover advise` (`reach_gap`, mean over the advisor's pools) as a predictor: Spearman "
-        "rank correlation with the realized mean ADV over each dataset's cells (representations x tasks x budgets), "
-        "and the cells where the two agree in sign. Figure: reach.png.",
+        "Ranking cells: Spearman rank correlation of each advisor number (mean over the advisor's pools) with the "
+        "realized mean ADV over each dataset's cells (representations x tasks x budgets), and the cells where the "
+        "two agree in sign. reach gap: U(k) of `kcover advise` (`reach_gap`); tail difference: `input_tail - "
+        "learner_tail`; pilot ADV: the pilot's measured mean, for comparison. Figure: reach.png.",
         "",
-        P.markdown_table(["dataset", "cells", "n", "Spearman", "same sign"], reach_rows) if reach_rows
+        P.markdown_table(["predictor", "dataset", "cells", "n", "Spearman", "same sign"], reach_rows) if reach_rows
         else "(no reach gap recorded: the advisor ran without it)",
     ]

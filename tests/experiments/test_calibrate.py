@@ -59,7 +59,7 @@ def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
     assert s["pilot"] == (4, 4)  # right on every pool's own ADV, although pool 1 of a disagrees with a's mean
     assert s["own pool's realized ADV (ceiling)"] == (8, 9)  # a's pool 1 is the one pool on the other side
     rows = reach_ranking([a, b, c])
-    assert rows[0]["n"] == 3 and rows[0]["spearman"] == pytest.approx(1.0) and rows[0]["sign_agreement"] == 2
+    assert rows[0]["predictor"] == "reach gap" and rows[0]["n"] == 3 and rows[0]["spearman"] == pytest.approx(1.0) and rows[0]["sign_agreement"] == 2
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
     assert spearman([1, 1, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486833)  # ties share their mean rank
     with pytest.raises(ValueError, match="^a, b:"):
@@ -67,4 +67,5 @@ def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
     assert plot_reach([a, b, c], str(tmp_path / "r.png")) and (tmp_path / "r.png").stat().st_size > 1000
     md, record, _ = K.tables([a, b, c])
     assert "Spearman" in md and record["reach_ranking"][0]["spearman"] == pytest.approx(1.0)
+    assert {r["predictor"] for r in record["reach_ranking"]} == {"reach gap", "tail difference", "pilot ADV"}
     assert record["scores"]["per pool"]["pilot"]["all"] == {"right": 4, "pairs": 4}
