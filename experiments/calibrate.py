@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from kcover.experiments import protocol as P
-from kcover.experiments.calibrate_pools import plot_reach, pool_sections
+from kcover.experiments.calibrate_pools import confidence_section, plot_reach, pool_sections
 from kcover.experiments.driver import main_with_errors
 from kcover.experiments.store import ResultStore, atomic_write_text
 
@@ -318,19 +318,6 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
             record["scores"].setdefault(f"a priori (former), borderline as {reading}", {})[name] = {
                 "right": r, "pairs": p, "cells_right": cr, "cells": nc}
         score_rows.append(row)
-    conf_rows = []
-    for lo, hi in ((0.5, 0.9), (0.9, 0.99), (0.99, 1.01)):
-        for name, group in (("all", cells), ("held out", [c for c in cells if c.dataset in HELD_OUT])):
-            right = n = 0
-            for cell in group:
-                want = "pay" if cell.pay else "do-not-pay"
-                for d in cell.diagnostics:
-                    p = (d.get("budget") or {}).get("pilot")
-                    if p and lo <= p["confidence"] < hi:
-                        n += 1
-                        right += p["verdict"] == want
-            conf_rows.append([f"[{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'}", name, _fraction(right, n)])
-            record["scores"].setdefault("pilot by confidence", {})[f"{lo}-{hi} {name}"] = {"right": right, "pairs": n}
     n_pools = max((len(c.diagnostics) for c in cells), default=0)
     md = [
         f"Ground truth: ADV = acc(embed-FL) - acc(input-FL), mean ± sd over {cells[0].truth.seeds if cells else 0} "
@@ -344,10 +331,8 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
         "matches on the majority of pools. `borderline` counts as wrong unless read otherwise.",
         "",
         P.markdown_table(["rule"] + list(groups), score_rows),
-        "The pilot's verdicts by its stated confidence (the normal-approximation probability that its mean ADV lies "
-        "on the stated side of the margin), right / (cell, pool) pairs:",
-        "",
-        P.markdown_table(["pilot confidence", "cells", "right"], conf_rows),
+        *confidence_section({"tuning": [c for c in cells if c.dataset in TUNING],
+                             "held out": [c for c in cells if c.dataset in HELD_OUT]}, record),
         "",
         *pool_sections(cells, verdicts, RULES, TRUTH_MARGIN,
                        {"all": list(cells), "tuning": [c for c in cells if c.dataset in TUNING],

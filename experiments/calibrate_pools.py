@@ -10,6 +10,7 @@
   difference and the pilot's measured ADV (:data:`PREDICTORS`).
 * :func:`plot_reach` -- the same as a figure: realized ADV against the reach gap, per dataset.
 * :func:`pool_sections` -- both readings as markdown, recorded into the calibration's JSON.
+* :func:`confidence_section` -- is the pilot's stated confidence right as often as it says?
 
 Cells are :class:`kcover.experiments.calibrate.Cell` (read by attribute only: ``dataset``,
 ``representation``, ``task``, ``k``, ``truth``, ``pay``, ``pool_adv``, ``diagnostics``).
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from kcover.advise_rules import pilot_confidence
 from kcover.experiments import protocol as P
 
 
@@ -186,3 +188,37 @@ def pool_sections(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]
         P.markdown_table(["predictor", "dataset", "cells", "n", "Spearman", "same sign"], reach_rows) if reach_rows
         else "(no reach gap recorded: the advisor ran without it)",
     ]
+
+
+CONFIDENCE_BINS = ((0.5, 0.7), (0.7, 0.9), (0.9, 1.01))
+
+
+def confidence_section(groups: dict[str, Sequence[Any]], record: dict[str, Any]) -> list[str]:
+    """The pilot's verdicts binned by their confidence, against how often they were right, per group of cells.
+
+    The confidence is recomputed from each record's mean, standard error and split count with
+    :func:`kcover.advise_rules.pilot_confidence`, so records written under an earlier rule are
+    read with the current one.
+    """
+    rows = []
+    for lo, hi in CONFIDENCE_BINS:
+        for name, group in groups.items():
+            confs, right = [], 0
+            for cell in group:
+                want = "pay" if cell.pay else "do-not-pay"
+                for d in cell.diagnostics:
+                    p = (d.get("budget") or {}).get("pilot")
+                    if not p:
+                        continue
+                    conf = pilot_confidence(p["adv_mean"], p["adv_se"] * np.sqrt(p["splits"]), p["margin"])
+                    if lo <= conf < hi:
+                        confs.append(conf)
+                        right += p["verdict"] == want
+            label = f"[{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}"
+            rows.append([label, name, f"{np.mean(confs):.2f}" if confs else "n/a", _fraction(right, len(confs))])
+            record["scores"].setdefault("pilot by confidence", {})[f"{lo}-{hi} {name}"] = {
+                "right": right, "pairs": len(confs), "mean_confidence": float(np.mean(confs)) if confs else None}
+    return ["The pilot's verdicts by their confidence (`kcover.advise_rules.pilot_confidence`: the probability "
+            "that the mean ADV of pools like this one lies on the verdict's side of the margin, from the spread "
+            "over the pilot's splits), against how often they matched the truth, (cell, pool) pairs:", "",
+            P.markdown_table(["confidence", "cells", "mean confidence", "right"], rows)]

@@ -59,9 +59,11 @@ and MNIST-5k, scikit-learn digits held out). It gives **pay** or **do-not-pay**,
 
 The pilot (:func:`pilot_verdict`) measures instead of predicting: the advantage ADV = acc(learner-FL)
 - acc(input-FL) on S repeated stratified splits of the labelled pool. Its verdict at budget k is
-**pay** when the mean ADV exceeds ``margin`` and **do-not-pay** otherwise; the confidence is the
-normal-approximation probability, over splits, that the mean lies on that side of the margin,
-Phi(|mean - margin| / se). :func:`with_pilot` makes the pilot's verdict the budget's verdict and
+**pay** when the mean ADV exceeds ``margin`` and **do-not-pay** otherwise; the confidence
+(:func:`pilot_confidence`) is the normal-approximation probability that the ADV of pools like
+this one lies on that side of the margin on average, Phi(|mean - margin| / (POOL_SPREAD sd)), sd
+the spread of ADV over the splits: the pool-to-pool spread, not the standard error of this
+pool's mean, is what decides whether the verdict carries over to the pool you will select from. :func:`with_pilot` makes the pilot's verdict the budget's verdict and
 keeps the a-priori one beside it, saying in words when the two disagree.
 """
 
@@ -75,6 +77,9 @@ import numpy as np
 VERDICTS = ("pay", "do-not-pay", "borderline")
 NN_MARGIN = 0.15  # (A'): the learner's neighbour agreement may trail the input's by at most this
 TIGHT_MULTIPLE = 4  # (C'): a budget is tight when k <= 4C
+# The truth's sd over 10 fresh pools per cell divided by the pilot's sd over its splits of one pool:
+# median 1 / 1.26 over the 18 tuning cells of docs/advise.md (held-out digits: 1 / 1.56).
+POOL_SPREAD = 0.79
 
 
 class PilotBudget(NamedTuple):
@@ -254,21 +259,31 @@ def pilot_budget(k: int, num_classes: int, selection_points: int, pool_size: int
 def pilot_verdict(adv: np.ndarray, margin: float) -> PilotBudget:
     """The pilot's verdict from the advantages ``adv`` (splits,) at one budget (module docstring).
 
-    se = std(adv, ddof=1) / sqrt(splits) (0 for one split); confidence = Phi(|mean - margin| / se),
-    1 when se is 0 and the mean is off the margin, 0.5 on it.
+    se = std(adv, ddof=1) / sqrt(splits) (0 for one split); confidence: :func:`pilot_confidence`
+    of the mean and std(adv, ddof=1).
     """
     adv = np.asarray(adv, np.float64).ravel()
     if adv.size == 0 or not np.all(np.isfinite(adv)):
         raise ValueError(f"adv: must be a non-empty finite array, got {adv!r}")
     mean = float(adv.mean())
-    se = float(adv.std(ddof=1) / math.sqrt(adv.size)) if adv.size > 1 else 0.0
-    dist = abs(mean - margin)
-    if se > 0.0:
-        confidence = 0.5 * (1.0 + math.erf(dist / se / math.sqrt(2.0)))
-    else:
-        confidence = 1.0 if dist > 0.0 else 0.5
+    sd = float(adv.std(ddof=1)) if adv.size > 1 else 0.0
     verdict = "pay" if mean > margin else "do-not-pay"
-    return PilotBudget(mean, se, int(np.sum(adv > 0)), int(adv.size), float(margin), verdict, float(confidence))
+    return PilotBudget(mean, sd / math.sqrt(adv.size), int(np.sum(adv > 0)), int(adv.size), float(margin), verdict,
+                       pilot_confidence(mean, sd, margin))
+
+
+def pilot_confidence(mean: float, sd: float, margin: float) -> float:
+    """Phi(|mean - margin| / (POOL_SPREAD sd)) in [0.5, 1]: how sure the verdict is for pools like this one.
+
+    ``mean`` and ``sd`` of the ADV over the pilot's splits. A pool is one draw; the realized ADV of
+    another pool of the same size moves by about POOL_SPREAD times the spread over splits (measured
+    on the calibration's tuning cells), so that, not the standard error of this pool's mean, is the
+    scale. 1 when sd is 0 and the mean is off the margin, 0.5 on it.
+    """
+    dist, scale = abs(mean - margin), POOL_SPREAD * sd
+    if scale > 0.0:
+        return float(0.5 * (1.0 + math.erf(dist / scale / math.sqrt(2.0))))
+    return 1.0 if dist > 0.0 else 0.5
 
 
 def pilot_undecided(p: PilotBudget, z: float = 2.0) -> bool:

@@ -165,7 +165,8 @@ def test_pilot_verdict_rule(adv, margin, verdict, positive, conf):
     se = a.std(ddof=1) / np.sqrt(a.size) if a.size > 1 else 0.0
     assert (p.verdict, p.splits_positive, p.splits) == (verdict, positive, a.size)
     assert p.adv_mean == pytest.approx(a.mean()) and p.adv_se == pytest.approx(se)
-    want = conf if conf is not None else 0.5 * (1 + erf(abs(a.mean() - margin) / se / sqrt(2)))
+    scale = kcover.advise_rules.POOL_SPREAD * a.std(ddof=1) if a.size > 1 else 0.0
+    want = conf if conf is not None else 0.5 * (1 + erf(abs(a.mean() - margin) / scale / sqrt(2)))
     assert p.confidence == pytest.approx(want)
     assert 0.5 <= p.confidence <= 1.0
 

@@ -69,3 +69,19 @@ def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
     assert "Spearman" in md and record["reach_ranking"][0]["spearman"] == pytest.approx(1.0)
     assert {r["predictor"] for r in record["reach_ranking"]} == {"reach gap", "tail difference", "pilot ADV"}
     assert record["scores"]["per pool"]["pilot"]["all"] == {"right": 4, "pairs": 4}
+
+
+def test_confidence_section_recomputes_confidence_with_the_current_rule():
+    from kcover.advise_rules import pilot_confidence
+    from kcover.experiments.calibrate_pools import confidence_section
+
+    d = _pool(0.0, 0.9, 0.9, 5, "pay", 0.10)  # mean 0.10, se 0.01 over 10 splits: sd 0.0316
+    d["budget"]["pilot"]["margin"] = 0.02
+    cell = K.Cell("d", "pretrained", "label", "1C", 5, AdvantageStats(0.10, 0.02, 10, 10), (d,))
+    record = {"scores": {}}
+    lines = confidence_section({"all": [cell]}, record)
+    conf = pilot_confidence(0.10, 0.01 * 10 ** 0.5, 0.02)
+    assert 0.9 <= conf < 1.0 and conf != d["budget"]["pilot"]["confidence"]  # the stored 0.95 is not used
+    got = record["scores"]["pilot by confidence"]["0.9-1.01 all"]
+    assert got["right"] == got["pairs"] == 1 and got["mean_confidence"] == pytest.approx(conf)
+    assert any("[0.9, 1.0]" in line and "1/1" in line for line in lines)
