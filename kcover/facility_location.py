@@ -135,13 +135,7 @@ def evaluate_sequence(features: Any, order: Any, *, method: str = "fixed",
     :func:`facility_location`. Used to score baselines (random, k-center) on the
     facility-location objective. Time O(k T d), memory O((N + T) d).
     """
-    x = _checks.features(features, "features")
-    order = _checks.indices(order, x.shape[0], "order")
-    if order.size == 0:
-        raise ValueError("order: is empty")
-    src, w, init, _ = fl_options.prepare(x, 1, fl_options.keywords(coverage, fl_options.COVERAGE))
-    if np.intersect1d(order, init).size:
-        raise ValueError("order: overlaps the initial subset")
+    src, w, init, order = _scored_subset(features, order, "order", coverage)
     sel = fl_greedy.run(src, w, src.kernel.floor, int(order.size), method="fixed", initial=init, order=order,
                         block=1)
     return sel._replace(method=method, info={})
@@ -153,13 +147,19 @@ def objective(features: Any, indices: Any, **coverage: Unpack[CoverageKeywords])
     The value of :func:`evaluate_sequence`'s last objective (the initial subset counts as
     covering), computed 64 columns per call rather than one per step. Time O((k + m) T d).
     """
-    x = _checks.features(features, "features")
-    idx = _checks.indices(indices, x.shape[0], "indices")
-    if idx.size == 0:
-        raise ValueError("indices: is empty")
-    src, w, init, _ = fl_options.prepare(x, 1, fl_options.keywords(coverage, fl_options.COVERAGE))
-    if np.intersect1d(idx, init).size:
-        raise ValueError("indices: overlaps the initial subset")
+    src, w, init, idx = _scored_subset(features, indices, "indices", coverage)
     both = np.concatenate([init, idx]).astype(np.int32)
     return float(fl_greedy.coverage_value(src, jnp.asarray(w), jnp.asarray(src.kernel.floor, w.dtype),
                                           jnp.asarray(both), block=int(min(64, both.size))))
+
+
+def _scored_subset(features: Any, subset: Any, name: str, coverage: dict[str, Any]):
+    """(source, weights, initial, subset) for scoring a given ``subset`` of ``features``; errors name ``name``."""
+    x = _checks.features(features, "features")
+    idx = _checks.indices(subset, x.shape[0], name)
+    if idx.size == 0:
+        raise ValueError(f"{name}: is empty")
+    src, w, init, _ = fl_options.prepare(x, 1, fl_options.keywords(coverage, fl_options.COVERAGE))
+    if np.intersect1d(idx, init).size:
+        raise ValueError(f"{name}: overlaps the initial subset")
+    return src, w, init, idx
