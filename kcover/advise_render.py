@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kcover.advise_rules import budget_limit
+from kcover.advise_rules import budget_limit, close_call_text
 
 if TYPE_CHECKING:
     from kcover.advise import Advice
@@ -37,7 +37,7 @@ def advice_dict(advice: Advice) -> dict:
                 "adv_mean": _r(b.pilot.adv_mean), "adv_se": _r(b.pilot.adv_se),
                 "splits_positive": b.pilot.splits_positive, "splits": b.pilot.splits,
                 "verdict": b.pilot.verdict, "confidence": _r(b.pilot.confidence, 3), "margin": b.pilot.margin,
-                "k": b.pilot.k,
+                "k": b.pilot.k, "close_call": close_call_text(b.pilot) is not None,
                 "agrees_with_a_priori": b.pilot.verdict == (b.a_priori or b.verdict)}
         if advice.sweep is not None:
             entry["realized"] = {s: {"mean": _r(advice.sweep.mean(s)[i]), "std": _r(advice.sweep.std(s)[i])}
@@ -123,6 +123,9 @@ def advice_text(advice: Advice, verbose: bool = False) -> str:
     for b in advice.budgets:
         if b.pilot is not None and b.pilot.verdict != (b.a_priori or b.verdict):
             lines.append(f"  k = {b.k}: {b.reasons[1]}.")
+        close = None if b.pilot is None else close_call_text(b.pilot)
+        if close:
+            lines.append(f"  k = {b.k}: {close}.")
     return _with_sweep(advice, lines + _reach_note(advice))
 
 

@@ -286,6 +286,23 @@ def pilot_confidence(mean: float, sd: float, margin: float) -> float:
     return 1.0 if dist > 0.0 else 0.5
 
 
+CLOSE_CALL = 0.7  # a pilot verdict below this confidence is reported as a close call
+
+
+def close_call_text(p: PilotBudget) -> str | None:
+    """Words for a verdict whose confidence is below :data:`CLOSE_CALL`, else None.
+
+    A close call is a budget where pools like this one land on either side of the margin: the
+    verdict is a lean, and the two geometries are near each other there, so either choice costs
+    little (about |mean - margin| plus the margin).
+    """
+    if p.confidence >= CLOSE_CALL:
+        return None
+    return (f"a close call (confidence {p.confidence:.2f}): pools like this one land on the other side of the "
+            f"{p.margin:.2f} margin about {1.0 - p.confidence:.0%} of the time; the geometries differ by about "
+            f"{p.adv_mean:+.3f} here, so either choice costs little")
+
+
 def pilot_undecided(p: PilotBudget, z: float = 2.0) -> bool:
     """True when the pilot's mean lies within ``z`` standard errors of its margin (more splits would help)."""
     return abs(p.adv_mean - p.margin) < z * p.adv_se

@@ -131,7 +131,7 @@ def test_advise_json_is_one_object_and_progress_goes_to_stderr(run, data, tmp_pa
     assert d["budgets"][0]["realized"]["adv"]["mean"] > 0.1
     assert "kcover sweep" in err and "kcover pilot" in err  # the progress bars
     pilot = d["budgets"][0]["pilot"]
-    assert {"adv_mean", "adv_se", "splits_positive", "splits"} <= set(pilot)
+    assert {"adv_mean", "adv_se", "splits_positive", "splits"} <= set(pilot) and pilot["close_call"] is False
     assert pilot["splits"] >= 10 and pilot["splits_positive"] == pilot["splits"] and pilot["adv_mean"] > 0.1
     assert d["pilot"]["points"] == N and d["timings"]["pilot_s"] > 0
 

@@ -526,3 +526,14 @@ def test_reach_gap_can_be_switched_off():
     a = advise(x, e, y, [C], pilot=False, reach=False, progress=False)
     assert np.isnan(a.budgets[0].reach_gap) and "reach_gap" not in a.to_dict()["budgets"][0]
     assert "reach:" not in a.summary()
+
+
+def test_close_calls_are_named_below_the_confidence_bar():
+    from kcover.advise_rules import CLOSE_CALL, close_call_text
+
+    near = pilot_verdict(np.array([0.05, -0.02, 0.04, 0.0, 0.03]), 0.02)  # mean 0.02: on the margin
+    far = pilot_verdict(np.array([0.20, 0.22, 0.19, 0.21]), 0.02)
+    assert near.confidence < CLOSE_CALL <= far.confidence
+    assert close_call_text(far) is None
+    text = close_call_text(near)
+    assert text.startswith("a close call (confidence") and f"{1 - near.confidence:.0%}" in text
