@@ -109,7 +109,7 @@ def reach_points(cells: Sequence[Any], predictor: str = "reach gap") -> list[tup
 
 
 def reach_ranking(cells: Sequence[Any]) -> list[dict[str, Any]]:
-    """Spearman(mean predictor, realized mean ADV) per predictor and dataset: over all its cells and within each task."""
+    """Spearman(mean predictor, realized mean ADV) per predictor and dataset, over all its cells and per task."""
     rows = []
     for predictor in PREDICTORS:
         pts = reach_points(cells, predictor)

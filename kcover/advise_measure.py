@@ -120,8 +120,9 @@ def measure_geometry(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_class
 
     ``kernels`` = (input kernel, learner kernel); ``lam`` is the ridge of r_eff relative to
     trace(K / m). With ``budgets``, the reach gap at each (capped at m) on the same Gram matrices,
-    with the centered one-hot labels as targets (two more m x m eigendecompositions). With ``full_grams`` both N x N Gram matrices are formed (for the sweep) and the
-    subsample's are slices of them. Time O(m^2 (d_in + d_l) + m^3), memory O(m^2) (O(N^2) with
+    with the centered one-hot labels as targets (two more m x m eigendecompositions). With
+    ``full_grams`` both N x N Gram matrices are formed (for the sweep) and the subsample's are
+    slices of them. Time O(m^2 (d_in + d_l) + m^3), memory O(m^2) (O(N^2) with
     ``full_grams``).
     """
     k_in, k_l = kernels

@@ -13,6 +13,7 @@ from kcover.advise_rules import budget_limit, close_call_text
 
 if TYPE_CHECKING:
     from kcover.advise import Advice
+    from kcover.advise_rules import BudgetAdvice
 
 
 def _r(x: float, nd: int = 4) -> float:
@@ -108,12 +109,13 @@ def advice_text(advice: Advice, verbose: bool = False) -> str:
     for b in advice.budgets:
         a = b.a_priori or b.verdict
         if b.pilot is None:
-            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} {'n/a':>9} {'':>6} "
-                         f"{'':>6}  {a:<11} {b.why} (not piloted: k exceeds the pilot's selection part)")
+            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} "
+                         f"{'n/a':>9} {'':>6} {'':>6}  {a:<11} {b.why} (not piloted: k exceeds the pilot's "
+                         "selection part)")
         else:
             q = b.pilot
-            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} {q.adv_mean:>+9.3f} "
-                         f"{q.adv_se:>6.3f} {f'{q.splits_positive}/{q.splits}':>6}  {a:<11} "
+            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} "
+                         f"{q.adv_mean:>+9.3f} {q.adv_se:>6.3f} {f'{q.splits_positive}/{q.splits}':>6}  {a:<11} "
                          f"{b.a_priori_why or b.why}")
         if verbose:
             lines.extend(f"{'':>26}- {r}" for r in b.reasons)
@@ -129,7 +131,7 @@ def advice_text(advice: Advice, verbose: bool = False) -> str:
     return _with_sweep(advice, lines + _reach_note(advice))
 
 
-def _reach(b) -> str:
+def _reach(b: BudgetAdvice) -> str:
     return "n/a" if np.isnan(b.reach_gap) else f"{b.reach_gap:+.3f}"
 
 

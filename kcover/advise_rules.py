@@ -63,8 +63,9 @@ The pilot (:func:`pilot_verdict`) measures instead of predicting: the advantage 
 (:func:`pilot_confidence`) is the normal-approximation probability that the ADV of pools like
 this one lies on that side of the margin on average, Phi(|mean - margin| / (POOL_SPREAD sd)), sd
 the spread of ADV over the splits: the pool-to-pool spread, not the standard error of this
-pool's mean, is what decides whether the verdict carries over to the pool you will select from. :func:`with_pilot` makes the pilot's verdict the budget's verdict and
-keeps the a-priori one beside it, saying in words when the two disagree.
+pool's mean, is what decides whether the verdict carries over to the pool you will select from.
+:func:`with_pilot` makes the pilot's verdict the budget's verdict and keeps the a-priori one
+beside it, saying in words when the two disagree.
 """
 
 from __future__ import annotations

@@ -153,7 +153,8 @@ def objective(features: Any, indices: Any, **coverage: Unpack[CoverageKeywords])
                                           jnp.asarray(both), block=int(min(64, both.size))))
 
 
-def _scored_subset(features: Any, subset: Any, name: str, coverage: dict[str, Any]):
+def _scored_subset(features: Any, subset: Any, name: str,
+                   coverage: dict[str, Any]) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     """(source, weights, initial, subset) for scoring a given ``subset`` of ``features``; errors name ``name``."""
     x = _checks.features(features, "features")
     idx = _checks.indices(subset, x.shape[0], name)
