@@ -299,10 +299,11 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
                                                  for d in cell.diagnostics],
                                 "pool_adv": [[int(sd), float(a)] for sd, a in cell.pool_adv]})
     score_rows = []
-    groups = {"all": list(cells), "tuning (" + ", ".join(TUNING) + ")": [c for c in cells if c.dataset in TUNING],
-              "held out (" + ", ".join(HELD_OUT) + ")": [c for c in cells if c.dataset in HELD_OUT],
+    tuning, held = [c for c in cells if c.dataset in TUNING], [c for c in cells if c.dataset in HELD_OUT]
+    groups = {"all": list(cells), "tuning (" + ", ".join(TUNING) + ")": tuning,
+              "held out (" + ", ".join(HELD_OUT) + ")": held,
               "clear cells (not close calls)": [c for c in cells if not c.close_call],
-              "held out, clear cells": [c for c in cells if c.dataset in HELD_OUT and not c.close_call]}
+              "held out, clear cells": [c for c in held if not c.close_call]}
     for rule in RULES:
         row = [rule]
         for name, group in groups.items():
@@ -331,12 +332,10 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
         "matches on the majority of pools. `borderline` counts as wrong unless read otherwise.",
         "",
         P.markdown_table(["rule"] + list(groups), score_rows),
-        *confidence_section({"tuning": [c for c in cells if c.dataset in TUNING],
-                             "held out": [c for c in cells if c.dataset in HELD_OUT]}, record),
+        *confidence_section({"tuning": tuning, "held out": held}, record),
         "",
-        *pool_sections(cells, verdicts, RULES, TRUTH_MARGIN,
-                       {"all": list(cells), "tuning": [c for c in cells if c.dataset in TUNING],
-                        "held out": [c for c in cells if c.dataset in HELD_OUT]}, record),
+        *pool_sections(cells, verdicts, RULES, TRUTH_MARGIN, {"all": list(cells), "tuning": tuning, "held out": held},
+                       record),
     ]
     csv_header = ["dataset", "representation", "task", "budget", "k", "adv_mean", "adv_std", "pools_positive", "pools",
                   "truth", "close_call", "gap_mean", "advisor_pools"] + [f"right {r}" for r in RULES]

@@ -51,12 +51,6 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def _pairs(cell: Any) -> list[tuple[dict[str, Any], float]]:
-    """(advisor measurement, that pool's realized ADV) for each advisor pool of ``cell`` with a truth row."""
-    adv = dict(cell.pool_adv)
-    return [(d, adv[d["seed"]]) for d in cell.diagnostics if d.get("seed") in adv]
-
-
 def pool_scores(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]], rules: Sequence[str],
                 margin: float) -> dict[str, tuple[int, int]]:
     """Per rule, (right, pairs) against each pool's own realized ADV (pay when it exceeds ``margin``).
