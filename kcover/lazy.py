@@ -21,7 +21,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from kcover.kernels import pairwise
-from kcover.similarity import PRECISIONS, FeatureSimilarity, Similarity, all_gains, covered, first_best, gains, psum
+from kcover.similarity import (
+    PRECISIONS,
+    FeatureSimilarity,
+    Similarity,
+    all_gains,
+    covered,
+    first_best,
+    gains,
+    max_first,
+    psum,
+)
 
 INFLATE = 1.0 + 2.0**-10  # upper bounds computed in another shape or in float16 are scaled by this
 PASS_WIDTH = 256  # the first pass evaluates at least this many candidates per call (CPU: 256 beat 512)
@@ -35,6 +45,22 @@ def round_up_f16(s: jax.Array) -> jax.Array:
     normal numbers, 2**-25 absolute for subnormal ones; the nudge up is larger than both.
     """
     return (s + jnp.abs(s) * 2.0**-10 + 2.0**-24).astype(jnp.float16)
+
+
+def transpose_f16(t: jax.Array) -> jax.Array:
+    """``t.T`` for a (W, W) float16 tile, W even, moved as 32-bit pairs.
+
+    XLA's CPU transpose moves one element at a time (about 0.5 G elements/s, and the symmetric
+    pass transposes half the cache); packing rows 2m and 2m + 1 into one uint32 per column
+    halves the elements moved, and the packing itself is elementwise (vectorised).
+    """
+    width = t.shape[0]
+    if width % 2:
+        return t.T
+    u = jax.lax.bitcast_convert_type(t, jnp.uint16).astype(jnp.uint32).reshape(width // 2, 2, width)
+    pairs = u[:, 0] | (u[:, 1] << 16)  # (W/2, W): pairs[m, c] holds t[2m, c] (low half) and t[2m+1, c]
+    halves = jax.lax.bitcast_convert_type(pairs.T, jnp.uint16)  # (W, W/2, 2): low half first
+    return jax.lax.bitcast_convert_type(halves.reshape(width, width), jnp.float16)
 
 
 def bound_pass(
@@ -91,7 +117,7 @@ def symmetric_bound_pass(
         g = jax.lax.dynamic_update_slice_in_dim(g, jax.lax.dynamic_slice_in_dim(g, b, width) + gb, b, 0)
         if q is not None:
             t = round_up_f16(s)
-            q = jax.lax.dynamic_update_slice(q, t.T, (b, a))
+            q = jax.lax.dynamic_update_slice(q, transpose_f16(t), (b, a))
             q = jax.lax.dynamic_update_slice(q, t, (a, b))
         return g, q
 
@@ -171,7 +197,8 @@ def lazy_pick(
         col = cols[:, jnp.argmax(top_idx == gi)]
         best, arg = jnp.where(take, gb, best), jnp.where(take, gi, arg)
         best_col = jnp.where(take, col, best_col)
-        return bounds, fresh, ubf, best, arg, best_col, c + jnp.array([block, 0, 1, 0], jnp.int32)
+        new = jnp.sum(valid, dtype=jnp.int32)  # every valid top candidate was unmarked before
+        return (bounds, fresh, ubf, best, arg, best_col, c + jnp.array([block, 0, 1, 0], jnp.int32)), new
 
     def cache_round(size):
         def run(s):
@@ -183,31 +210,30 @@ def lazy_pick(
             old = bounds[top_idx]
             bounds = bounds.at[top_idx].set(jnp.where(valid, jnp.minimum(old, ub), old))
             ubf = ubf.at[top_idx].set(ubf[top_idx] | valid)
-            return bounds, fresh, ubf, best, arg, best_col, c + jnp.array([0, size, 1, 0], jnp.int32)
+            new = jnp.sum(valid, dtype=jnp.int32)
+            return (bounds, fresh, ubf, best, arg, best_col, c + jnp.array([0, size, 1, 0], jnp.int32)), new
 
         return run
 
     def body(s):
-        *inner, rounds, _, _ = s
-        marked = jnp.sum(inner[1]) + jnp.sum(inner[2])
+        *inner, top, rounds, _, _ = s
         if q is None:
-            inner = exact_round(tuple(inner))
+            inner, new = exact_round(tuple(inner))
         else:
-            bounds, fresh, ubf = inner[:3]
-            top = jnp.argmax(jnp.where(fresh | selected, neg_inf, bounds))
-            branch = jnp.where(ubf[top], 0, jnp.where(rounds > 0, 2, 1))
-            inner = jax.lax.switch(branch, [exact_round, cache_round(n_small), cache_round(n_large)], tuple(inner))
+            branch = jnp.where(inner[2][top], 0, jnp.where(rounds > 0, 2, 1))
+            inner, new = jax.lax.switch(branch, [exact_round, cache_round(n_small), cache_round(n_large)],
+                                        tuple(inner))
         bounds, fresh, ubf, best, arg = inner[:5]
-        rest = jnp.where(fresh | selected, neg_inf, bounds)
-        rest_max, rest_arg = jnp.max(rest), jnp.argmax(rest)
-        done = (best > rest_max) | ((best == rest_max) & (arg < rest_arg))
-        stuck = jnp.sum(fresh) + jnp.sum(ubf) == marked  # a round that marks nothing new: NaN bounds
-        return (*inner, rounds + 1, done, stuck | (rounds + 1 >= max_rounds))
+        rest_max, top = max_first(jnp.where(fresh | selected, neg_inf, bounds))
+        done = (best > rest_max) | ((best == rest_max) & (arg < top))
+        stuck = new == 0  # a round that marks nothing new: NaN bounds
+        return (*inner, top, rounds + 1, done, stuck | (rounds + 1 >= max_rounds))
 
     no = jnp.zeros(n, bool)
-    init = (bounds, no, no, neg_inf, jnp.int32(n), jnp.zeros_like(cur), jnp.zeros(4, jnp.int32), jnp.int32(0),
+    _, top = max_first(jnp.where(selected, neg_inf, bounds))
+    init = (bounds, no, no, neg_inf, jnp.int32(n), jnp.zeros_like(cur), jnp.zeros(4, jnp.int32), top, jnp.int32(0),
             jnp.array(False), jnp.array(False))
-    bounds, _, _, best, arg, col, c, _, done, _ = jax.lax.while_loop(lambda s: ~s[-2] & ~s[-1], body, init)
+    bounds, _, _, best, arg, col, c, _, _, done, _ = jax.lax.while_loop(lambda s: ~s[-2] & ~s[-1], body, init)
     stalled = ~done
     arg = jnp.where(stalled, 0, jnp.minimum(arg, n - 1))
     best = jnp.where(stalled, jnp.nan, best)

@@ -134,6 +134,15 @@ def min_similarity(src: Similarity, block: int) -> jax.Array:
     return jnp.min(mins)
 
 
+def max_first(values: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(max, first index attaining it) of ``values`` (n,), with ``jnp.argmax``'s rules (a NaN is
+    the max; all -inf gives 0), as two plain reductions: XLA's CPU argmax, a reduction over
+    (value, index) pairs, is not vectorised and took 0.13 ms at n = 30,000 against about 0.01."""
+    top = jnp.max(values)
+    hit = (values == top) | jnp.isnan(values)
+    return top, jnp.min(jnp.where(hit, jnp.arange(values.shape[0], dtype=jnp.int32), values.shape[0]))
+
+
 def first_best(values: jax.Array, idx: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
     """Largest value in ``values`` and the smallest index ``idx`` attaining it."""
     best = jnp.max(values)

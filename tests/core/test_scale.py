@@ -13,7 +13,8 @@ from _reference import gram as ref_gram
 
 import kcover
 from kcover.internal import FeatureSimilarity, greedy_jit, greedy_loop
-from kcover.lazy import CACHE_CHUNK, INFLATE, PASS_WIDTH, cache_bounds, round_up_f16
+from kcover.lazy import CACHE_CHUNK, INFLATE, PASS_WIDTH, cache_bounds, round_up_f16, symmetric_bound_pass, transpose_f16
+from kcover.similarity import max_first
 
 
 def _facility_location(*args, **kwargs):
@@ -49,6 +50,42 @@ def test_the_float16_cache_bounds_every_similarity_from_above(values):
     back = np.asarray(round_up_f16(jnp.asarray(s)).astype(jnp.float32))
     assert np.all(back >= s), s[back < s]
     assert np.all(back - s <= np.abs(s) * 2.0**-9 + 2.0**-23)  # and not much more
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([2, 6, 16, 7]), st.integers(0, 2**32 - 1))
+def test_the_paired_float16_transpose_is_the_transpose_bit_for_bit(width, seed):
+    # every 16-bit pattern (NaNs with payloads, infinities, subnormals, -0) must land where t.T puts it
+    bits = np.random.default_rng(seed).integers(0, 2**16, size=(width, width), dtype=np.uint16)
+    t = jnp.asarray(bits.view(np.float16))
+    got = np.asarray(jax.jit(transpose_f16)(t)).view(np.uint16)
+    np.testing.assert_array_equal(got, bits.T)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 1.0, -1.0, 2.5, -np.inf, np.inf, np.nan]), min_size=1, max_size=40))
+def test_max_first_agrees_with_max_and_argmax(values):
+    v = jnp.asarray(np.asarray(values, np.float32))
+    top, at = jax.jit(max_first)(v)
+    np.testing.assert_array_equal(np.asarray(top), np.asarray(jnp.max(v)))
+    assert int(at) == int(jnp.argmax(v))
+
+
+def test_the_symmetric_pass_cache_is_symmetric_and_bounds_every_similarity():
+    # the lower half of the cache is the upper half transposed: exactly symmetric, and >= float64 truth
+    x = blobs(2 * PASS_WIDTH + 37, d=5, c=9, seed=3, dtype=np.float32)
+    n = x.shape[0]
+    kern = make_kernel("rbf", 2.0)
+    src = FeatureSimilarity(jnp.asarray(x), jnp.asarray(x), kern, "highest", True)
+    w = jnp.ones(n, jnp.float32)
+    bounds, q = jax.jit(symmetric_bound_pass, static_argnums=(3, 4))(src, w, jnp.zeros(n, jnp.float32), PASS_WIDTH,
+                                                                    True)
+    q = np.asarray(q[:n, :n]).astype(np.float64)
+    np.testing.assert_array_equal(q, q.T)
+    sim = ref_gram(x.astype(np.float64), x.astype(np.float64), "rbf", 2.0)
+    assert np.all(q >= sim)
+    assert np.all(q - sim <= np.abs(sim) * 2.0**-9 + 2.0**-23)
+    np.testing.assert_allclose(np.asarray(bounds), sim.sum(1) * INFLATE, rtol=1e-4)
 
 
 @pytest.mark.parametrize("kernel", ["rbf", "cosine"])
