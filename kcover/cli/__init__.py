@@ -15,6 +15,7 @@ Every command starts warm: JAX's persistent compilation cache is on, in
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 import time
@@ -115,5 +116,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def run_and_exit(argv: Sequence[str] | None = None) -> None:
+    """The ``kcover`` executable: :func:`main`, then leave without the interpreter's teardown.
+
+    After a selection at N = 30,000, tearing the interpreter down (freeing every module and
+    XLA's client) took about 0.25 s of a 5.5 s command. Everything the command writes is closed
+    by then; standard output and error are flushed and the exit handlers (JAX's clean-up and
+    distributed shutdown, logging) still run, in order, before the process ends.
+    """
+    code = main(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is None:  # another Python: the ordinary exit
+        sys.exit(code)
+    run_exit_handlers()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run_and_exit()

@@ -1,7 +1,5 @@
 """``python -m kcover.cli``: the ``kcover`` command."""
 
-import sys
+from kcover.cli import run_and_exit
 
-from kcover.cli import main
-
-sys.exit(main())
+run_and_exit()

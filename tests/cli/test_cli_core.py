@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from kcover.cli import main
 
 
@@ -21,3 +23,19 @@ def test_bad_input_is_one_line_and_exit_code_2(capsys):
 def test_console_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "kcover", "--help"], capture_output=True, text=True, check=True)
     assert "quickstart" in out.stdout
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["quickstart", "--n", "60", "--k", "3"], 0),
+                                            (["quickstart", "--n", "50", "--k", "51"], 2)])
+def test_the_executable_skips_teardown_but_runs_exit_handlers_and_keeps_its_code(argv, code):
+    # run_and_exit leaves with os._exit: the output must be complete, the exit handlers registered
+    # by anyone (JAX's clean-up, logging, here a test's) must still run, and the exit code must survive
+    script = ("import atexit; atexit.register(lambda: print('handler ran'));"
+              f"from kcover.cli import run_and_exit; run_and_exit({argv!r})")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == code, out.stderr
+    assert out.stdout.rstrip().endswith("handler ran")
+    if code == 0:
+        assert "facility-location objective" in out.stdout
+    else:
+        assert "error: k:" in out.stderr

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from _reference import gram as ref_gram
 
 import kcover
@@ -44,6 +46,16 @@ def test_median_heuristic_is_median_pairwise_distance():
     d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))[np.triu_indices(40, 1)]
     assert median_bandwidth(x) == pytest.approx(np.median(d), rel=1e-9)
     assert make_kernel("rbf", None, x).bandwidth == pytest.approx(np.median(d), rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 12), st.integers(0, 2**31 - 1))
+def test_median_heuristic_on_odd_and_even_pair_counts_with_ties(n, seed):
+    # n (n - 1) / 2 pairs: odd for n = 2, 3, 6, 7, ...; integer features make many equal distances
+    x = np.random.default_rng(seed).integers(0, 3, size=(n, 2)).astype(np.float64)
+    d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))[np.triu_indices(n, 1)]
+    want = np.median(d) if np.median(d) > 0 else 1.0
+    assert median_bandwidth(x) == pytest.approx(want, rel=1e-12, abs=1e-12)
 
 
 def test_kernel_floors_are_stated():
