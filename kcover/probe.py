@@ -33,8 +33,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-import optax.tree_utils as otu
 
 from kcover import _checks
 from kcover.labels import class_ids
@@ -91,6 +89,9 @@ def _fit(
     num_classes: int,
     standardize: bool,
 ) -> tuple[Probe, jax.Array]:
+    import optax  # here, not at the top: 70 ms that `kcover select` and every import of kcover would pay
+    import optax.tree_utils as otu
+
     n, d = x.shape
     s = sample_weight / jnp.sum(sample_weight)
     if standardize:
