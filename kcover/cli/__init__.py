@@ -125,12 +125,10 @@ def run_and_exit(argv: Sequence[str] | None = None) -> None:
     distributed shutdown, logging) still run, in order, before the process ends.
     """
     code = main(argv)
-    sys.stdout.flush()
-    sys.stderr.flush()
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
     if run_exit_handlers is None:  # another Python: the ordinary exit
         sys.exit(code)
-    run_exit_handlers()
+    run_exit_handlers()  # they may print too: flush after them
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
