@@ -299,7 +299,7 @@ def table(ns, ks, d, timeouts, tools=TOOLS, out_prefix="selection", knn_n=10_000
 def knn_check(n, d, k, m):
     """The sparse kNN option against exact greedy on a subsample: both scored on the exact F."""
     import kcover
-    from kcover.knn import facility_location_knn
+    from kcover.selection.knn import facility_location_knn
 
     x = mixture(n, d)
     bw = bandwidth(x)

@@ -26,7 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover.internal import PRECISIONS, FeatureSimilarity, run
+from kcover.selection.facility_rules import run
+from kcover.selection.similarity import PRECISIONS, FeatureSimilarity
 from kcover.kernels import Kernel, median_bandwidth
 
 

@@ -20,7 +20,7 @@ scored on every (cell, pool) pair:
 * ``paper``: the paper's probe-gap rule, pay when the full-budget gap exceeds 0.05;
 * ``a priori (former)``: the a-priori rule before the repair (``borderline`` counts as wrong; the
   counts with ``borderline`` read as pay and as do-not-pay are given too);
-* ``a priori``: the repaired a-priori rule (:func:`kcover.advise_rules.budget_verdict` with the
+* ``a priori``: the repaired a-priori rule (:func:`kcover.advisor.rules.budget_verdict` with the
   nearest-neighbour label agreements);
 * ``pilot``: the pilot's measured verdict (the one ``kcover advise`` gives by default);
 * ``pilot (fraction)``, ``pilot (score 10%)``: the pilot with the other budget rule
@@ -44,12 +44,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from kcover.advisor.options import MARGIN
 from kcover.experiments import protocol as P
 from kcover.experiments.calibrate_pools import confidence_section, plot_reach, pool_sections
 from kcover.experiments.driver import main_with_errors
 from kcover.experiments.store import ResultStore, atomic_write_text
 
-TRUTH_MARGIN = 0.02
+TRUTH_MARGIN = MARGIN
 PAPER_GAP = 0.05
 TUNING = ("bbc_news", "mnist5k")
 HELD_OUT = ("digits",)
@@ -208,7 +209,7 @@ def _at(record: dict[str, Any], k: int) -> dict[str, Any]:
 
 def verdicts(cell: Cell, rule: str) -> list[str]:
     """The rule's verdict on each of the cell's advisor pools ("pay", "do-not-pay" or "borderline")."""
-    from kcover.advise_rules import budget_verdict
+    from kcover.advisor.rules import budget_verdict
 
     out = []
     variant = rule[len("pilot ("):-1] if rule.startswith("pilot (") else None

@@ -13,7 +13,7 @@ pool is capped at 80% of the candidates (:func:`protocol.pool_size`): with BBC N
 documents and the default pool of 3,000, each seed draws 1,424 of them, so the spread over
 seeds includes the pool's, not only the probe's initialization.
 
-Table 2 is the a-priori diagnostic, computed by :func:`kcover.advise.advise` on the first
+Table 2 is the a-priori diagnostic, computed by :func:`kcover.advisor.entry.advise` on the first
 seed's pool (lexical vs embedding probe at full budget, their gap), with the advisor's pilot
 and a-priori verdicts at every budget; ``--diagnostic-seeds`` runs it on more seeds' pools.
 Each finished cell (task, encoder, representation, budget, selector, seed, and the sizes that

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import kcover
-from kcover.probe import fit_probe, predict_probe
+from kcover.learn.probe import fit_probe, predict_probe
 
 GEOMETRY_SELECTORS = ("input-FL", "embed-FL", "grad-FL")
 POOL_SHARE = 0.8  # a seed's pool is at most this share of the candidates, so that every seed draws a fresh one
@@ -102,7 +102,7 @@ def advisor_record(input_features: np.ndarray, learner_features: np.ndarray, lab
     :meth:`kcover.Advice.to_dict` plus ``verdicts``: per budget k, the a-priori and final (pilot)
     verdicts.
     """
-    from kcover.advise import advise, encode_labels, stratified_split
+    from kcover.advisor.entry import advise, encode_labels, stratified_split
 
     y, _ = encode_labels(labels, len(labels))
     avail = stratified_split(y, 0.25, seed)[0].size

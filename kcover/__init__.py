@@ -3,36 +3,37 @@
 Data flows one way: features -> kernel -> selector -> learner -> metrics.
 """
 
-from kcover.advise import Advice as Advice
-from kcover.advise import advise as advise
-from kcover.advise import plot_sweep as plot_sweep
-from kcover.facility_location import evaluate_sequence as evaluate_sequence
-from kcover.facility_location import facility_location as facility_location
-from kcover.facility_location import facility_location_dense as facility_location_dense
-from kcover.facility_location import objective as objective
+from kcover.advisor.entry import Advice as Advice
+from kcover.advisor.entry import advise as advise
+from kcover.advisor.options import AdviseOptions as AdviseOptions
+from kcover.advisor.render import plot_sweep as plot_sweep
+from kcover.selection.facility_location import evaluate_sequence as evaluate_sequence
+from kcover.selection.facility_location import facility_location as facility_location
+from kcover.selection.facility_location import facility_location_dense as facility_location_dense
+from kcover.selection.facility_location import objective as objective
 from kcover.featurize import hash_text as hash_text
 from kcover.featurize import pixel_features as pixel_features
-from kcover.kcenter import k_center as k_center
+from kcover.selection.kcenter import k_center as k_center
 from kcover.kernels import Kernel as Kernel
 from kcover.kernels import gram as gram
 from kcover.kernels import make_kernel as make_kernel
 from kcover.kernels import median_bandwidth as median_bandwidth
-from kcover.knn import facility_location_knn as facility_location_knn
-from kcover.knn import knn_similarity as knn_similarity
-from kcover.krr import KRRModel as KRRModel
-from kcover.krr import krr_fit as krr_fit
-from kcover.krr import krr_predict as krr_predict
-from kcover.krr import krr_risk as krr_risk
-from kcover.krr import one_hot as one_hot
-from kcover.probe import Probe as Probe
-from kcover.probe import fit_probe as fit_probe
-from kcover.probe import predict_probe as predict_probe
-from kcover.probe import probe_accuracy as probe_accuracy
-from kcover.result import Selection as Selection
-from kcover.selection import random_subset as random_subset
-from kcover.selection import select as select
-from kcover.sharding import facility_location_sharded as facility_location_sharded
-from kcover.sharding import target_mesh as target_mesh
+from kcover.selection.knn import facility_location_knn as facility_location_knn
+from kcover.selection.knn import knn_similarity as knn_similarity
+from kcover.learn.krr import KRRModel as KRRModel
+from kcover.learn.krr import krr_fit as krr_fit
+from kcover.learn.krr import krr_predict as krr_predict
+from kcover.learn.krr import krr_risk as krr_risk
+from kcover.learn.krr import one_hot as one_hot
+from kcover.learn.probe import Probe as Probe
+from kcover.learn.probe import fit_probe as fit_probe
+from kcover.learn.probe import predict_probe as predict_probe
+from kcover.learn.probe import probe_accuracy as probe_accuracy
+from kcover.selection.result import Selection as Selection
+from kcover.selection.entry import random_subset as random_subset
+from kcover.selection.entry import select as select
+from kcover.selection.sharding import facility_location_sharded as facility_location_sharded
+from kcover.selection.sharding import target_mesh as target_mesh
 from kcover.spectral import alignment as alignment
 from kcover.spectral import centered_alignment as centered_alignment
 from kcover.spectral import effective_dimension as effective_dimension
@@ -43,6 +44,7 @@ from kcover.spectral import target_alignment as target_alignment
 
 __all__ = [
     "Advice",
+    "AdviseOptions",
     "KRRModel",
     "Kernel",
     "Probe",

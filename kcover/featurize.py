@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from kcover import _checks
+from kcover import checks
 
 TF_MODES = ("raw", "sublinear", "tfidf")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -118,12 +118,12 @@ def hash_text(
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise ValueError(f"texts: entry {i} is {type(t).__name__}, not a string")
-    dim = _checks.positive_int(dim, "dim", maximum=1 << 26)
+    dim = checks.positive_int(dim, "dim", maximum=1 << 26)
     words = _ngram_range(word_ngrams, "word_ngrams")
     chars = _ngram_range(char_ngrams, "char_ngrams")
     if words is None and chars is None:
         raise ValueError("word_ngrams: word_ngrams and char_ngrams cannot both be None")
-    _checks.choice(tf, TF_MODES, "tf")
+    checks.choice(tf, TF_MODES, "tf")
     salt = int(seed).to_bytes(8, "little", signed=True)
 
     vocab = _Vocabulary(words, chars)

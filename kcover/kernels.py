@@ -10,7 +10,7 @@ Three kernels, each a function of two feature vectors, evaluated in blocks:
 * ``linear``: k(x, y) = <x, y>, unbounded.
 
 No transform is applied silently. Each kernel declares a ``floor``, the similarity of a target
-to the empty selection, used by facility location (see :mod:`kcover.facility_location`): 0 for
+to the empty selection, used by facility location (see :mod:`kcover.selection.facility_location`): 0 for
 rbf and linear, -1 for cosine. A similarity below the floor is an error, never clipped.
 
 The kernel-induced distance d(x, y)^2 = k(x, x) + k(y, y) - 2 k(x, y) (used by k-center) is a
@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover import _checks
+from kcover import checks
 
 KERNELS = ("rbf", "cosine", "linear")
 _FLOORS = {"rbf": 0.0, "cosine": -1.0, "linear": 0.0}
@@ -56,7 +56,7 @@ def median_bandwidth(x: Any, *, max_points: int = 2000, seed: int = 0) -> float:
     Uses a seeded subsample of at most ``max_points`` rows, so the cost is O(max_points^2 d).
     Returns 1.0 if every sampled pair coincides.
     """
-    x = _checks.features(x, "x")
+    x = checks.features(x, "x")
     if x.shape[0] > max_points:
         rows = np.random.default_rng(seed).choice(x.shape[0], max_points, replace=False)
         x = x[np.sort(rows)]
@@ -81,7 +81,7 @@ def make_kernel(kernel: str | Kernel = "rbf", bandwidth: float | None = None, x:
     """
     if isinstance(kernel, Kernel):
         return kernel
-    _checks.choice(kernel, KERNELS, "kernel")
+    checks.choice(kernel, KERNELS, "kernel")
     if kernel != "rbf":
         if bandwidth is not None:
             raise ValueError(f"bandwidth: only the rbf kernel has one, not {kernel!r}")
@@ -90,7 +90,7 @@ def make_kernel(kernel: str | Kernel = "rbf", bandwidth: float | None = None, x:
         if x is None:
             raise ValueError("bandwidth: give a bandwidth or features for the median heuristic")
         bandwidth = median_bandwidth(x)
-    return Kernel("rbf", _checks.positive(bandwidth, "bandwidth"))
+    return Kernel("rbf", checks.positive(bandwidth, "bandwidth"))
 
 
 def pairwise(kernel: Kernel, x: jax.Array, y: jax.Array, precision: Any = _PRECISION) -> jax.Array:
@@ -206,13 +206,13 @@ def gram(
     similarities a block; 3x faster than 2,048-row blocks at n = m = 30,000 on 2 cores).
     The rbf median bandwidth, when not given, is taken from ``x``.
     """
-    xa = _checks.features(x, "x")
-    ya = xa if y is None else _checks.features(y, "y")
-    _checks.same_width(xa, ya, "x", "y")
+    xa = checks.features(x, "x")
+    ya = xa if y is None else checks.features(y, "y")
+    checks.same_width(xa, ya, "x", "y")
     if block is None:
         # a power of two: XLA's CPU matrix products ran several times slower at some other heights
         block = 1 << max(3, (_GRAM_BLOCK_ELEMENTS // max(ya.shape[0], 1)).bit_length() - 1)
-    block = _checks.positive_int(block, "block")
+    block = checks.positive_int(block, "block")
     k = make_kernel(kernel, bandwidth, xa)
     dtype = jnp.result_type(xa.dtype, ya.dtype)
     return _gram(k, jnp.asarray(xa, dtype), jnp.asarray(ya, dtype), block)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from kcover import _checks
+from kcover import checks
 
 
 def _one_d(y: Any, name: str, n: int | None, kind: str) -> np.ndarray:
@@ -71,7 +71,7 @@ def encode_labels(labels: Any, n: int, name: str = "labels") -> tuple[np.ndarray
 def targets(y: Any, n: int, name: str = "y") -> np.ndarray:
     """Regression targets ``y`` (n,) or (n, c) as a finite float array (n, c), or raise naming ``name``."""
     arr = np.asarray(y)
-    arr = _checks.features(arr[:, None] if arr.ndim == 1 else arr, name)
+    arr = checks.features(arr[:, None] if arr.ndim == 1 else arr, name)
     if arr.shape[0] != n:
         raise ValueError(f"{name}: has {arr.shape[0]} rows but there are {n} points")
     return arr

@@ -24,13 +24,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover import _checks
+from kcover import checks
 from kcover.kernels import Kernel, blocked_rows, make_kernel, pairwise
 from kcover.labels import targets
 
 
 def _square(k: Any, name: str) -> jax.Array:
-    a = _checks.features(k, name)
+    a = checks.features(k, name)
     if a.shape[0] != a.shape[1]:
         raise ValueError(f"{name}: must be square, got shape {a.shape}")
     return jnp.asarray(a)
@@ -50,7 +50,7 @@ def gram_eigenvalues(gram: Any) -> jax.Array:
 
 def effective_dimension(eigenvalues: Any, lam: float) -> float:
     """r_eff(lam) = sum mu / (mu + lam) over ``eigenvalues`` (n,) (negatives treated as 0)."""
-    mu = np.maximum(_checks.features(eigenvalues, "eigenvalues", ndim=1).astype(np.float64), 0.0)
+    mu = np.maximum(checks.features(eigenvalues, "eigenvalues", ndim=1).astype(np.float64), 0.0)
     if not lam > 0:
         raise ValueError(f"lam: must be positive, got {lam}")
     return float(np.sum(mu / (mu + lam)))
@@ -150,8 +150,8 @@ def feature_alignment(
     Same n rows in both. Memory O(block n), time O(n^2 (d1 + d2)); rbf bandwidths by the
     median heuristic of each view.
     """
-    a = _checks.features(x1, "x1")
-    b = _checks.features(x2, "x2")
+    a = checks.features(x1, "x1")
+    b = checks.features(x2, "x2")
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"x2: has {b.shape[0]} rows but x1 has {a.shape[0]}")
     dt = np.result_type(a.dtype, b.dtype)

@@ -5,10 +5,10 @@
 * :mod:`kcover.theory.knob` -- the alpha knob e_alpha(x) = (alpha |x|, (1 - alpha) x) of Fig. 1.
 * :mod:`kcover.theory.summaries` -- each command's simulation and statistics as a pure dict (its JSON record).
 * :mod:`kcover.theory.render` -- the figures, tables and records; ``run_mode``, ``run_law``, ``run_knob``.
-* :mod:`kcover.cli.theory` -- ``kcover theory mode|law|knob``.
+* :mod:`kcover.theory.cli` -- ``kcover theory mode|law|knob``.
 
 theory uses kcover; kcover never imports theory. Names are re-exported lazily so that building
-the ``kcover`` parser (which imports :mod:`kcover.cli.theory`) does not import JAX.
+the ``kcover`` parser (which imports :mod:`kcover.theory.cli`) does not import JAX.
 """
 
 from __future__ import annotations

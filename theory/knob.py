@@ -10,7 +10,7 @@ Selection. Budget k = P (binding: one pick per class is needed). Input FL: greed
 location on x (RBF, median-heuristic bandwidth), the same for every alpha. Learner FL: the same
 selector on e_alpha(x). Both with :func:`kcover.select`.
 
-Measurement. One fixed probe (:func:`kcover.probe.probe_accuracy`, multinomial logistic
+Measurement. One fixed probe (:func:`kcover.learn.probe.probe_accuracy`, multinomial logistic
 regression, l2 = 1e-3) is fit on e_alpha of each selected subset and scored on fresh draws
 (``test_per_cluster`` points per cluster); ADV(alpha) = acc(learner FL) - acc(input FL). The
 probe does **not** standardize its columns: standardizing would rescale (alpha |x|, (1 - alpha) x)
@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from tqdm import tqdm
 
-from kcover.probe import probe_accuracy
-from kcover.selection import select
+from kcover.learn.probe import probe_accuracy
+from kcover.selection.entry import select
 
 
 def embed(x: np.ndarray, alpha: float) -> np.ndarray:

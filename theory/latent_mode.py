@@ -37,7 +37,7 @@ Target and risk
 ---------------
 f*(x) = a_j on mode j with a_j = sign_j sqrt(rho_j / p_j), p_j the mode's mass under D (the
 pool's distribution), signs random. R(S) = E_{x ~ D} (f_S(x) - f*(x))^2 with f_S the KRR fit on
-S (ridge ``lam``, float64, the core's :func:`kcover.krr.solve_ridge`). With the exact block
+S (ridge ``lam``, float64, the core's :func:`kcover.learn.krr.solve_ridge`). With the exact block
 kernel and lam -> 0, f_S = f* on covered modes and 0 on uncovered ones, so
 
     R(S) = sum_{j uncovered} p_j a_j^2 = sum_{j uncovered} rho_j:
@@ -75,9 +75,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover.facility_location import facility_location_dense
+from kcover.selection.facility_location import facility_location_dense
 from kcover.kernels import gram as kernel_gram
-from kcover.krr import solve_ridge
+from kcover.learn.krr import solve_ridge
 
 ORDERS = ("mode-major", "round-robin", "shuffled")
 
@@ -292,7 +292,7 @@ def subset_risks(
       gram: (N, N) learner Gram on the pool; gram_test: (T, N) test-by-pool.
       y: (N,) targets on the pool; y_test: (T,) on the test draws.
       picks: (k_max,) the greedy order. ks: budgets (each <= k_max).
-      lam: the ridge (absolute, > 0), solved in float64 by :func:`kcover.krr.solve_ridge`, no jitter.
+      lam: the ridge (absolute, > 0), solved in float64 by :func:`kcover.learn.krr.solve_ridge`, no jitter.
 
     Every system is zero-padded to k_max x k_max (the padded block is lam I with zero targets, so
     its coefficients are exactly 0) and all budgets are solved in one vmapped call.

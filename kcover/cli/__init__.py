@@ -26,7 +26,7 @@ import numpy as np
 
 
 def _quickstart(args: argparse.Namespace) -> int:
-    from kcover.selection import select
+    from kcover.selection.entry import select
 
     rng = np.random.default_rng(args.seed)
     centers = rng.normal(scale=4.0, size=(args.modes, args.dim))

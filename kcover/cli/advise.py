@@ -9,7 +9,7 @@ With ``--text`` (a .csv, .tsv or .jsonl file) the input geometry is lexical n-gr
 the text column (:func:`kcover.featurize.hash_text`) and the labels are the label column
 (strings, mapped to ids in sorted order); the rows must line up with --learner's.
 
-Prints the three conditions and a verdict per budget (see :mod:`kcover.advise` for the rule).
+Prints the three conditions and a verdict per budget (see :mod:`kcover.advisor.entry` for the rule).
 By default a pilot measures the advantage first (repeated stratified splits of the labelled rows,
 input-FL vs learner-FL with the fixed probe) and its verdict decides, with the a-priori verdict
 beside it; ``--no-pilot`` keeps the a-priori verdict alone.
@@ -33,18 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from kcover import _checks
+from kcover import checks
+from kcover.advisor.options import FLAGS, AdviseOptions, default
 from kcover.cli.select import load_array, parse_int
 from kcover.featurize import TF_MODES
-from kcover.kernels import KERNELS
 
 DEFAULT_PLOT = "kcover-advise.png"
 _API_TO_FLAG = {"budgets": "--budgets", "labels": "--labels", "input_features": "--input",
-                "learner_features": "--learner", "test_fraction": "--test-fraction", "seeds": "--seeds",
-                "input_kernel": "--input-kernel", "learner_kernel": "--learner-kernel",
-                "pilot_splits": "--pilot-splits", "pilot_max_splits": "--pilot-max-splits",
-                "pilot_points": "--pilot-points", "pilot_margin": "--pilot-margin", "pool_size": "--pool-size",
-                "pilot_budgets": "--pilot-budgets", "a_priori": "--a-priori"}
+                "learner_features": "--learner", **{f.field: f.flag for f in FLAGS}}
 _BUDGET = re.compile(r"^(\d+(?:\.\d+)?)[cC]$")
 
 
@@ -111,6 +107,37 @@ def parse_budgets(tokens: list[str] | None, num_classes: int) -> list[int] | Non
     return out
 
 
+def add_option_flag(group: Any, f: Any) -> None:
+    """One :data:`kcover.advisor.options.FLAGS` entry as an argparse flag; its default is the field's."""
+    value = default(f.field)
+    if f.negate:
+        group.add_argument(f.flag, dest=f.field, action="store_false", default=True, help=f.help)
+        return
+    shown = "" if value is None else f" (default {value if not isinstance(value, tuple) else len(value)})"
+    among = f"; one of {', '.join(f.choices)}" if f.choices else ""
+    group.add_argument(f.flag, dest=f.field, default=None, help=f.help + among + shown)
+
+
+def option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`AdviseOptions` fields given on the command line, parsed (defaults left to the options)."""
+    out: dict[str, Any] = {}
+    for f in FLAGS:
+        raw = getattr(args, f.field)
+        if f.negate:
+            out[f.field] = bool(raw)
+            continue
+        if raw is None:
+            continue
+        value = default(f.field)
+        if f.choices is not None:
+            out[f.field] = raw
+        elif isinstance(value, float):
+            out[f.field] = _float(raw, f.flag)
+        else:  # integers (seeds is a count on the command line; pool and split counts may default to None)
+            out[f.field] = parse_int(raw, f.flag)
+    return out
+
+
 def _float(value: str, name: str) -> float:
     try:
         return float(value)
@@ -122,7 +149,7 @@ def _load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any,
     """(input features, learner features, labels, description of the input geometry)."""
     if (args.input is None) == (args.text is None):
         raise ValueError("--input: give exactly one of --input X.npy or --text data.csv")
-    learner = _checks.features(load_array(args.learner, "--learner"), "--learner")
+    learner = checks.features(load_array(args.learner, "--learner"), "--learner")
     if args.text is not None:
         if args.labels is not None:
             raise ValueError("--labels: not used with --text; the labels come from --label-column")
@@ -134,12 +161,12 @@ def _load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any,
         dim = parse_int(args.text_dim, "--text-dim")
         if dim < 1:
             raise ValueError(f"--text-dim: must be positive, got {dim}")
-        _checks.choice(args.tf, TF_MODES, "--tf")
+        checks.choice(args.tf, TF_MODES, "--tf")
         x = hash_text(texts, dim=dim, tf=args.tf)
         return x, learner, np.asarray(labels), f"lexical n-gram hashing of {args.text} (dim {dim}, tf {args.tf})"
     if args.labels is None:
         raise ValueError("--labels: required with --input (a .npy of N class ids or names)")
-    x = _checks.features(load_array(args.input, "--input"), "--input")
+    x = checks.features(load_array(args.input, "--input"), "--input")
     if learner.shape[0] != x.shape[0]:
         raise ValueError(f"--learner: has {learner.shape[0]} rows but --input has {x.shape[0]}")
     labels = load_array(args.labels, "--labels")
@@ -152,22 +179,11 @@ def _load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any,
 
 def run(args: argparse.Namespace) -> int:
     """Run ``kcover advise``; returns the exit code."""
-    from kcover.advise import advise, encode_labels, plot_sweep
+    from kcover.advisor.entry import advise
+    from kcover.advisor.render import plot_sweep
+    from kcover.labels import encode_labels
 
     t0 = time.perf_counter()
-    _checks.choice(args.input_kernel, KERNELS, "--input-kernel")
-    _checks.choice(args.learner_kernel, KERNELS, "--learner-kernel")
-    seeds = parse_int(args.seeds, "--seeds")
-    if seeds < 1:
-        raise ValueError(f"--seeds: must be positive, got {seeds}")
-    test_fraction = _float(args.test_fraction, "--test-fraction")
-    gap_threshold = _float(args.gap_threshold, "--gap-threshold")
-    pilot_margin = _float(args.pilot_margin, "--pilot-margin")
-    pilot_splits = parse_int(args.pilot_splits, "--pilot-splits")
-    pilot_max = pilot_splits * 3 if args.pilot_max_splits is None else parse_int(args.pilot_max_splits,
-                                                                                  "--pilot-max-splits")
-    pilot_points = parse_int(args.pilot_points, "--pilot-points")
-    pool_size = None if args.pool_size is None else parse_int(args.pool_size, "--pool-size")
     sweep = bool(args.sweep or args.plot)
     plot_path = args.plot or (DEFAULT_PLOT if sweep else None)
     if plot_path is not None:
@@ -181,12 +197,8 @@ def run(args: argparse.Namespace) -> int:
     _, classes = encode_labels(labels, x.shape[0], "--labels" if args.text is None else "--label-column")
     budgets = parse_budgets(args.budgets, len(classes))
     try:
-        advice = advise(x, learner, labels, budgets, test_fraction=test_fraction, seeds=seeds, sweep=sweep,
-                        input_kernel=args.input_kernel, learner_kernel=args.learner_kernel,
-                        gap_threshold=gap_threshold, pilot=not args.no_pilot, pilot_splits=pilot_splits,
-                        pilot_max_splits=pilot_max, pilot_points=pilot_points, pilot_margin=pilot_margin,
-                        pool_size=pool_size, pilot_budgets=args.pilot_budgets, a_priori=args.a_priori,
-                        reach=not args.no_reach, progress=not args.quiet)
+        options = AdviseOptions(**option_values(args), sweep=sweep, progress=not args.quiet)
+        advice = advise(x, learner, labels, budgets, options)
     except ValueError as err:
         msg = str(err)
         name, _, rest = msg.partition(":")
@@ -232,29 +244,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--budgets", nargs="+", default=None, metavar="K",
                      help="budgets to advise on: integers or multiples of the class count (2C); "
                           "default C 2C 4C 8C")
-    opt.add_argument("--input-kernel", default="rbf", help=f"{', '.join(KERNELS)} (default rbf)")
-    opt.add_argument("--learner-kernel", default="rbf", help=f"{', '.join(KERNELS)} (default rbf)")
-    opt.add_argument("--test-fraction", default="0.25", help="held-out share per class (default 0.25)")
-    opt.add_argument("--gap-threshold", default="0.05", help="gap that counts as large (default 0.05)")
-    opt.add_argument("--seeds", default="3", help="sweep seeds (default 3); seed 0 drives the diagnostic")
-    pil = p.add_argument_group("pilot (on by default: measure before you pay)")
-    pil.add_argument("--no-pilot", action="store_true", help="skip the pilot; the a-priori verdict alone")
-    pil.add_argument("--pilot-splits", default="10",
-                     help="stratified splits per round (default 10); another round while a budget is undecided")
-    pil.add_argument("--pilot-max-splits", default=None, help="most splits in all (default 3 x --pilot-splits)")
-    pil.add_argument("--pilot-points", default="2000",
-                     help="the pilot runs on a stratified subsample of at most this many rows (default 2000)")
-    pil.add_argument("--pilot-margin", default="0.02",
-                     help="pay when the pilot's mean ADV exceeds this accuracy difference (default 0.02)")
-    pil.add_argument("--pool-size", default=None, metavar="N",
-                     help="size of the pool you will select from, if larger than the labelled rows (default: N)")
-    pil.add_argument("--pilot-budgets", default="same", choices=["same", "fraction"],
-                     help="budget k on your pool runs on the pilot as the same k (default) or the same fraction")
-    opt.add_argument("--no-reach", action="store_true",
-                     help="skip the reach gap U(k) per budget (an a-priori predictor shown beside the verdict; "
-                          "costs two eigendecompositions on the spectral subsample)")
-    opt.add_argument("--a-priori", default="repaired", choices=["repaired", "former"],
-                     help="the a-priori rule: repaired (default, calibrated on shipped data) or former")
+    groups = {"diagnostic": opt, "pilot": p.add_argument_group("pilot (on by default: measure before you pay)")}
+    for f in FLAGS:
+        add_option_flag(groups[f.group], f)
     out = p.add_argument_group("output")
     out.add_argument("--sweep", action="store_true", help="also realize input-FL vs learner-FL vs random")
     out.add_argument("--plot", default=None, metavar="OUT.png",

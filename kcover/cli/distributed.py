@@ -25,10 +25,10 @@ from typing import Any
 
 import jax
 
-from kcover.facility_location import METHODS as FL_METHODS
-from kcover.result import Selection
-from kcover.selection import select as select_one
-from kcover.sharding import facility_location_sharded, target_mesh
+from kcover.selection.facility_rules import METHODS as FL_METHODS
+from kcover.selection.result import Selection
+from kcover.selection.entry import select as select_one
+from kcover.selection.sharding import facility_location_sharded, target_mesh
 
 PROCESS = "{process}"  # replaced by the process id in --out and --targets
 
@@ -157,7 +157,7 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def select(joined: bool, local_targets: bool, x: Any, k: int, **options: Any) -> Selection:
+def select_rows(joined: bool, local_targets: bool, x: Any, k: int, **options: Any) -> Selection:
     """:func:`kcover.select`, or in a distributed run facility location sharded over every process's devices.
 
     ``x`` (N, d) and ``options`` as :func:`kcover.select`; ``local_targets``: ``options["targets"]``

@@ -7,7 +7,7 @@
                   [--seed S] --out picks.npy [--json]
 
 The defaults are the fast path: ``--block auto`` and, unless ``--cache`` or ``--no-cache`` is
-given, the float16 bound cache when it fits (see :mod:`kcover.fl_options`); what they chose is in
+given, the float16 bound cache when it fits (see :mod:`kcover.selection.facility_options`); what they chose is in
 the summary and the JSON (``block``, ``cache``). ``.npy`` features are memory-mapped, not read
 twice.
 
@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from kcover import _checks
+from kcover import checks
 from kcover.cli import distributed
-from kcover.internal import PRECISIONS
-from kcover.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
+from kcover.selection.similarity import PRECISIONS
+from kcover.selection.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 from kcover.kernels import KERNELS, make_kernel
-from kcover.selection import METHODS, random_objective
+from kcover.selection.entry import METHODS, random_objective
 
 
 def load_array(path: str, name: str, *, key: str | None = None, mmap: bool = False) -> np.ndarray:
@@ -91,7 +91,7 @@ def _selection_options(args: argparse.Namespace, method: str, n: int, t: int | N
     if args.epsilon is not None:
         if method != "stochastic":
             raise ValueError(f"--epsilon: applies to --method stochastic only, not {method}")
-        opts["epsilon"] = _checks.positive(args.epsilon, "--epsilon")
+        opts["epsilon"] = checks.positive(args.epsilon, "--epsilon")
         if not opts["epsilon"] < 1:
             raise ValueError(f"--epsilon: must lie in (0, 1), got {args.epsilon}")
     for flag, value, default in (("--block", args.block, "auto"), ("--cache", args.cache, "auto"),
@@ -103,28 +103,28 @@ def _selection_options(args: argparse.Namespace, method: str, n: int, t: int | N
         if opts["block"] != "auto" and opts["block"] <= 0:
             raise ValueError(f"--block: must be a positive integer or auto, got {args.block}")
         opts["cache"] = args.cache
-        opts["precision"] = _checks.choice(args.precision, tuple(PRECISIONS), "--precision")
+        opts["precision"] = checks.choice(args.precision, tuple(PRECISIONS), "--precision")
     if args.target_weights is not None:
         if method == "kcenter":
             raise ValueError("--target-weights: kcenter covers the pool itself and takes no target weights")
         w = load_array(distributed.process_path(args.target_weights, joined), "--target-weights")
-        opts["target_weights"] = _checks.weights(w, n if t is None else t, "--target-weights")
+        opts["target_weights"] = checks.weights(w, n if t is None else t, "--target-weights")
     if args.initial is not None:
         idx = load_array(args.initial, "--initial")
         if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
             raise ValueError(f"--initial: must hold a 1-d array of integer indices, got {idx.dtype} {idx.shape}")
-        opts["initial"] = _checks.indices(idx, n, "--initial")
+        opts["initial"] = checks.indices(idx, n, "--initial")
     return opts
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``kcover select``; returns the exit code."""
     joined = distributed.join(args)  # a distributed run: before any JAX computation
-    method = _checks.choice(args.method, METHODS, "--method")
-    kernel_name = _checks.choice(args.kernel or (KCENTER_KERNEL if method == "kcenter" else "rbf"), KERNELS,
+    method = checks.choice(args.method, METHODS, "--method")
+    kernel_name = checks.choice(args.kernel or (KCENTER_KERNEL if method == "kcenter" else "rbf"), KERNELS,
                                  "--kernel")
     picks_path, weights_path = output_paths(distributed.process_path(args.out, joined))
-    x = _checks.features(load_array(args.features, "--features", key=args.key, mmap=True), "--features")
+    x = checks.features(load_array(args.features, "--features", key=args.key, mmap=True), "--features")
     k = parse_int(args.k, "--k")
     if not 1 <= k <= x.shape[0]:
         raise ValueError(f"--k: must lie in [1, {x.shape[0]}] (the rows of --features), got {k}")
@@ -133,17 +133,17 @@ def run(args: argparse.Namespace) -> int:
     if args.targets is not None:
         if method == "kcenter":
             raise ValueError("--targets: kcenter covers the pool itself and takes no targets")
-        targets = _checks.features(load_array(distributed.process_path(args.targets, joined), "--targets"), "--targets")
+        targets = checks.features(load_array(distributed.process_path(args.targets, joined), "--targets"), "--targets")
         if targets.shape[1] != x.shape[1]:
             raise ValueError(f"--targets: has {targets.shape[1]} columns but --features has {x.shape[1]}")
-    bandwidth = None if args.bandwidth is None else _checks.positive(args.bandwidth, "--bandwidth")
+    bandwidth = None if args.bandwidth is None else checks.positive(args.bandwidth, "--bandwidth")
     if bandwidth is not None and kernel_name != "rbf":
         raise ValueError(f"--bandwidth: only the rbf kernel has one, not {kernel_name}")
     kern = make_kernel(kernel_name, bandwidth, x)
     options = _selection_options(args, method, x.shape[0], None if targets is None else targets.shape[0], joined)
 
     t0 = time.perf_counter()
-    sel = distributed.select(joined, args.local_targets, x, k, method=method, kernel=kern, targets=targets, seed=seed,
+    sel = distributed.select_rows(joined, args.local_targets, x, k, method=method, kernel=kern, targets=targets, seed=seed,
                              **options)
     took = time.perf_counter() - t0
     baseline = None

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from kcover.selection import select
+from kcover.selection.entry import select
 
 N, C = 600, 6
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

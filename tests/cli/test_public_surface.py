@@ -37,6 +37,7 @@ def test_every_public_name_is_exported_and_works():
         "median_bandwidth": lambda: kcover.median_bandwidth(x),
         "Kernel": lambda: kcover.Kernel("rbf", 1.0),
         "Selection": lambda: sel,
+        "AdviseOptions": lambda: kcover.AdviseOptions(pilot_splits=3),
         "target_mesh": lambda: kcover.target_mesh(),
         "krr_fit": lambda: kcover.krr_fit(x, y.astype(np.float32), kernel="rbf", bandwidth=1.0),
         "one_hot": lambda: kcover.one_hot(y),
@@ -69,7 +70,7 @@ def test_nothing_installs_under_a_generic_name():
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     code = ("import importlib.util as u; "
             "assert u.find_spec('theory') is None and u.find_spec('experiments') is None; "
-            "import kcover.theory, kcover.experiments.store, kcover.cli.theory; print('ok')")
+            "import kcover.theory, kcover.experiments.store, kcover.theory.cli; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], cwd="/", env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
@@ -80,14 +81,63 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
     return [(n.module or "", [a.name for a in n.names]) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
 
 
+def _core_files() -> list[Path]:
+    """Every module under kcover/ (the core, its subpackages and the command line)."""
+    return sorted(p for p in (ROOT / "kcover").rglob("*.py") if p.name != "__main__.py")  # the entry point
+
+
 def test_no_underscore_name_crosses_modules_and_the_core_never_imports_up():
-    for path in sorted(p for p in (ROOT / "kcover").glob("*.py") if p.name != "__main__.py"):  # the entry point
+    for path in _core_files():
+        rel = path.relative_to(ROOT)
         for module, names in _imports(path):
-            # _checks is the validation module every public function shares, on purpose
-            private = [n for n in names if n.startswith("_") and n != "_checks"]
-            assert not private or module == "__future__", f"{path.name} imports {private} from {module}"
-            assert not module.startswith(("kcover.theory", "kcover.experiments", "kcover.cli")), \
-                f"{path.name} imports {module}: the core never imports the layers built on it"
+            private = [n for n in names if n.startswith("_")]
+            assert not private or module == "__future__", f"{rel} imports {private} from {module}"
+            assert not module.startswith(("kcover.theory", "kcover.experiments")), \
+                f"{rel} imports {module}: nothing under kcover/ imports the layers built on it"
+            if "cli" not in rel.parts:
+                assert not module.startswith("kcover.cli"), f"{rel} imports {module}: the core never imports the CLI"
+
+
+def _defined_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, ast.Assign):
+            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            out.add(node.target.id)
+    return out
+
+
+def test_one_import_path_per_public_name():
+    """A public name is defined in one module and re-exported only by kcover/__init__.py."""
+    for path in _core_files():
+        if path == ROOT / "kcover" / "__init__.py":
+            continue
+        rel = path.relative_to(ROOT)
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # `from m import x as x` is the re-export idiom
+            if isinstance(node, ast.ImportFrom):
+                again = [a.name for a in node.names if a.asname == a.name]
+                assert not again, f"{rel} re-exports {again} from {node.module}"
+        exported = next((n for n in tree.body if isinstance(n, ast.Assign)
+                         and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)), None)
+        if exported is not None:
+            names = set(ast.literal_eval(exported.value))
+            foreign = sorted(names - _defined_names(path))
+            assert not foreign, f"{rel} lists names in __all__ that it does not define: {foreign}"
+    defining: dict[str, list[str]] = {}
+    for path in _core_files():
+        for name in _defined_names(path) & set(kcover.__all__):
+            defining.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    twice = {n: where for n, where in defining.items() if len(where) > 1}
+    assert not twice, twice
+    for name in kcover.__all__:
+        obj = getattr(kcover, name)
+        module = getattr(obj, "__module__", None)
+        assert module and module.startswith("kcover."), (name, module)
 
 
 def test_no_module_is_400_lines_or_more():

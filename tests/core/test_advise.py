@@ -9,26 +9,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import kcover.advise_rules
+import kcover.advisor.rules
 from kcover import effective_dimension, gram, gram_eigenvalues, one_hot, tail_energy
-from kcover.advise import (
+from kcover.advisor.entry import Advice, advise
+from kcover.advisor.measure import label_tails, neighbour_agreement
+from kcover.advisor.options import AdviseOptions
+from kcover.advisor.render import plot_sweep
+from kcover.advisor.rules import (
     VERDICTS,
-    Advice,
     BudgetAdvice,
-    Sweep,
-    _verdict,
-    advise,
     budget_limit,
+    budget_verdict,
     default_budgets,
-    encode_labels,
-    label_tails,
-    plot_sweep,
-    stratified_split,
+    pilot_verdict,
+    with_pilot,
 )
-from kcover.advise_measure import neighbour_agreement
-from kcover.advise_rules import budget_verdict, pilot_verdict, with_pilot
-from kcover.labels import class_ids, targets
-from kcover.probe import labels_array
+from kcover.advisor.sweep import Sweep
+from kcover.labels import class_ids, encode_labels, stratified_split, targets
+from kcover.learn.probe import labels_array
 
 N, C = 600, 6
 
@@ -111,8 +109,8 @@ def test_pilot_measures_the_advantage_and_settles_the_borderline_budgets(misalig
 
 def test_pilot_is_the_realized_sweep_on_two_selectors():
     """One machinery: the two-selector sweep is the three-selector sweep without the random rows."""
-    from kcover.advise_measure import kernel_for
-    from kcover.advise_sweep import realized_sweep
+    from kcover.advisor.measure import kernel_for
+    from kcover.advisor.sweep import realized_sweep
 
     x, e, y = misaligned_case()
     kernels = (kernel_for("rbf", x, 1000, 0), kernel_for("rbf", e, 1000, 0))
@@ -129,8 +127,8 @@ def test_pilot_is_the_realized_sweep_on_two_selectors():
 
 
 def test_pilot_adds_splits_while_a_budget_is_undecided():
-    from kcover.advise_measure import kernel_for
-    from kcover.advise_sweep import realized_sweep, run_pilot
+    from kcover.advisor.measure import kernel_for
+    from kcover.advisor.sweep import realized_sweep, run_pilot
 
     x, e, y = aligned_case()
     kernels = (kernel_for("rbf", x, 1000, 0), kernel_for("rbf", e, 1000, 0))
@@ -165,7 +163,7 @@ def test_pilot_verdict_rule(adv, margin, verdict, positive, conf):
     se = a.std(ddof=1) / np.sqrt(a.size) if a.size > 1 else 0.0
     assert (p.verdict, p.splits_positive, p.splits) == (verdict, positive, a.size)
     assert p.adv_mean == pytest.approx(a.mean()) and p.adv_se == pytest.approx(se)
-    scale = kcover.advise_rules.POOL_SPREAD * a.std(ddof=1) if a.size > 1 else 0.0
+    scale = kcover.advisor.rules.POOL_SPREAD * a.std(ddof=1) if a.size > 1 else 0.0
     want = conf if conf is not None else 0.5 * (1 + erf(abs(a.mean() - margin) / scale / sqrt(2)))
     assert p.confidence == pytest.approx(want)
     assert 0.5 <= p.confidence <= 1.0
@@ -385,15 +383,36 @@ print(json.dumps({"verdict": b.verdict, "heavy": heavy}))
 
 def test_rules_run_without_jax_or_matplotlib():
     """The verdict rules load and run in a fresh interpreter that never imports JAX, matplotlib or kcover."""
-    path = Path(kcover.advise_rules.__file__)
+    path = Path(kcover.advisor.rules.__file__)
     res = subprocess.run([sys.executable, "-c", _RULES_IN_A_BARE_PROCESS, str(path)], capture_output=True, text=True,
                          check=True)
     out = json.loads(res.stdout)
     assert out == {"verdict": "pay", "heavy": []}
 
 
-def test_verdict_keeps_its_former_name():
-    assert _verdict is budget_verdict
+def test_options_are_checked_once_and_name_the_field():
+    opts = AdviseOptions(pilot_splits=4)
+    assert opts.max_splits == 12 and opts.replace(pilot_splits=5).max_splits == 15
+    assert opts.replace(pilot_max_splits=7).max_splits == 7
+    assert AdviseOptions(seeds=2).seeds == (0, 1) and AdviseOptions(seeds=[5, 7]).seeds == (5, 7)
+    for bad, field in [({"test_fraction": 1.0}, "test_fraction"), ({"input_kernel": "poly"}, "input_kernel"),
+                       ({"pilot_splits": 0}, "pilot_splits"), ({"pilot_splits": 5, "pilot_max_splits": 4},
+                                                               "pilot_max_splits"),
+                       ({"pilot_margin": float("nan")}, "pilot_margin"), ({"seeds": 0}, "seeds"),
+                       ({"a_priori": "x"}, "a_priori"), ({"pilot_budgets": "x"}, "pilot_budgets"),
+                       ({"l2": "a"}, "l2"), ({"pool_size": -1}, "pool_size")]:
+        with pytest.raises(ValueError, match=f"^{field}:"):
+            AdviseOptions(**bad)
+    with pytest.raises(ValueError, match="^options: unknown"):
+        opts.replace(pilot_spilts=3)
+
+
+def test_advise_takes_an_options_object_and_keyword_changes():
+    x_in, x_l, y = aligned_case()
+    a = advise(x_in, x_l, y, [5], AdviseOptions(pilot=False, progress=False, seeds=1))
+    b = advise(x_in, x_l, y, [5], pilot=False, progress=False, seeds=1)
+    assert a.to_dict()["budgets"] == b.to_dict()["budgets"] and a.settings == b.settings
+    assert a.settings["pilot"] is False and a.settings["seeds"] == [0]
 
 
 def _hand_advice(with_sweep):
@@ -529,7 +548,7 @@ def test_reach_gap_can_be_switched_off():
 
 
 def test_close_calls_are_named_below_the_confidence_bar():
-    from kcover.advise_rules import CLOSE_CALL, close_call_text
+    from kcover.advisor.rules import CLOSE_CALL, close_call_text
 
     near = pilot_verdict(np.array([0.05, -0.02, 0.04, 0.0, 0.03]), 0.02)  # mean 0.02: on the margin
     far = pilot_verdict(np.array([0.20, 0.22, 0.19, 0.21]), 0.02)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kcover
-from kcover.internal import greedy_jit
+from kcover.selection.facility_rules import greedy_jit
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -130,7 +130,7 @@ def test_lazy_naive_and_paths_agree_on_float32_features(method):
     if method != "stochastic":
         np.testing.assert_array_equal(sel.indices, ref.indices)
     else:  # s = ceil((500 / 30) ln 100) = 77 random candidates per step
-        from kcover.internal import sample_size
+        from kcover.selection.facility_rules import sample_size
 
         assert sample_size(500, 30, 0.01) == 77
         assert sel.objective[-1] >= 0.97 * ref.objective[-1]
@@ -220,7 +220,7 @@ def test_random_and_kcenter_are_scored_consistently(x64):
 @pytest.mark.parametrize("kernel", ["rbf", "cosine", "linear"])
 @pytest.mark.parametrize("k", [1, 63, 64, 65, 150])  # around the 64-column call width: padding and one call
 def test_objective_and_random_objective_match_brute_force(kernel, k, x64):
-    from kcover.selection import random_objective, random_subset
+    from kcover.selection.entry import random_objective, random_subset
 
     rng = np.random.default_rng(k)
     x, t = rng.normal(size=(200, 4)), rng.normal(size=(90, 4))

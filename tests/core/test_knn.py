@@ -6,7 +6,7 @@ from _reference import fl_value
 from _reference import gram as ref_gram
 
 import kcover
-from kcover.knn import facility_location_knn, knn_similarity
+from kcover.selection.knn import facility_location_knn, knn_similarity
 
 
 def blobs(n, d=4, c=8, seed=0):

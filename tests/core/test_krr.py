@@ -3,7 +3,7 @@ import pytest
 from _reference import gram as ref_gram
 
 import kcover
-from kcover.krr import solve_ridge
+from kcover.learn.krr import solve_ridge
 
 
 def test_vanishing_ridge_is_the_orthogonal_projection(x64):

@@ -9,7 +9,7 @@ import scipy.optimize
 
 from _jaxtools import count_compiles
 
-from kcover.probe import Probe, _fit, fit_probe, predict_probe, probe_accuracy
+from kcover.learn.probe import Probe, _fit, fit_probe, predict_probe, probe_accuracy
 
 N, D, C = 120, 6, 3
 

@@ -12,9 +12,10 @@ from _reference import fl_greedy
 from _reference import gram as ref_gram
 
 import kcover
-from kcover.internal import FeatureSimilarity, greedy_jit, greedy_loop
-from kcover.lazy import CACHE_CHUNK, INFLATE, PASS_WIDTH, cache_bounds, round_up_f16, symmetric_bound_pass, transpose_f16
-from kcover.similarity import max_first
+from kcover.selection.facility_rules import greedy_jit, greedy_loop
+from kcover.selection.similarity import FeatureSimilarity
+from kcover.selection.lazy import CACHE_CHUNK, INFLATE, PASS_WIDTH, cache_bounds, round_up_f16, symmetric_bound_pass, transpose_f16
+from kcover.selection.similarity import max_first
 
 
 def _facility_location(*args, **kwargs):

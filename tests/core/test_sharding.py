@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import kcover
-from kcover.sharding import facility_location_sharded, target_mesh
+from kcover.selection.sharding import facility_location_sharded, target_mesh
 
 SCRIPT = textwrap.dedent(
     """
@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent(
     import jax
     import numpy as np
     import kcover
-    from kcover.sharding import facility_location_sharded, target_mesh, _sharded_greedy
+    from kcover.selection.sharding import facility_location_sharded, target_mesh, _sharded_greedy
 
     assert jax.device_count() == 8, jax.devices()
     jax.config.update("jax_enable_x64", True)

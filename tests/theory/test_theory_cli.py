@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kcover.cli import main
-from kcover.cli.theory import run_law, run_mode
+from kcover.theory.cli import run_law, run_mode
 from kcover.theory.render import render_mode
 from kcover.theory.summaries import mode_summary
 
@@ -86,7 +86,7 @@ def test_summary_is_pure_and_the_renderer_writes_it(tmp_path, monkeypatch):
 
 
 def test_summaries_and_cli_glue_load_without_matplotlib():
-    code = ("import sys, kcover.cli.theory, kcover.theory.summaries; "
+    code = ("import sys, kcover.theory.cli, kcover.theory.summaries; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]

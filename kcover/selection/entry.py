@@ -6,14 +6,14 @@ from typing import Any, Unpack
 
 import numpy as np
 
-from kcover import _checks
-from kcover.facility_location import METHODS as FL_METHODS
-from kcover.facility_location import evaluate_sequence, facility_location, objective
-from kcover.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
-from kcover.kcenter import k_center
-from kcover.fl_options import CoverageKeywords
+from kcover import checks
+from kcover.selection.facility_rules import METHODS as FL_METHODS
+from kcover.selection.facility_location import evaluate_sequence, facility_location, objective
+from kcover.selection.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
+from kcover.selection.kcenter import k_center
+from kcover.selection.facility_options import CoverageKeywords
 from kcover.kernels import Kernel
-from kcover.result import Selection
+from kcover.selection.result import Selection
 
 METHODS = FL_METHODS + ("kcenter", "random")
 
@@ -23,7 +23,7 @@ def random_subset(features: Any, k: int, *, seed: int = 0, **coverage: Unpack[Co
 
     The picks are scored on the facility-location objective (``coverage``: ``kernel``,
     ``bandwidth``, ``targets``, ``target_weights``, ``initial``, as
-    :func:`~kcover.facility_location.facility_location`) so that they compare directly with the
+    :func:`~kcover.selection.facility_location.facility_location`) so that they compare directly with the
     greedy selectors. Time O(k T d).
     """
     x, order, init = _random_order(features, k, seed, coverage.get("initial"))
@@ -42,9 +42,9 @@ def random_objective(features: Any, k: int, *, seed: int = 0, **coverage: Unpack
 
 
 def _random_order(features: Any, k: int, seed: int, initial: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = _checks.features(features, "features")
-    init = _checks.indices(initial, x.shape[0], "initial")
-    k = _checks.budget(k, x.shape[0] - init.size)
+    x = checks.features(features, "features")
+    init = checks.indices(initial, x.shape[0], "initial")
+    k = checks.budget(k, x.shape[0] - init.size)
     free = np.setdiff1d(np.arange(x.shape[0]), init)
     return x, np.random.default_rng(seed).permutation(free)[:k], init
 
@@ -54,13 +54,13 @@ def select(features: Any, k: int, *, method: str = "lazy", kernel: str | Kernel 
     """Select ``k`` of the rows of ``features`` (N, d).
 
     ``method``: "lazy" (default), "naive", "stochastic" (facility location: ``options`` are its
-    keywords, see :func:`~kcover.facility_location.facility_location`), "kcenter" (Gonzalez, in
+    keywords, see :func:`~kcover.selection.facility_location.facility_location`), "kcenter" (Gonzalez, in
     the kernel's metric; ``bandwidth``, ``initial``, ``seed``) or "random" (scored on facility
     location; ``bandwidth``, ``targets``, ``target_weights``, ``initial``, ``seed``).
     ``kernel``: default "rbf" for facility location and random, "linear" (Euclidean distance)
     for k-center.
     """
-    _checks.choice(method, METHODS, "method")
+    checks.choice(method, METHODS, "method")
     if method in FL_METHODS:
         return facility_location(features, k, method=method, kernel=kernel or "rbf", **options)
     options = {key: v for key, v in options.items() if v is not None}  # None: not given

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover import _checks
+from kcover import checks
 from kcover.labels import class_ids
 
 _INIT_SCALE = 1e-3
@@ -67,7 +67,7 @@ def standardizer(x: jax.Array, s: jax.Array) -> tuple[jax.Array, jax.Array]:
     return mean, jnp.where(ok, scale, 1.0)
 
 
-def objective(probe: Probe, x: jax.Array, y: jax.Array, sample_weight: jax.Array, l2: jax.Array) -> jax.Array:
+def probe_loss(probe: Probe, x: jax.Array, y: jax.Array, sample_weight: jax.Array, l2: jax.Array) -> jax.Array:
     """The probe objective L(W, b) above on raw features ``x`` (n, d), labels ``y`` (n,)."""
     z = (x - probe.mean) / probe.scale
     logits = z @ probe.weights + probe.bias
@@ -160,19 +160,19 @@ def fit_probe(
     Returns:
       a :class:`Probe`: weights (d, C), bias (C,), mean (d,), scale (d,).
     """
-    xa = _checks.features(x, "x")
+    xa = checks.features(x, "x")
     if xa.dtype != np.float64:
         xa = xa.astype(np.float32)
     ya = labels_array(y, xa.shape[0], "y", num_classes)
     c = int(ya.max()) + 1 if num_classes is None else int(num_classes)
     if c < 1:
         raise ValueError(f"num_classes: must be positive, got {num_classes}")
-    sw = _checks.weights(sample_weight, xa.shape[0], "sample_weight")
+    sw = checks.weights(sample_weight, xa.shape[0], "sample_weight")
     if not sw.sum() > 0:
         raise ValueError("sample_weight: all weights are zero")
     if not l2 >= 0 or not np.isfinite(l2):
         raise ValueError(f"l2: must be >= 0 and finite, got {l2}")
-    steps = _checks.positive_int(steps, "steps")
+    steps = checks.positive_int(steps, "steps")
     dt = jnp.asarray(xa).dtype
     w0 = _INIT_SCALE * np.random.default_rng(seed).standard_normal((xa.shape[1], c))
     probe, _ = _fit(jnp.asarray(xa), jnp.asarray(ya), jnp.asarray(sw, dt), jnp.asarray(l2, dt),
@@ -188,7 +188,7 @@ def _predict(probe: Probe, x: jax.Array) -> jax.Array:
 
 def predict_probe(probe: Probe, x: Any) -> np.ndarray:
     """Predicted class ids (m,) int for features ``x`` (m, d)."""
-    xa = _checks.features(x, "x")
+    xa = checks.features(x, "x")
     if xa.shape[1] != probe.weights.shape[0]:
         raise ValueError(f"x: has {xa.shape[1]} columns but the probe was fit on {probe.weights.shape[0]}")
     return np.asarray(_predict(probe, jnp.asarray(xa, probe.weights.dtype))).astype(np.int64)
@@ -212,9 +212,9 @@ def probe_accuracy(
 
     ``num_classes`` defaults to 1 + the largest id in either label array.
     """
-    xtr = _checks.features(x_train, "x_train")
-    xte = _checks.features(x_test, "x_test")
-    _checks.same_width(xtr, xte, "x_train", "x_test")
+    xtr = checks.features(x_train, "x_train")
+    xte = checks.features(x_test, "x_test")
+    checks.same_width(xtr, xte, "x_train", "x_test")
     ytr = labels_array(y_train, xtr.shape[0], "y_train", num_classes)
     yte = labels_array(y_test, xte.shape[0], "y_test", num_classes)
     c = max(int(ytr.max()), int(yte.max())) + 1 if num_classes is None else int(num_classes)

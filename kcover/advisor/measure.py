@@ -9,7 +9,7 @@
   shares their label: how label-local a geometry is.
 * :func:`kernel_for` -- the named kernel, rbf with the median-heuristic bandwidth.
 
-The rules that turn these numbers into verdicts are :mod:`kcover.advise_rules`.
+The rules that turn these numbers into verdicts are :mod:`kcover.advisor.rules`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from kcover.kernels import Kernel, gram, make_kernel, median_bandwidth
 from kcover.law import reach_gap
-from kcover.probe import fit_probe, predict_probe
+from kcover.learn.probe import fit_probe, predict_probe
 from kcover.spectral import alignment, centered_alignment, effective_dimension
 
 

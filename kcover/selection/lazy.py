@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kcover.kernels import pairwise
-from kcover.similarity import (
+from kcover.selection.similarity import (
     PRECISIONS,
     FeatureSimilarity,
     Similarity,

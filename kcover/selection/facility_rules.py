@@ -1,12 +1,12 @@
 """Facility location's greedy loop: how each method picks, inside the shared scaffold.
 
 One jitted function, :func:`greedy_loop`, runs k picks of a method over a similarity source
-(:mod:`kcover.similarity`): ``naive`` evaluates every gain, ``lazy`` re-evaluates stale bounds
-(:mod:`kcover.lazy`), ``stochastic`` a random sample of s = ceil((N / k) log(1 / epsilon))
+(:mod:`kcover.selection.similarity`): ``naive`` evaluates every gain, ``lazy`` re-evaluates stale bounds
+(:mod:`kcover.selection.lazy`), ``stochastic`` a random sample of s = ceil((N / k) log(1 / epsilon))
 candidates, and ``fixed`` (used to score a given order) one given candidate per step. The
-scaffold (:mod:`kcover.greedy`) adds the initial subset, scans the picks and weighs them.
+scaffold (:mod:`kcover.selection.scaffold`) adds the initial subset, scans the picks and weighs them.
 :func:`run` is the host-side wrapper every entry point shares: it calls the loop and turns the
-output into a :class:`~kcover.result.Selection`, checking that no gain is NaN.
+output into a :class:`~kcover.selection.result.Selection`, checking that no gain is NaN.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover import greedy, lazy
-from kcover.result import Selection
-from kcover.similarity import FeatureSimilarity, Similarity, all_gains, column, first_best, gains, target_sum
+from kcover.selection import scaffold, lazy
+from kcover.selection.result import Selection
+from kcover.selection.similarity import FeatureSimilarity, Similarity, all_gains, column, first_best, gains, target_sum
 
 METHODS = ("naive", "lazy", "stochastic")
 STATIC = ("k", "method", "block", "sample", "cache", "axis_name")
@@ -63,8 +63,8 @@ def greedy_loop(
     block = min(block, n)
     cache = cache and isinstance(src, FeatureSimilarity) and method == "lazy"
 
-    state = greedy.start(jnp.full(w.shape, floor, w.dtype), n)
-    state = greedy.add_initial(state, initial, lambda i: column(src, i, block))
+    state = scaffold.start(jnp.full(w.shape, floor, w.dtype), n)
+    state = scaffold.add_initial(state, initial, lambda i: column(src, i, block))
     counts = jnp.array([m * block, 0, 0, 0], jnp.int32)
     bounds, q = jnp.zeros(n, w.dtype), None
     if method == "lazy":
@@ -97,10 +97,10 @@ def greedy_loop(
             counts = counts.at[0].add(1)
         return arg, gain, col, (bounds, counts)
 
-    state, (_, counts), (picks, gains_, objective) = greedy.scan_picks(
+    state, (_, counts), (picks, gains_, objective) = scaffold.scan_picks(
         state, (bounds, counts), k, pick, lambda s: target_sum(w * (s.cover - floor), 0, axis_name), m
     )
-    weights = greedy.pick_weights(state.assign, w, m, k)
+    weights = scaffold.pick_weights(state.assign, w, m, k)
     if axis_name is not None:
         weights = jax.lax.psum(weights, axis_name)
     return picks, gains_, objective, weights, state.cover, counts

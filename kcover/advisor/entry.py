@@ -8,12 +8,12 @@ default, measures the advantage itself with a pilot (input-FL vs learner-FL with
 on repeated stratified splits of the labelled pool), whose verdict decides; the a-priori verdict
 (repaired on shipped data: docs/advise.md) stays beside it as the explanation. One concern a module:
 
-* :mod:`kcover.advise_measure` -- the measurements: probes and gap, alignment, spectra, label tails,
+* :mod:`kcover.advisor.measure` -- the measurements: probes and gap, alignment, spectra, label tails,
   nearest-neighbour label agreement;
-* :mod:`kcover.advise_rules` -- the verdict rules and their thresholds, numbers to words (no JAX);
-* :mod:`kcover.advise_sweep` -- the realized sweep (input-FL vs learner-FL vs random) and the
+* :mod:`kcover.advisor.rules` -- the verdict rules and their thresholds, numbers to words (no JAX);
+* :mod:`kcover.advisor.sweep` -- the realized sweep (input-FL vs learner-FL vs random) and the
   pilot (the same machinery, two selectors, repeated splits);
-* :mod:`kcover.advise_render` -- the JSON dict, the text report and the sweep figure;
+* :mod:`kcover.advisor.render` -- the JSON dict, the text report and the sweep figure;
 * :mod:`kcover.labels` -- label encoding and the stratified split.
 
 Cost, for N points, input width d_in, learner width d_l, C classes, m = min(N,
@@ -34,46 +34,20 @@ from typing import Any
 
 import numpy as np
 
-from kcover import _checks
-from kcover.advise_measure import kernel_for, label_tails, measure_geometry, probe_gap
-from kcover.advise_render import advice_dict, advice_text, plot_sweep
-from kcover.advise_rules import (
-    PILOT_BUDGET_RULES,
-    VERDICTS,
+from kcover import checks
+from kcover.advisor.measure import kernel_for, measure_geometry, probe_gap
+from kcover.advisor.options import AdviseOptions
+from kcover.advisor.render import advice_dict, advice_text
+from kcover.advisor.rules import (
     BudgetAdvice,
-    PilotBudget,
-    budget_limit,
-    pilot_budget,
     budget_verdict,
     default_budgets,
     pilot_verdict,
     with_pilot,
     with_realized,
 )
-from kcover.advise_sweep import SELECTORS, Pilot, Sweep, realized_sweep, run_pilot
-from kcover.kernels import KERNELS
+from kcover.advisor.sweep import Pilot, Sweep, realized_sweep, run_pilot
 from kcover.labels import encode_labels, stratified_split
-
-__all__ = [
-    "SELECTORS",
-    "VERDICTS",
-    "Advice",
-    "BudgetAdvice",
-    "Pilot",
-    "PilotBudget",
-    "Sweep",
-    "advise",
-    "budget_limit",
-    "budget_verdict",
-    "default_budgets",
-    "encode_labels",
-    "pilot_budget",
-    "label_tails",
-    "plot_sweep",
-    "stratified_split",
-]
-
-_verdict = budget_verdict  # the rule's former name, kept for callers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,46 +135,13 @@ def _budgets(budgets: Any, num_classes: int, available: int) -> tuple[int, ...]:
     return tuple(sorted(set(out)))
 
 
-def _seeds(seeds: Any) -> tuple[int, ...]:
-    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise ValueError(f"seeds: must be a positive count or a list of seeds, got {seeds}")
-        return tuple(range(int(seeds)))
-    vals = tuple(int(s) for s in seeds)
-    if not vals:
-        raise ValueError("seeds: is empty")
-    return vals
-
-
 def advise(
     input_features: Any,
     learner_features: Any,
     labels: Any,
     budgets: Sequence[int] | int | None = None,
-    *,
-    test_fraction: float = 0.25,
-    seeds: int | Sequence[int] = 3,
-    sweep: bool = False,
-    input_kernel: str = "rbf",
-    learner_kernel: str = "rbf",
-    l2: float = 1e-3,
-    lam: float = 1e-2,
-    spectral_points: int = 1000,
-    dense_limit: int = 8000,
-    gap_threshold: float = 0.05,
-    misalignment_threshold: float = 0.1,
-    tail_threshold: float = 0.1,
-    pilot: bool = True,
-    pilot_splits: int = 10,
-    pilot_max_splits: int = 30,
-    pilot_points: int = 2000,
-    pilot_margin: float = 0.02,
-    pool_size: int | None = None,
-    pilot_budgets: str = "same",
-    a_priori: str = "repaired",
-    pilot_test_fraction: float | None = None,
-    reach: bool = True,
-    progress: bool = True,
+    options: AdviseOptions | None = None,
+    **changes: Any,
 ) -> Advice:
     """Measure conditions (A), (B), (C) and give a verdict per budget; optionally realize it.
 
@@ -209,10 +150,13 @@ def advise(
       learner_features: (N, d_l) the learner's geometry (embeddings, gradients), same rows.
       labels: (N,) class labels, any ints or strings (mapped to 0..C-1 in sorted order).
       budgets: the k to advise on, each in [1, N_train]; default C, 2C, 4C, 8C capped by N_train.
+      options: an :class:`~kcover.advisor.options.AdviseOptions` (default: its defaults);
+        ``changes`` are applied on top (``advise(x, e, y, progress=False)``). Its fields:
+
       test_fraction: held-out share of each class for the probes.
       seeds: number of seeds (0..seeds-1) or the seeds; the first seeds the diagnostic's split
         and the spectral subsample, each seeds one split of the sweep.
-      sweep: also run input-FL vs learner-FL vs random at the budgets (:mod:`kcover.advise_sweep`).
+      sweep: also run input-FL vs learner-FL vs random at the budgets (:mod:`kcover.advisor.sweep`).
       input_kernel, learner_kernel: "rbf" (median-heuristic bandwidth), "cosine" or "linear";
         used for alignment, r_eff and the sweep's selection.
       l2: the probe's ridge penalty. lam: ridge for r_eff, relative to trace(K / n).
@@ -222,8 +166,8 @@ def advise(
         (4 N^2 bytes each) and every seed selects from slices of them; above it, selection is
         matrix-free (:func:`kcover.select`), recomputing similarities per seed.
       gap_threshold, misalignment_threshold, tail_threshold: the a-priori rule's thresholds
-        (:mod:`kcover.advise_rules`).
-      pilot: measure ADV before deciding (:func:`kcover.advise_sweep.run_pilot`): at each budget,
+        (:mod:`kcover.advisor.rules`).
+      pilot: measure ADV before deciding (:func:`kcover.advisor.sweep.run_pilot`): at each budget,
         input-FL vs learner-FL with the fixed probe on ``pilot_splits`` stratified splits of the
         labelled rows (selection on 1 - ``test_fraction`` of them, scoring on the rest), more
         rounds of ``pilot_splits`` while a budget is within two standard errors of the margin,
@@ -235,11 +179,11 @@ def advise(
         smaller share selects from more points, closer to the pool you will select from.
       pool_size: the size of the pool the budgets are for (the pool you will select from, which
         may be larger than the labelled rows); default N.
-      a_priori: "repaired" (default; :func:`kcover.advise_rules.repaired_verdict`, using the
+      a_priori: "repaired" (default; :func:`kcover.advisor.rules.repaired_verdict`, using the
         nearest-neighbour label agreements) or "former" (the rule before the calibration, which
         could answer "borderline").
       pilot_budgets: how a budget k on ``pool_size`` maps to the pilot's selection part of n_sel
-        points (:func:`kcover.advise_rules.pilot_budget`): "same" k, or "fraction",
+        points (:func:`kcover.advisor.rules.pilot_budget`): "same" k, or "fraction",
         round(k n_sel / pool_size) but at least min(k, C).
       reach: measure the reach gap U(k) of :func:`kcover.reach_gap` per budget on the spectral
         subsample (``BudgetAdvice.reach_*``; two more eigendecompositions of that size), a
@@ -250,37 +194,18 @@ def advise(
       an :class:`Advice`.
     """
     t_start = time.perf_counter()
-    x_in = _checks.features(input_features, "input_features", dtype=np.float32)
-    x_l = _checks.features(learner_features, "learner_features", dtype=np.float32)
+    opts = (options or AdviseOptions()).replace(**changes) if changes else (options or AdviseOptions())
+    x_in = checks.features(input_features, "input_features", dtype=np.float32)
+    x_l = checks.features(learner_features, "learner_features", dtype=np.float32)
     n = x_in.shape[0]
     if x_l.shape[0] != n:
         raise ValueError(f"learner_features: has {x_l.shape[0]} rows but input_features has {n}")
     y, classes = encode_labels(labels, n)
     c = len(classes)
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction: must lie in (0, 1), got {test_fraction}")
-    _checks.choice(input_kernel, KERNELS, "input_kernel")
-    _checks.choice(learner_kernel, KERNELS, "learner_kernel")
-    _checks.choice(a_priori, ("repaired", "former"), "a_priori")
-    seeds = _seeds(seeds)
-    spectral_points = _checks.positive_int(spectral_points, "spectral_points")
-    if pilot:
-        pilot_splits = _checks.positive_int(pilot_splits, "pilot_splits")
-        pilot_max_splits = _checks.positive_int(pilot_max_splits, "pilot_max_splits")
-        if pilot_max_splits < pilot_splits:
-            raise ValueError(f"pilot_max_splits: must be at least pilot_splits ({pilot_splits}), "
-                             f"got {pilot_max_splits}")
-        pilot_points = _checks.positive_int(pilot_points, "pilot_points")
-        _checks.choice(pilot_budgets, PILOT_BUDGET_RULES, "pilot_budgets")
-        pilot_test_fraction = test_fraction if pilot_test_fraction is None else pilot_test_fraction
-        if not 0 < pilot_test_fraction < 1:
-            raise ValueError(f"pilot_test_fraction: must lie in (0, 1), got {pilot_test_fraction}")
-        if pool_size is not None and (isinstance(pool_size, bool) or not isinstance(pool_size, (int, np.integer))
-                                      or pool_size < n):
-            raise ValueError(f"pool_size: must be an integer of at least the {n} labelled rows, got {pool_size}")
-        if not np.isfinite(pilot_margin) or not -1.0 < pilot_margin < 1.0:
-            raise ValueError(f"pilot_margin: must be a finite accuracy difference in (-1, 1), got {pilot_margin}")
-    train, test = stratified_split(y, test_fraction, seeds[0])
+    if opts.pilot and opts.pool_size is not None and opts.pool_size < n:
+        raise ValueError(f"pool_size: must be an integer of at least the {n} labelled rows, got {opts.pool_size}")
+    seed = opts.seeds[0]
+    train, test = stratified_split(y, opts.test_fraction, seed)
     if test.size == 0:
         raise ValueError("labels: every class has a single point, so there is nothing to hold out")
     budgets = _budgets(budgets, c, train.size)
@@ -288,63 +213,56 @@ def advise(
 
     # (B): full-budget probes on the same split, paired per test point.
     t0 = time.perf_counter()
-    acc_in, acc_l, gap_se = probe_gap(x_in, x_l, y, train, test, c, l2, seeds[0])
+    acc_in, acc_l, gap_se = probe_gap(x_in, x_l, y, train, test, c, opts.l2, seed)
     timings["probes_s"] = time.perf_counter() - t0
 
     # (A) and (C): Gram matrices on a seeded subsample, kernels fixed for the whole run.
     t0 = time.perf_counter()
-    kernels = (kernel_for(input_kernel, x_in, spectral_points, seeds[0]),
-               kernel_for(learner_kernel, x_l, spectral_points, seeds[0]))
-    full_grams = n <= dense_limit and (sweep or (pilot and n <= pilot_points))
-    geo = measure_geometry(x_in, x_l, y, c, kernels, spectral_points, seeds[0], lam, full_grams,
-                           budgets if reach else ())
+    kernels = (kernel_for(opts.input_kernel, x_in, opts.spectral_points, seed),
+               kernel_for(opts.learner_kernel, x_l, opts.spectral_points, seed))
+    full_grams = n <= opts.dense_limit and (opts.sweep or (opts.pilot and n <= opts.pilot_points))
+    geo = measure_geometry(x_in, x_l, y, c, kernels, opts.spectral_points, seed, opts.lam, full_grams,
+                           budgets if opts.reach else ())
     timings["spectral_s"] = time.perf_counter() - t0
 
     m = geo.points
+    repaired = opts.a_priori == "repaired"
     verdicts = tuple(budget_verdict(k, c, acc_l - acc_in, gap_se, 1.0 - geo.centered_alignment, geo.r_eff,
                                     geo.r_eff_input, geo.input_tails[min(k, m)], geo.learner_tails[min(k, m)],
-                                    gap_threshold, misalignment_threshold, tail_threshold,
-                                    nn_input=geo.nn_input if a_priori == "repaired" else None,
-                                    nn_learner=geo.nn_learner if a_priori == "repaired" else None)
+                                    opts.gap_threshold, opts.misalignment_threshold, opts.tail_threshold,
+                                    nn_input=geo.nn_input if repaired else None,
+                                    nn_learner=geo.nn_learner if repaired else None)
                      for k in budgets)
     if geo.reach is not None:
         verdicts = tuple(v._replace(reach_input=float(geo.reach[0, i]), reach_learner=float(geo.reach[1, i]),
                                     reach_gap=float(geo.reach[2, i])) for i, v in enumerate(verdicts))
 
     result_pilot = None
-    if pilot:
+    if opts.pilot:
         t0 = time.perf_counter()
-        result_pilot = run_pilot(x_in, x_l, y, c, budgets, kernels, test_fraction=pilot_test_fraction,
-                                 splits=pilot_splits,
-                                 max_splits=pilot_max_splits, points=pilot_points, margin=pilot_margin,
-                                 seed=1000 * (seeds[0] + 1), l2=l2, dense_limit=dense_limit,
-                                 full=geo.full, progress=progress, pool_size=pool_size,
-                                 budget_rule=pilot_budgets)
+        result_pilot = run_pilot(x_in, x_l, y, c, budgets, kernels, test_fraction=opts.scoring_fraction,
+                                 splits=opts.pilot_splits, max_splits=opts.max_splits,
+                                 points=opts.pilot_points, margin=opts.pilot_margin, seed=1000 * (seed + 1),
+                                 l2=opts.l2, dense_limit=opts.dense_limit, full=geo.full, progress=opts.progress,
+                                 pool_size=opts.pool_size, budget_rule=opts.pilot_budgets)
         timings["pilot_s"] = time.perf_counter() - t0
         if result_pilot is not None:
             rp = result_pilot
             verdicts = tuple(
-                with_pilot(v, pilot_verdict(rp.advantage_at(v.k), pilot_margin)._replace(
+                with_pilot(v, pilot_verdict(rp.advantage_at(v.k), opts.pilot_margin)._replace(
                     k=rp.pilot_budgets[rp.budgets.index(v.k)])) if v.k in rp.budgets else v for v in verdicts)
 
     result_sweep = None
-    if sweep:
+    if opts.sweep:
         t0 = time.perf_counter()
-        result_sweep = realized_sweep(x_in, x_l, y, c, budgets, seeds, test_fraction, kernels, geo.full, l2, progress)
+        result_sweep = realized_sweep(x_in, x_l, y, c, budgets, opts.seeds, opts.test_fraction, kernels, geo.full,
+                                      opts.l2, opts.progress)
         timings["sweep_s"] = time.perf_counter() - t0
         sw = result_sweep
         verdicts = tuple(with_realized(v, sw.mean("learner-fl")[i], sw.mean("input-fl")[i], sw.mean("random")[i],
                                        sw.advantage[i]) for i, v in enumerate(verdicts))
     timings["total_s"] = time.perf_counter() - t_start
-    settings = {"test_fraction": test_fraction, "seeds": list(seeds), "input_kernel": input_kernel,
-                "learner_kernel": learner_kernel, "l2": l2, "lam": lam, "spectral_points": m,
-                "gap_threshold": gap_threshold, "misalignment_threshold": misalignment_threshold,
-                "tail_threshold": tail_threshold, "a_priori": a_priori, "pilot": bool(pilot),
-                "reach": bool(reach)}
-    if pilot:
-        settings.update(pilot_splits=pilot_splits, pilot_max_splits=pilot_max_splits, pilot_points=pilot_points,
-                        pilot_margin=pilot_margin, pool_size=n if pool_size is None else int(pool_size),
-                        pilot_budgets=pilot_budgets, pilot_test_fraction=pilot_test_fraction)
+    settings = opts.settings(m, n if opts.pool_size is None else opts.pool_size)
     return Advice(n, int(train.size), int(test.size), classes, acc_in, acc_l, acc_l - acc_in, gap_se,
                   geo.alignment, geo.centered_alignment, geo.r_eff, geo.r_eff_input, verdicts, result_sweep,
                   settings, timings, result_pilot, geo.nn_input, geo.nn_learner)

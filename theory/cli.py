@@ -32,7 +32,7 @@ _LAZY = {"run_mode": "kcover.theory.render", "run_law": "kcover.theory.render", 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'kcover.cli.theory' has no attribute {name!r}")
+    raise AttributeError(f"module 'kcover.theory.cli' has no attribute {name!r}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,7 +1,7 @@
 """The verdict rules of :func:`kcover.advise`: numbers in, a verdict and its reasons in words out.
 
 Pure Python and numpy (no JAX, no matplotlib), so every rule is tested on its own; the
-measurements come from :mod:`kcover.advise_measure`.
+measurements come from :mod:`kcover.advisor.measure`.
 
 The advantage of selecting in the learner's geometry over the cheap input geometry is a
 *product* of three conditions (paper, section 3, Eq. 2), and is ~0 when any one fails. We
@@ -12,7 +12,7 @@ measure each on the data, before selecting anything:
   The verdict uses the misalignment 1 - A_c: uncentered alignment of two rbf kernels is close
   to 1 for almost any pair of views, because every entry is positive.
 * (B) non-interpolability in the input geometry: as in section 5 / Table 2, the **gap** =
-  held-out accuracy of the probe (:mod:`kcover.probe`) on learner features minus that on input
+  held-out accuracy of the probe (:mod:`kcover.learn.probe`) on learner features minus that on input
   features, both trained on the full training split; its standard error is paired over the
   test points.
 * (C) a binding budget, per k. The learner kernel's effective dimension r_eff (the paper's

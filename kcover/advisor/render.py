@@ -1,4 +1,4 @@
-"""Rendering a :class:`kcover.advise.Advice`: the JSON dict, the text report and the sweep figure.
+"""Rendering a :class:`kcover.advisor.entry.Advice`: the JSON dict, the text report and the sweep figure.
 
 matplotlib is imported inside :func:`plot_sweep` only, so the text and JSON need no plotting stack.
 """
@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kcover.advise_rules import budget_limit, close_call_text
+from kcover.advisor.options import MARGIN
+from kcover.advisor.rules import budget_limit, close_call_text
 
 if TYPE_CHECKING:
-    from kcover.advise import Advice
-    from kcover.advise_rules import BudgetAdvice
+    from kcover.advisor.entry import Advice
+    from kcover.advisor.rules import BudgetAdvice
 
 
 def _r(x: float, nd: int = 4) -> float:
@@ -121,7 +122,7 @@ def advice_text(advice: Advice, verbose: bool = False) -> str:
             lines.extend(f"{'':>26}- {r}" for r in b.reasons)
     lines += ["", f"pilot: {len(p.sweep.seeds)} stratified splits of {p.points} labelled points (select from "
               f"{p.selection_points}, score on {p.scoring_points}), fixed probe on learner features; pay when the "
-              f"mean ADV > {s.get('pilot_margin', 0.02):.2f}; {p.seconds:.1f} s. " + _budget_rule_text(advice)]
+              f"mean ADV > {s.get('pilot_margin', MARGIN):.2f}; {p.seconds:.1f} s. " + _budget_rule_text(advice)]
     for b in advice.budgets:
         if b.pilot is not None and b.pilot.verdict != (b.a_priori or b.verdict):
             lines.append(f"  k = {b.k}: {b.reasons[1]}.")

@@ -9,7 +9,7 @@ Two sources, both pytrees so they pass through ``jax.jit`` and ``shard_map``:
 A source answers ``columns(idx)``: sim(targets, candidates[idx]), (T, len(idx)). The gain of
 candidate i given the coverage ``cur`` (T,) and target weights w (T,) is
 sum_t w_t max(sim(t, i) - cur_t, 0). With ``axis_name`` every sum over targets is completed with
-``psum`` (targets sharded over devices, see :mod:`kcover.sharding`).
+``psum`` (targets sharded over devices, see :mod:`kcover.selection.sharding`).
 
 Exactness: a matrix product's rounding depends on its shape, not on a column's position in it,
 so every gain that decides a pick is computed in calls of one width (:func:`column`, :func:`gains`

@@ -13,18 +13,18 @@ Greedy picks argmax_i F(S + i) - F(S); **ties go to the lowest candidate index**
 (N candidates, T targets, d features, k picks, B = ``block``):
 
 * ``naive``: every step evaluates every gain. Time O(k N T d) matrix-free, O(k N T) dense.
-* ``lazy`` (Minoux; :mod:`kcover.lazy`): stale gains are upper bounds; a first pass bounds every
+* ``lazy`` (Minoux; :mod:`kcover.selection.lazy`): stale gains are upper bounds; a first pass bounds every
   gain, then each round re-evaluates the B largest stale bounds. Same picks as ``naive``. Time
   O(N T d) for the first pass (half of it when the targets are the pool) plus O(B T d) per
   round. With the float16 bound cache (N T 2 bytes) a stale bound is first tightened in O(T).
 * ``stochastic`` (Mirzasoleiman et al. 2015): each step evaluates a uniform random sample of
   s = ceil((N / k) log(1 / epsilon)) unselected candidates. Time O(N T d log(1/epsilon)).
 
-The parts: similarity sources and gains (:mod:`kcover.similarity`), the greedy scaffold shared
-with k-center and the kNN path (:mod:`kcover.greedy`), each method's pick rule
-(:mod:`kcover.fl_greedy`), the keywords with their checks and "auto" defaults
-(:mod:`kcover.fl_options`). Everything runs in one jitted ``lax.scan`` over the k picks, on
-whatever device JAX uses; deterministic for a given seed. :mod:`kcover.sharding` runs the same
+The parts: similarity sources and gains (:mod:`kcover.selection.similarity`), the greedy scaffold shared
+with k-center and the kNN path (:mod:`kcover.selection.scaffold`), each method's pick rule
+(:mod:`kcover.selection.facility_rules`), the keywords with their checks and "auto" defaults
+(:mod:`kcover.selection.facility_options`). Everything runs in one jitted ``lax.scan`` over the k picks, on
+whatever device JAX uses; deterministic for a given seed. :mod:`kcover.selection.sharding` runs the same
 loop with the targets sharded over devices.
 """
 
@@ -35,14 +35,11 @@ from typing import Any, Unpack
 import jax.numpy as jnp
 import numpy as np
 
-from kcover import _checks, fl_greedy, fl_options
-from kcover.fl_greedy import METHODS as METHODS
-from kcover.fl_greedy import sample_size as sample_size
-from kcover.fl_options import CoverageKeywords, FLKeywords
-from kcover.result import Selection
-from kcover.similarity import PRECISIONS as PRECISIONS
-from kcover.similarity import DenseSimilarity
-from kcover.similarity import FeatureSimilarity as FeatureSimilarity
+from kcover import checks
+from kcover.selection import facility_options, facility_rules
+from kcover.selection.facility_options import CoverageKeywords, FLKeywords
+from kcover.selection.result import Selection
+from kcover.selection.similarity import DenseSimilarity
 
 
 def facility_location(features: Any, k: int, **options: Unpack[FLKeywords]) -> Selection:
@@ -69,7 +66,7 @@ def facility_location(features: Any, k: int, **options: Unpack[FLKeywords]) -> S
         "auto" (default): on when that fits in a quarter of the available memory.
 
     Returns:
-      a :class:`~kcover.result.Selection`; ``coverage`` is (T,); ``info`` holds the ``block``
+      a :class:`~kcover.selection.result.Selection`; ``coverage`` is (T,); ``info`` holds the ``block``
       and ``cache`` used and the work done (``similarity_columns``, ``cache_rows``, ``rounds``).
 
     Time: naive O(k N T d); lazy O(N T d) first pass + O(B T d) per round (+ O(T) per cache
@@ -78,14 +75,14 @@ def facility_location(features: Any, k: int, **options: Unpack[FLKeywords]) -> S
     (naive), (T, s) for stochastic's sample s; + N T 2 bytes with the cache (read 8 rows at a
     time on the CPU, (4 max(B, 64), T) on an accelerator). Never N x T float32.
     """
-    opts = fl_options.keywords(options)
+    opts = facility_options.keywords(options)
     method = opts["method"]
-    block, cache = fl_options.resolve(method, opts["epsilon"], opts["block"], opts["precision"], opts["cache"])
-    src, w, init, k = fl_options.prepare(features, k, opts)
-    cache = fl_options.decide_cache(cache, method, src.kernel, src.n_candidates, w.shape[0], block)
+    block, cache = facility_options.resolve(method, opts["epsilon"], opts["block"], opts["precision"], opts["cache"])
+    src, w, init, k = facility_options.prepare(features, k, opts)
+    cache = facility_options.decide_cache(cache, method, src.kernel, src.n_candidates, w.shape[0], block)
     if src.kernel.name == "linear":
-        fl_options.check_floor(src, src.kernel.floor, block, "features")
-    return fl_greedy.run(src, w, src.kernel.floor, k, method=method, initial=init, epsilon=opts["epsilon"],
+        facility_options.check_floor(src, src.kernel.floor, block, "features")
+    return facility_rules.run(src, w, src.kernel.floor, k, method=method, initial=init, epsilon=opts["epsilon"],
                          seed=opts["seed"], block=block, cache=cache)
 
 
@@ -113,17 +110,17 @@ def facility_location_dense(
     the first pass plus O(B T) per round; stochastic O(N T log(1/epsilon)). For small N, or for
     similarities that are not a kernel on features.
     """
-    block, _ = fl_options.resolve(method, epsilon, block, "highest", False)
-    s = _checks.features(similarity, "similarity")
+    block, _ = facility_options.resolve(method, epsilon, block, "highest", False)
+    s = checks.features(similarity, "similarity")
     if float(s.min()) < floor:
         raise ValueError(
             f"similarity: has entries below the floor {floor} (min {float(s.min()):.4g}); facility "
             "location needs similarities >= the floor"
         )
-    w = _checks.weights(target_weights, s.shape[0], "target_weights").astype(s.dtype)
-    init = _checks.indices(initial, s.shape[1], "initial")
-    k = _checks.budget(k, s.shape[1] - init.size)
-    return fl_greedy.run(DenseSimilarity(jnp.asarray(s)), w, floor, k, method=method, initial=init,
+    w = checks.weights(target_weights, s.shape[0], "target_weights").astype(s.dtype)
+    init = checks.indices(initial, s.shape[1], "initial")
+    k = checks.budget(k, s.shape[1] - init.size)
+    return facility_rules.run(DenseSimilarity(jnp.asarray(s)), w, floor, k, method=method, initial=init,
                          epsilon=epsilon, seed=seed, block=block)
 
 
@@ -136,7 +133,7 @@ def evaluate_sequence(features: Any, order: Any, *, method: str = "fixed",
     facility-location objective. Time O(k T d), memory O((N + T) d).
     """
     src, w, init, order = _scored_subset(features, order, "order", coverage)
-    sel = fl_greedy.run(src, w, src.kernel.floor, int(order.size), method="fixed", initial=init, order=order,
+    sel = facility_rules.run(src, w, src.kernel.floor, int(order.size), method="fixed", initial=init, order=order,
                         block=1)
     return sel._replace(method=method, info={})
 
@@ -149,18 +146,18 @@ def objective(features: Any, indices: Any, **coverage: Unpack[CoverageKeywords])
     """
     src, w, init, idx = _scored_subset(features, indices, "indices", coverage)
     both = np.concatenate([init, idx]).astype(np.int32)
-    return float(fl_greedy.coverage_value(src, jnp.asarray(w), jnp.asarray(src.kernel.floor, w.dtype),
+    return float(facility_rules.coverage_value(src, jnp.asarray(w), jnp.asarray(src.kernel.floor, w.dtype),
                                           jnp.asarray(both), block=int(min(64, both.size))))
 
 
 def _scored_subset(features: Any, subset: Any, name: str,
                    coverage: dict[str, Any]) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     """(source, weights, initial, subset) for scoring a given ``subset`` of ``features``; errors name ``name``."""
-    x = _checks.features(features, "features")
-    idx = _checks.indices(subset, x.shape[0], name)
+    x = checks.features(features, "features")
+    idx = checks.indices(subset, x.shape[0], name)
     if idx.size == 0:
         raise ValueError(f"{name}: is empty")
-    src, w, init, _ = fl_options.prepare(x, 1, fl_options.keywords(coverage, fl_options.COVERAGE))
+    src, w, init, _ = facility_options.prepare(x, 1, facility_options.keywords(coverage, facility_options.COVERAGE))
     if np.intersect1d(idx, init).size:
         raise ValueError(f"{name}: overlaps the initial subset")
     return src, w, init, idx

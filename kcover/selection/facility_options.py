@@ -23,11 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover import _checks
-from kcover.fl_greedy import METHODS
+from kcover import checks
+from kcover.selection.facility_rules import METHODS
 from kcover.kernels import Kernel, make_kernel, power_of_two_scale
-from kcover.lazy import PASS_WIDTH
-from kcover.similarity import PRECISIONS, FeatureSimilarity, Similarity, min_similarity
+from kcover.selection.lazy import PASS_WIDTH
+from kcover.selection.similarity import PRECISIONS, FeatureSimilarity, Similarity, min_similarity
 
 
 class CoverageKeywords(TypedDict, total=False):
@@ -103,15 +103,15 @@ def cache_bytes(n: int, t: int, block: int) -> int:
 
 def resolve(method: str, epsilon: float, block: Any, precision: str, cache: Any) -> tuple[int, Any]:
     """Check the loop options; returns (block, cache) with ``block`` resolved (``cache`` may stay "auto")."""
-    _checks.choice(method, METHODS, "method")
+    checks.choice(method, METHODS, "method")
     if method == "stochastic" and not 0 < epsilon < 1:
         raise ValueError(f"epsilon: must lie in (0, 1), got {epsilon}")
-    _checks.choice(precision, tuple(PRECISIONS), "precision")
+    checks.choice(precision, tuple(PRECISIONS), "precision")
     if not (isinstance(cache, (bool, np.bool_)) or cache == "auto"):
         raise ValueError(f"cache: must be True, False or 'auto', got {cache!r}")
     if cache is True and method != "lazy":
         raise ValueError(f"cache: speeds up lazy greedy only, not {method!r}")
-    block = auto_block() if isinstance(block, str) and block == "auto" else _checks.positive_int(block, "block")
+    block = auto_block() if isinstance(block, str) and block == "auto" else checks.positive_int(block, "block")
     return block, cache
 
 
@@ -135,13 +135,13 @@ def prepare(features: Any, k: Any, opts: dict[str, Any], dtype: Any = None
     every similarity unchanged and keeps squared norms inside float32's range.
     """
     targets = opts["targets"]
-    x = _checks.features(features, "features", dtype=dtype)
-    t = x if targets is None else _checks.features(targets, "targets", dtype=x.dtype)
+    x = checks.features(features, "features", dtype=dtype)
+    t = x if targets is None else checks.features(targets, "targets", dtype=x.dtype)
     if targets is not None:
-        _checks.same_width(x, t, "features", "targets")
-    w = _checks.weights(opts["target_weights"], t.shape[0], "target_weights").astype(x.dtype)
-    init = _checks.indices(opts["initial"], x.shape[0], "initial")
-    k = _checks.budget(k, x.shape[0] - init.size)
+        checks.same_width(x, t, "features", "targets")
+    w = checks.weights(opts["target_weights"], t.shape[0], "target_weights").astype(x.dtype)
+    init = checks.indices(opts["initial"], x.shape[0], "initial")
+    k = checks.budget(k, x.shape[0] - init.size)
     kern = make_kernel(opts["kernel"], opts["bandwidth"], x)
     if kern.name in CACHE_KERNELS:
         s = power_of_two_scale(x)  # from the candidates alone: the same in every process of a sharded run

@@ -15,9 +15,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover import _checks, greedy
+from kcover import checks
+
+from kcover.selection import scaffold
 from kcover.kernels import Kernel, make_kernel, power_of_two_scale, squared_distance
-from kcover.result import Selection
+from kcover.selection.result import Selection
 
 
 DEFAULT_KERNEL = "linear"  # Euclidean distance: rbf distances saturate for far points and tie
@@ -36,11 +38,11 @@ def _kcenter(kernel: Kernel, x: jax.Array, initial: jax.Array, first: jax.Array,
         arg = jnp.where((i == 0) & (m == 0), first, arg)
         return arg, jnp.sqrt(state.cover[arg]), column(arg), carry
 
-    state = greedy.start(jnp.full(n, jnp.inf, x.dtype), n)
-    state = greedy.add_initial(state, initial, column, jnp.less)
-    state, _, (picks, gains, radius) = greedy.scan_picks(
+    state = scaffold.start(jnp.full(n, jnp.inf, x.dtype), n)
+    state = scaffold.add_initial(state, initial, column, jnp.less)
+    state, _, (picks, gains, radius) = scaffold.scan_picks(
         state, None, k, pick, lambda s: jnp.sqrt(jnp.max(s.cover)), m, jnp.less)
-    weights = greedy.pick_weights(state.assign, jnp.ones(n, x.dtype), m, k)
+    weights = scaffold.pick_weights(state.assign, jnp.ones(n, x.dtype), m, k)
     return picks, gains, radius, weights, jnp.sqrt(state.cover)
 
 
@@ -61,9 +63,9 @@ def k_center(
     (inf for a first center), ``weights`` the number of pool points nearest to each pick,
     ``coverage`` (N,) each point's distance to its nearest center.
     """
-    x = _checks.features(features, "features")
-    init = _checks.indices(initial, x.shape[0], "initial")
-    k = _checks.budget(k, x.shape[0] - init.size)
+    x = checks.features(features, "features")
+    init = checks.indices(initial, x.shape[0], "initial")
+    k = checks.budget(k, x.shape[0] - init.size)
     kern = make_kernel(kernel, bandwidth, x)
     # features divided by a power of two (exact), so squared distances cannot overflow float32;
     # rbf and cosine distances are unchanged by it, linear ones are scaled back at the end

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover import _checks
+from kcover import checks
 from kcover.kernels import Kernel, make_kernel, pairwise
 from kcover.labels import class_ids, targets
 
@@ -77,7 +77,7 @@ def krr_fit(
 
     ``jitter`` (relative to mean diag K) defaults to 1e-6 in float32 and 1e-12 in float64.
     """
-    xa = _checks.features(x, "x")
+    xa = checks.features(x, "x")
     ya = targets(y, xa.shape[0], "y")
     if lam < 0 or not np.isfinite(lam):
         raise ValueError(f"lam: must be >= 0, got {lam}")
@@ -98,7 +98,7 @@ def _predict(model: KRRModel, x: jax.Array) -> jax.Array:
 
 def krr_predict(model: KRRModel, x: Any) -> jax.Array:
     """Predictions (m, c) at ``x`` (m, d)."""
-    xa = _checks.features(x, "x")
+    xa = checks.features(x, "x")
     if xa.shape[1] != model.support.shape[1]:
         raise ValueError(f"x: has {xa.shape[1]} columns but the model was fit on {model.support.shape[1]}")
     with _precision(model.alpha.dtype == jnp.float64):
@@ -111,5 +111,5 @@ def krr_risk(model: KRRModel, x: Any, y: Any, target_weights: Any = None) -> flo
     ya = targets(y, pred.shape[0], "y").astype(np.float64)
     if ya.shape[1] != pred.shape[1]:
         raise ValueError(f"y: has {ya.shape[1]} outputs but the model predicts {pred.shape[1]}")
-    w = _checks.weights(target_weights, pred.shape[0], "target_weights").astype(np.float64)
+    w = checks.weights(target_weights, pred.shape[0], "target_weights").astype(np.float64)
     return float(np.sum(w * np.sum((pred - ya) ** 2, axis=1)) / np.sum(w))

@@ -20,11 +20,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kcover.facility_location import facility_location_dense
+from kcover.selection.facility_location import facility_location_dense
 from kcover.kernels import Kernel
 from kcover.labels import stratified_split
-from kcover.probe import fit_probe, predict_probe, standardizer
-from kcover.selection import select
+from kcover.learn.probe import fit_probe, predict_probe, standardizer
+from kcover.selection.entry import select
 
 SELECTORS = ("input-fl", "learner-fl", "random")
 
@@ -133,7 +133,7 @@ class Pilot(NamedTuple):
     took part (a stratified subsample of at most ``pilot_points``), each split selecting from about
     ``selection_points`` of them and scoring on ``scoring_points``; ``budgets`` are the user's
     budgets piloted (those whose pilot budget fits in the selection part) and ``pilot_budgets``
-    the budget each ran at on the pilot (:func:`kcover.advise_rules.pilot_budget`, for a user
+    the budget each ran at on the pilot (:func:`kcover.advisor.rules.pilot_budget`, for a user
     pool of ``pool_size`` points); ``seconds`` its wall time.
     """
 
@@ -171,17 +171,17 @@ def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int
     ``x_in`` (N, d_in), ``x_l`` (N, d_l), ids ``y`` (N,). The rows are a stratified subsample of at
     most ``points`` (all of them when N <= points, and then ``full``, the two N x N Gram matrices
     or None, is reused); split j has seed ``seed + j``. After each round, a budget whose mean ADV
-    lies within two standard errors of ``margin`` (:func:`kcover.advise_rules.pilot_undecided`)
+    lies within two standard errors of ``margin`` (:func:`kcover.advisor.rules.pilot_undecided`)
     asks for another round of ``splits`` splits, up to ``max_splits`` in all. Budgets larger than
     the smallest selection part are not piloted; returns None when none fits. The user's budget
     k on a pool of ``pool_size`` points (default N) runs on the pilot at
-    :func:`kcover.advise_rules.pilot_budget` with ``budget_rule``.
+    :func:`kcover.advisor.rules.pilot_budget` with ``budget_rule``.
     Cost per split: two lazy greedy runs on slices of the pilot's Gram matrices (formed once,
     8 m^2 bytes for m <= ``dense_limit`` rows; matrix-free above) and 2 |budgets| probe fits.
     """
     import time
 
-    from kcover.advise_rules import pilot_budget, pilot_undecided, pilot_verdict
+    from kcover.advisor.rules import pilot_budget, pilot_undecided, pilot_verdict
     from kcover.kernels import gram
 
     t0 = time.perf_counter()

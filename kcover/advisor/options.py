@@ -1,0 +1,181 @@
+"""The settings of :func:`kcover.advise`, in one frozen object checked once.
+
+:class:`AdviseOptions` holds every knob of the diagnostic, the pilot and the sweep with its
+default; its ``__post_init__`` is the one place they are validated (errors name the field).
+The command line builds its flags from :data:`FLAGS` and the field defaults, so a default is
+written here and nowhere else. :data:`MARGIN` is the accuracy difference that counts as worth
+paying for, shared by the pilot's verdict, the calibration's truths and the demo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from kcover import checks
+from kcover.advisor.rules import PILOT_BUDGET_RULES
+from kcover.kernels import KERNELS
+
+MARGIN = 0.02
+"""Pay when the mean advantage (accuracy points, as a fraction) exceeds this."""
+
+A_PRIORI_RULES = ("repaired", "former")
+
+
+@dataclasses.dataclass(frozen=True)
+class AdviseOptions:
+    """Every setting of :func:`kcover.advise` (see its docstring for what each does).
+
+    Build one with keywords and derive variants with :meth:`replace`; the constructor checks
+    every field and raises ``ValueError("<field>: ...")`` on a bad value.
+    """
+
+    test_fraction: float = 0.25
+    seeds: int | tuple[int, ...] = 3
+    sweep: bool = False
+    input_kernel: str = "rbf"
+    learner_kernel: str = "rbf"
+    l2: float = 1e-3
+    lam: float = 1e-2
+    spectral_points: int = 1000
+    dense_limit: int = 8000
+    gap_threshold: float = 0.05
+    misalignment_threshold: float = 0.1
+    tail_threshold: float = 0.1
+    pilot: bool = True
+    pilot_splits: int = 10
+    pilot_max_splits: int | None = None
+    pilot_points: int = 2000
+    pilot_margin: float = MARGIN
+    pool_size: int | None = None
+    pilot_budgets: str = "same"
+    a_priori: str = "repaired"
+    pilot_test_fraction: float | None = None
+    reach: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "seeds", _seeds(self.seeds))
+        for name in ("test_fraction",):
+            _fraction(getattr(self, name), name)
+        if self.pilot_test_fraction is not None:
+            _fraction(self.pilot_test_fraction, "pilot_test_fraction")
+        checks.choice(self.input_kernel, KERNELS, "input_kernel")
+        checks.choice(self.learner_kernel, KERNELS, "learner_kernel")
+        checks.choice(self.a_priori, A_PRIORI_RULES, "a_priori")
+        checks.choice(self.pilot_budgets, PILOT_BUDGET_RULES, "pilot_budgets")
+        for name in ("spectral_points", "dense_limit", "pilot_splits", "pilot_points"):
+            set_(self, name, checks.positive_int(getattr(self, name), name))
+        if self.pilot_max_splits is not None:
+            max_splits = checks.positive_int(self.pilot_max_splits, "pilot_max_splits")
+            if max_splits < self.pilot_splits:
+                raise ValueError(f"pilot_max_splits: must be at least pilot_splits ({self.pilot_splits}), "
+                                 f"got {max_splits}")
+            set_(self, "pilot_max_splits", max_splits)
+        if self.pool_size is not None:
+            set_(self, "pool_size", checks.positive_int(self.pool_size, "pool_size"))
+        for name in ("l2", "lam", "gap_threshold", "misalignment_threshold", "tail_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value):
+                raise ValueError(f"{name}: must be a finite number, got {value!r}")
+        if (isinstance(self.pilot_margin, bool) or not isinstance(self.pilot_margin, (int, float, np.floating))
+                or not math.isfinite(self.pilot_margin) or not -1.0 < self.pilot_margin < 1.0):
+            raise ValueError(f"pilot_margin: must be a finite accuracy difference in (-1, 1), got {self.pilot_margin!r}")
+        for name in ("sweep", "pilot", "reach", "progress"):
+            set_(self, name, bool(getattr(self, name)))
+
+    @property
+    def max_splits(self) -> int:
+        """The pilot's most splits: ``pilot_max_splits``, else 3 x ``pilot_splits``."""
+        return 3 * self.pilot_splits if self.pilot_max_splits is None else self.pilot_max_splits
+
+    @property
+    def scoring_fraction(self) -> float:
+        """The pilot's scoring share: ``pilot_test_fraction``, else ``test_fraction``."""
+        return self.test_fraction if self.pilot_test_fraction is None else self.pilot_test_fraction
+
+    def replace(self, **changes: Any) -> AdviseOptions:
+        """A copy with ``changes`` applied (checked like the constructor; unknown names are an error)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(f"options: unknown setting(s) {unknown}; see kcover.AdviseOptions")
+        return dataclasses.replace(self, **changes)
+
+    def settings(self, spectral_points: int, pool_size: int) -> dict[str, Any]:
+        """The JSON ``settings`` record of an advice (the spectral subsample and pool as used)."""
+        out: dict[str, Any] = {
+            "test_fraction": self.test_fraction, "seeds": list(self.seeds), "input_kernel": self.input_kernel,
+            "learner_kernel": self.learner_kernel, "l2": self.l2, "lam": self.lam, "spectral_points": spectral_points,
+            "gap_threshold": self.gap_threshold, "misalignment_threshold": self.misalignment_threshold,
+            "tail_threshold": self.tail_threshold, "a_priori": self.a_priori, "pilot": self.pilot,
+            "reach": self.reach}
+        if self.pilot:
+            out.update(pilot_splits=self.pilot_splits, pilot_max_splits=self.max_splits,
+                       pilot_points=self.pilot_points, pilot_margin=self.pilot_margin, pool_size=pool_size,
+                       pilot_budgets=self.pilot_budgets, pilot_test_fraction=self.scoring_fraction)
+        return out
+
+
+class Flag(NamedTuple):
+    """How one :class:`AdviseOptions` field appears on the command line."""
+
+    field: str
+    flag: str
+    help: str
+    group: str = "diagnostic"
+    negate: bool = False  # a boolean whose flag turns it off (--no-pilot)
+    choices: tuple[str, ...] | None = None
+
+
+FLAGS: tuple[Flag, ...] = (
+    Flag("input_kernel", "--input-kernel", "kernel of the input geometry", choices=KERNELS),
+    Flag("learner_kernel", "--learner-kernel", "kernel of the learner geometry", choices=KERNELS),
+    Flag("test_fraction", "--test-fraction", "held-out share per class"),
+    Flag("gap_threshold", "--gap-threshold", "probe gap that counts as large"),
+    Flag("seeds", "--seeds", "sweep seeds; the first drives the diagnostic"),
+    Flag("a_priori", "--a-priori", "the a-priori rule: repaired (calibrated on shipped data) or former",
+         choices=A_PRIORI_RULES),
+    Flag("reach", "--no-reach", "skip the reach gap U(k) per budget (two eigendecompositions on the spectral "
+         "subsample; shown beside the verdict, not used by it)", negate=True),
+    Flag("pilot", "--no-pilot", "skip the pilot; the a-priori verdict alone", group="pilot", negate=True),
+    Flag("pilot_splits", "--pilot-splits", "stratified splits per round; another round while a budget is undecided",
+         group="pilot"),
+    Flag("pilot_max_splits", "--pilot-max-splits", "most splits in all (default 3 x --pilot-splits)", group="pilot"),
+    Flag("pilot_points", "--pilot-points", "the pilot runs on a stratified subsample of at most this many rows",
+         group="pilot"),
+    Flag("pilot_margin", "--pilot-margin", "pay when the pilot's mean ADV exceeds this accuracy difference",
+         group="pilot"),
+    Flag("pool_size", "--pool-size", "size of the pool you will select from, if larger than the labelled rows "
+         "(default: N)", group="pilot"),
+    Flag("pilot_budgets", "--pilot-budgets", "budget k on your pool runs on the pilot as the same k or the same "
+         "fraction", group="pilot", choices=PILOT_BUDGET_RULES),
+)
+"""The fields the command line exposes, with their flags; defaults come from :class:`AdviseOptions`."""
+
+
+def default(field: str) -> Any:
+    """The default of one :class:`AdviseOptions` field."""
+    return next(f.default for f in dataclasses.fields(AdviseOptions) if f.name == field)
+
+
+def _fraction(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 < value < 1:
+        raise ValueError(f"{name}: must lie in (0, 1), got {value!r}")
+
+
+def _seeds(seeds: Any) -> tuple[int, ...]:
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(f"seeds: must be a positive count or a list of seeds, got {seeds}")
+        return tuple(range(int(seeds)))
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+        raise ValueError(f"seeds: must be a positive count or a list of seeds, got {seeds!r}")
+    vals = tuple(int(s) for s in seeds)
+    if not vals:
+        raise ValueError("seeds: is empty")
+    return vals
