@@ -328,11 +328,11 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
         "column shows its verdict on the first pool and (right on k of the pools). gap: the full-budget probe gap, "
         "mean over those pools. pilot: mean ADV ± se over the pilot's splits of the first pool, splits with ADV > 0.",
         "",
-        P.markdown_table(header, body),
+        P.study_table(header, body),
         "Right: (cell, pool) pairs where the rule's verdict matches the truth, over all pairs; cells: cells where it "
         "matches on the majority of pools. `borderline` counts as wrong unless read otherwise.",
         "",
-        P.markdown_table(["rule"] + list(groups), score_rows),
+        P.study_table(["rule"] + list(groups), score_rows),
         *confidence_section({"tuning": tuning, "held out": held}, record),
         "",
         *pool_sections(cells, verdicts, RULES, TRUTH_MARGIN, {"all": list(cells), "tuning": tuning, "held out": held},

@@ -172,14 +172,14 @@ def pool_sections(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]
         f"{margin}), right / (cell, pool) pairs. The last rule uses that realized ADV itself as the verdict and "
         "is scored against the cell's truth above (mean over pools): the ceiling of any rule that sees one pool.",
         "",
-        P.markdown_table(["rule", "cells", "right"], pool_rows),
+        P.study_table(["rule", "cells", "right"], pool_rows),
         "",
         "Ranking cells: Spearman rank correlation of each advisor number (mean over the advisor's pools) with the "
         "realized mean ADV over each dataset's cells (representations x tasks x budgets), and the cells where the "
         "two agree in sign. reach gap: U(k) of `kcover advise` (`reach_gap`); tail difference: `input_tail - "
         "learner_tail`; pilot ADV: the pilot's measured mean, for comparison. Figure: reach.png.",
         "",
-        P.markdown_table(["predictor", "dataset", "cells", "n", "Spearman", "same sign"], reach_rows) if reach_rows
+        P.study_table(["predictor", "dataset", "cells", "n", "Spearman", "same sign"], reach_rows) if reach_rows
         else "(no reach gap recorded: the advisor ran without it)",
     ]
 
@@ -215,4 +215,4 @@ def confidence_section(groups: dict[str, Sequence[Any]], record: dict[str, Any])
     return ["The pilot's verdicts by their confidence (`kcover.advisor.rules.pilot_confidence`: the probability "
             "that the mean ADV of pools like this one lies on the verdict's side of the margin, from the spread "
             "over the pilot's splits), against how often they matched the truth, (cell, pool) pairs:", "",
-            P.markdown_table(["confidence", "cells", "mean confidence", "right"], rows)]
+            P.study_table(["confidence", "cells", "mean confidence", "right"], rows)]

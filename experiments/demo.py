@@ -34,6 +34,7 @@ import dataclasses
 import io
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,13 @@ from kcover.experiments.store import atomic_write_text
 
 @dataclasses.dataclass(frozen=True)
 class DemoSettings:
-    """Sizes of the three parts (see :func:`settings`)."""
+    """Sizes of the three parts (see :func:`settings`): the simulators' keywords, and the fields of
+    :class:`~kcover.experiments.llm.TextStudy` and :class:`~kcover.experiments.vision.VisionStudy`
+    that differ from their defaults."""
 
     theory: dict
-    text: list
-    vision: list
+    text: dict
+    vision: dict
 
 
 def settings(quick: bool) -> DemoSettings:
@@ -59,18 +62,18 @@ def settings(quick: bool) -> DemoSettings:
             theory={"mode": {"seeds": 1, "r": 4, "n": 4, "deltas": [0.0, 0.5], "orders": ["mode-major"]},
                     "law": {"seeds": 1, "r": 4, "n": 3, "deltas": [0.0, 0.5], "orders": ["mode-major"]},
                     "knob": {"seeds": 2, "alphas": [0.0, 0.5, 1.0], "classes": 8, "n": 6}},
-            text=["--pool", "60", "--candidates", "60", "--test", "40", "--seeds", "1", "--budgets", "1", "2",
-                  "--max-tokens", "32", "--hash-dim", "512"],
-            vision=["--pool", "40", "--candidates", "40", "--test", "30", "--seeds", "1", "--pixel-size", "8"],
+            text={"pool": 60, "candidates": 60, "test": 40, "seeds": 1, "budgets": (1, 2), "max_tokens": 32,
+                  "hash_dim": 512},
+            vision={"pool": 40, "candidates": 40, "test": 30, "seeds": 1, "pixel_size": 8},
         )
     return DemoSettings(
         theory={"mode": {"seeds": 2}, "law": {"seeds": 1}, "knob": {"seeds": 5}},
-        text=["--pool", "500", "--candidates", "700", "--test", "300", "--seeds", "10", "--budgets", "1", "2", "4",
-              "8", "12", "--max-tokens", "128", "--hash-dim", "4096"],
+        text={"pool": 500, "candidates": 700, "test": 300, "seeds": 10, "budgets": (1, 2, 4, 8, 12),
+              "max_tokens": 128, "hash_dim": 4096},
         # pool 2,000: measured on MNIST-5k with 10 seeds, pools of 600 and 1,000 separated the conjunction from
         # the smooth task on 6/10 seeds only, 2,000 on 9/10 (and from -C, -A on 9/10 and 10/10)
-        vision=["--pool", "2000", "--candidates", "2500", "--test", "500", "--seeds", "10", "--pixel-size", "8",
-                "--selectors", "input-FL", "embed-FL", "random"],
+        vision={"pool": 2000, "candidates": 2500, "test": 500, "seeds": 10, "pixel_size": 8,
+                "selectors": ("input-FL", "embed-FL", "random")},
     )
 
 
@@ -99,10 +102,9 @@ def _theory(out: Path, cfg: dict, progress: bool) -> dict[str, Any]:
     return result
 
 
-def _study(module, argv: list[str], log: io.StringIO) -> int:
-    args = module.build_parser().parse_args(argv)
+def _study(run: Callable[[Any], int], study: Any, log: io.StringIO) -> int:
     with contextlib.redirect_stdout(log):
-        return module.run(args)
+        return run(study)
 
 
 TRUTH_MARGIN = MARGIN  # a realized ADV above the pilot's margin is what "pay" means
@@ -195,12 +197,12 @@ def run_demo(out: str | Path, *, quick: bool = False, progress: bool = True) -> 
     th = _theory(out / "theory", cfg.theory, progress)
     times["theory"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    no_prog = [] if progress else ["--no-progress"]
-    _study(llm, ["--tasks", "bbc_news", "--encoder", "minilm", "--out", str(out / "text"), *cfg.text, *no_prog], log)
+    _study(llm.run, llm.TextStudy(tasks=("bbc_news",), encoder="minilm", out=str(out / "text"),
+                                  no_progress=not progress, **cfg.text), log)
     times["text"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _study(vision, ["--datasets", "mnist5k", "--backbones", "efficientnet-lite0", "--out", str(out / "vision"),
-                    *cfg.vision, *no_prog], log)
+    _study(vision.run, vision.VisionStudy(datasets=("mnist5k",), backbones=("efficientnet-lite0",),
+                                          out=str(out / "vision"), no_progress=not progress, **cfg.vision), log)
     times["vision"] = time.perf_counter() - t0
     atomic_write_text(out / "demo.log", log.getvalue())
 

@@ -9,6 +9,7 @@ prepared again, so a rerun of a finished study only rewrites its report.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -59,6 +60,17 @@ class Memo:
         if key not in self._memo:
             self._memo[key] = fn()
         return self._memo[key]
+
+
+def as_settings(cls: type, args: Any) -> Any:
+    """``args`` (an argparse namespace with the same names, or already a ``cls``) as the typed settings ``cls``."""
+    if isinstance(args, cls):
+        return args
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    for name, value in values.items():
+        if isinstance(value, list):
+            values[name] = tuple(value)
+    return cls(**values)
 
 
 def main_with_errors(prog: str, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],

@@ -149,12 +149,6 @@ def _check_out(args: argparse.Namespace) -> None:
         atomic_write_text(path, json.dumps(now, indent=1) + "\n")
 
 
-def _subset(n: int, limit: int, seed: int) -> np.ndarray:
-    """All of range(n) when n <= limit, else ``limit`` of them drawn with ``seed`` (sorted): the fixed
-    candidate and test subsamples, as llm.py draws them."""
-    return np.arange(n) if n <= limit else np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
-
-
 class _Learner:
     """The backbone and the classifier, loaded once per run and shared by its tasks."""
 
@@ -191,8 +185,8 @@ class _Prepared(Memo):
         t0 = time.perf_counter()
         pool_src = load_text(task, "pool", data_dir=args.data_dir)
         test = load_text(task, "test", data_dir=args.data_dir)
-        src_rows = _subset(len(pool_src.texts), args.candidates, 0)
-        test_rows = _subset(len(test.texts), args.test, 0)
+        src_rows = P.subsample(len(pool_src.texts), args.candidates, 0)
+        test_rows = P.subsample(len(test.texts), args.test, 0)
         texts = [pool_src.texts[i] for i in src_rows]
         texts_test = [test.texts[i] for i in test_rows]
         self.labels, self.labels_test = pool_src.labels[src_rows], test.labels[test_rows]

@@ -153,7 +153,7 @@ def report(rows: Sequence[dict[str, Any]], out: Path, *, settings: dict[str, Any
     lines.append(f"Compute: {len(rows)} cells, {cell_seconds / 60:.1f} min in cells; wall time of all invocations "
                  f"{wall / 60:.1f} min" + (f" (plus {killed} interrupted, not timed)." if killed else "."))
     note = "\n".join(lines) + "\n\n"
-    atomic_write_text(out / "finetune.md", note + P.markdown_table(header, body))
+    atomic_write_text(out / "finetune.md", note + P.study_table(header, body))
     atomic_write_text(out / "finetune.csv", P.csv_table(
         ["task", "budget", "k", "ft_input_fl", "ft_embed_fl", "ft_random", "ft_adv", "ft_adv_positive", "probe_adv",
          "probe_adv_positive", "adv_corr"], csv_body))

@@ -27,6 +27,7 @@ per budget), ``fig3_<task>.png``, ``llm.json``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -36,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from kcover.experiments import protocol as P
-from kcover.experiments.driver import Memo, drive, main_with_errors
+from kcover.experiments.driver import Memo, as_settings, drive, main_with_errors
 from kcover.experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
@@ -45,36 +46,60 @@ PAPER_TABLE2 = {"amazon_cf": (0.930, 0.938), "banking77": (0.726, 0.788), "sst5"
                 "emotion": (0.610, 0.561), "20newsgroups": (0.407, 0.617)}
 
 
+@dataclasses.dataclass(frozen=True)
+class TextStudy:
+    """The text study's settings; the command line's flags carry the same names."""
+
+    tasks: tuple[str, ...]
+    out: str
+    encoder: str = "qwen2.5"
+    weights_dir: str | None = None
+    data_dir: str | None = None
+    seeds: int = 3
+    pool: int = 3000
+    candidates: int | None = None
+    test: int = 2000
+    budgets: tuple[int, ...] = tuple(range(1, 13))
+    selectors: tuple[str, ...] = SELECTORS
+    diagnostic_seeds: int = 1
+    max_tokens: int = 256
+    hash_dim: int = 4096
+    batch_size: int | None = None
+    dtype: str = "float32"
+    cache_dir: str | None = None
+    no_progress: bool = False
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m kcover.experiments.llm", description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", nargs="+", required=True,
                    help="presets (20newsgroups banking77 sst5 emotion amazon_cf bbc_news) or folders under --data-dir")
-    p.add_argument("--encoder", default="qwen2.5", choices=["qwen2.5", "minilm"])
-    p.add_argument("--weights-dir", default=None, help="the encoder's local Hugging Face directory")
-    p.add_argument("--data-dir", default=None, help="folder of task folders (not needed for bbc_news)")
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--pool", type=int, default=3000)
-    p.add_argument("--candidates", type=int, default=None,
+    p.add_argument("--encoder", default=TextStudy.encoder, choices=["qwen2.5", "minilm"])
+    p.add_argument("--weights-dir", default=TextStudy.weights_dir, help="the encoder's local Hugging Face directory")
+    p.add_argument("--data-dir", default=TextStudy.data_dir, help="folder of task folders (not needed for bbc_news)")
+    p.add_argument("--seeds", type=int, default=TextStudy.seeds)
+    p.add_argument("--pool", type=int, default=TextStudy.pool)
+    p.add_argument("--candidates", type=int, default=TextStudy.candidates,
                    help="documents of the pool split encoded, each seed's pool drawn from them (default 2 x --pool)")
-    p.add_argument("--test", type=int, default=2000, help="held-out documents scored (default 2000)")
-    p.add_argument("--budgets", nargs="+", type=int, default=list(range(1, 13)), help="k = m x C for each m")
-    p.add_argument("--selectors", nargs="+", default=list(SELECTORS), choices=SELECTORS)
-    p.add_argument("--diagnostic-seeds", type=int, default=1,
+    p.add_argument("--test", type=int, default=TextStudy.test, help="held-out documents scored (default 2000)")
+    p.add_argument("--budgets", nargs="+", type=int, default=TextStudy.budgets, help="k = m x C for each m")
+    p.add_argument("--selectors", nargs="+", default=TextStudy.selectors, choices=SELECTORS)
+    p.add_argument("--diagnostic-seeds", type=int, default=TextStudy.diagnostic_seeds,
                    help="run kcover advise (pilot and a priori) on the pools of this many seeds (default 1; 0: none)")
-    p.add_argument("--max-tokens", type=int, default=256, help="documents are truncated to this many tokens")
-    p.add_argument("--hash-dim", type=int, default=4096, help="lexical hashing dimension")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    p.add_argument("--cache-dir", default=None, help="feature cache (default OUT/cache)")
+    p.add_argument("--max-tokens", type=int, default=TextStudy.max_tokens, help="documents are truncated to this many tokens")
+    p.add_argument("--hash-dim", type=int, default=TextStudy.hash_dim, help="lexical hashing dimension")
+    p.add_argument("--batch-size", type=int, default=TextStudy.batch_size)
+    p.add_argument("--dtype", default=TextStudy.dtype, choices=["float32", "bfloat16"])
+    p.add_argument("--cache-dir", default=TextStudy.cache_dir, help="feature cache (default OUT/cache)")
     p.add_argument("--out", required=True)
     p.add_argument("--no-progress", action="store_true")
     return p
 
 
-def check_args(args: argparse.Namespace) -> None:
-    """Validate the parsed arguments (ValueError naming the flag); fills in --candidates."""
+def check_args(args: TextStudy) -> TextStudy:
+    """Validate the settings (ValueError naming the flag); returns them with ``candidates`` filled in."""
     if args.candidates is None:
-        args.candidates = 2 * args.pool
+        args = dataclasses.replace(args, candidates=2 * args.pool)
     for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test), ("--candidates", args.candidates),
                     ("--max-tokens", args.max_tokens), ("--hash-dim", args.hash_dim)):
         if v <= 0:
@@ -83,16 +108,13 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--budgets: multipliers must be positive, got {args.budgets}")
     if not 0 <= args.diagnostic_seeds <= args.seeds:
         raise ValueError(f"--diagnostic-seeds: must lie in [0, --seeds = {args.seeds}], got {args.diagnostic_seeds}")
-
-
-def _subset(n: int, limit: int, seed: int) -> np.ndarray:
-    return np.arange(n) if n <= limit else np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+    return args
 
 
 class Prepared(Memo):
     """One task: texts, lexical features and both representations' embeddings."""
 
-    def __init__(self, task: str, args: argparse.Namespace):
+    def __init__(self, task: str, args: TextStudy):
         super().__init__()
         from kcover.experiments.encoders.cache import embed_dataset
         from kcover.experiments.encoders.registry import get_encoder
@@ -100,8 +122,8 @@ class Prepared(Memo):
         from kcover.featurize import hash_text
 
         pool_src, test = load_text(task, "pool", data_dir=args.data_dir), load_text(task, "test", data_dir=args.data_dir)
-        src_rows = _subset(len(pool_src.texts), args.candidates, 0)
-        test_rows = _subset(len(test.texts), args.test, 0)
+        src_rows = P.subsample(len(pool_src.texts), args.candidates, 0)
+        test_rows = P.subsample(len(test.texts), args.test, 0)
         texts = [pool_src.texts[i] for i in src_rows]
         texts_test = [test.texts[i] for i in test_rows]
         self.labels, self.labels_test = pool_src.labels[src_rows], test.labels[test_rows]
@@ -163,14 +185,14 @@ def group_of(key: dict[str, Any]) -> str:
     return key["task"]
 
 
-def prepare_group(task: str, args: argparse.Namespace) -> Prepared:
+def prepare_group(task: str, args: TextStudy) -> Prepared:
     """The prepared state of one task (:class:`Prepared`)."""
     st = Prepared(task, args)
     st.budget_multipliers = args.budgets
     return st
 
 
-def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
+def cells(args: TextStudy) -> list[dict[str, Any]]:
     """Every cell key of the run: diagnostics first, then the sweep, grouped by task."""
     out = []
     sizes = {"pool": args.pool, "candidates": args.candidates, "test": args.test, "max_tokens": args.max_tokens,
@@ -185,9 +207,9 @@ def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: TextStudy | argparse.Namespace) -> int:
     """Compute every unfinished cell, then write Table 2, Fig. 3 and the JSON."""
-    check_args(args)
+    args = check_args(as_settings(TextStudy, args))
     rows, ran = drive(args.out, cells(args), group=group_of, prepare=lambda t: prepare_group(t, args),
                       compute=lambda st, k: st.cell(dict(k)), desc="llm cells", progress=not args.no_progress)
     paths = report(rows, Path(args.out))
@@ -274,7 +296,7 @@ def budget_table(record: dict[str, Any]) -> str:
     return ("ADV = acc(embed-FL) - acc(input-FL) per budget: mean ± sd over seeds (seeds with ADV > 0 / seeds; "
             "each seed draws its own pool), and the advisor on the first seed's pool (pilot: mean ADV ± se over "
             "its splits, splits with ADV > 0 / splits).\n\n"
-            + P.markdown_table(["task", "representation", "budget", "realized ADV", "a priori", "pilot"], rows))
+            + P.study_table(["task", "representation", "budget", "realized ADV", "a priori", "pilot"], rows))
 
 
 def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
@@ -300,7 +322,7 @@ def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
             paths.append(out / f"fig3_{t}.png")
     note = ("Full-budget probe accuracies (kcover advise on the first seed's pool): lexical vs embedding, gap = "
             "embed - lexical; mean ADV over the budget sweep (pretrained).\n\n")
-    atomic_write_text(out / "table2.md", note + P.markdown_table(header, body) + "\n" + budget_table(record))
+    atomic_write_text(out / "table2.md", note + P.study_table(header, body) + "\n" + budget_table(record))
     atomic_write_text(out / "table2.csv", P.csv_table(header, body))
     payload = {"table2": {"header": header, "rows": body}, "tasks": record,
                "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows

@@ -25,6 +25,7 @@ import numpy as np
 
 import kcover
 from kcover.learn.probe import fit_probe, predict_probe
+from kcover.theory.report import markdown_table
 
 GEOMETRY_SELECTORS = ("input-FL", "embed-FL", "grad-FL")
 POOL_SHARE = 0.8  # a seed's pool is at most this share of the candidates, so that every seed draws a fresh one
@@ -102,7 +103,8 @@ def advisor_record(input_features: np.ndarray, learner_features: np.ndarray, lab
     :meth:`kcover.Advice.to_dict` plus ``verdicts``: per budget k, the a-priori and final (pilot)
     verdicts.
     """
-    from kcover.advisor.entry import advise, encode_labels, stratified_split
+    from kcover.advisor.entry import advise
+    from kcover.labels import encode_labels, stratified_split
 
     y, _ = encode_labels(labels, len(labels))
     avail = stratified_split(y, 0.25, seed)[0].size
@@ -197,16 +199,19 @@ def mean_accuracy(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any]) -
     return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0, arr.size
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, signed: bool = True) -> str:
-    """A GitHub markdown table; floats with 3 decimals (with a sign when ``signed``: differences)."""
+def study_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, signed: bool = True) -> str:
+    """A study's markdown table: floats with 3 decimals (with a sign when ``signed``: differences)."""
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return "n/a" if np.isnan(v) else (f"{v:+.3f}" if signed else f"{v:.3f}")
         return str(v)
 
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    return markdown_table(list(header), [list(r) for r in rows], cell=fmt) + "\n"
+
+
+def subsample(n: int, limit: int, seed: int) -> np.ndarray:
+    """All of ``range(n)`` when n <= limit, else ``limit`` of them drawn without replacement (sorted)."""
+    return np.arange(n) if n <= limit else np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
 
 
 def csv_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

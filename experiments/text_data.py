@@ -89,7 +89,7 @@ def read_table(path: str | Path, text_column: str = "text", label_column: str = 
     return texts, df[label_column].tolist()
 
 
-def encode_labels(raw: list, names: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+def label_ids(raw: list, names: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """Map raw labels to ids: integers are kept, strings take their rank in sorted order."""
     arr = np.asarray(raw)
     if np.issubdtype(arr.dtype, np.integer):
@@ -151,5 +151,5 @@ def load_text(name: str, split: str, *, data_dir: str | Path | None = None) -> T
     names = None
     if split == "test":
         names = load_text(name, "pool", data_dir=data_dir).label_names
-    labels, names = encode_labels(raw, names)
+    labels, names = label_ids(raw, names)
     return TextData(texts, labels, names)

@@ -30,6 +30,7 @@ representation; -B smooth task; and how many seeds put the conjunction ahead of 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -40,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from kcover.experiments import protocol as P
-from kcover.experiments.driver import Memo, drive, main_with_errors
+from kcover.experiments.driver import Memo, as_settings, drive, main_with_errors
 from kcover.experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
@@ -55,32 +56,56 @@ COLUMNS = {  # Table 1: column -> (representation, task, budget)
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class VisionStudy:
+    """The vision study's settings; the command line's flags carry the same names."""
+
+    datasets: tuple[str, ...]
+    out: str
+    backbones: tuple[str, ...] = ("vit-b16", "clip-b32")
+    data_dir: str | None = None
+    weights_dir: str | None = None
+    seeds: int = 4
+    pool: int = 3000
+    candidates: int | None = None
+    test: int = 2000
+    pixel_size: int = 16
+    selectors: tuple[str, ...] = SELECTORS
+    diagnostic_seeds: int = 1
+    batch_size: int | None = None
+    dtype: str = "float32"
+    cache_dir: str | None = None
+    no_progress: bool = False
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m kcover.experiments.vision", description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", required=True, help="registry names (kcover.experiments.vision_data)")
-    p.add_argument("--backbones", nargs="+", default=["vit-b16", "clip-b32"], help="encoder names")
-    p.add_argument("--data-dir", default=None, help="local TFDS data_dir (not needed for mnist5k, digits)")
-    p.add_argument("--weights-dir", default=None,
+    p.add_argument("--backbones", nargs="+", default=VisionStudy.backbones, help="encoder names")
+    p.add_argument("--data-dir", default=VisionStudy.data_dir, help="local TFDS data_dir (not needed for mnist5k, digits)")
+    p.add_argument("--weights-dir", default=VisionStudy.weights_dir,
                    help="folder with one Hugging Face directory per backbone (WEIGHTS/vit-b16, ...)")
-    p.add_argument("--seeds", type=int, default=4)
-    p.add_argument("--pool", type=int, default=3000)
-    p.add_argument("--candidates", type=int, default=None,
+    p.add_argument("--seeds", type=int, default=VisionStudy.seeds)
+    p.add_argument("--pool", type=int, default=VisionStudy.pool)
+    p.add_argument("--candidates", type=int, default=VisionStudy.candidates,
                    help="images of the pool split encoded, each seed's pool drawn from them (default 2 x --pool)")
-    p.add_argument("--test", type=int, default=2000, help="held-out examples scored (default 2000)")
-    p.add_argument("--pixel-size", type=int, default=16, help="input geometry: pixels downsampled to this size")
-    p.add_argument("--selectors", nargs="+", default=list(SELECTORS), choices=SELECTORS)
-    p.add_argument("--diagnostic-seeds", type=int, default=1,
+    p.add_argument("--test", type=int, default=VisionStudy.test, help="held-out examples scored (default 2000)")
+    p.add_argument("--pixel-size", type=int, default=VisionStudy.pixel_size, help="input geometry: pixels downsampled to this size")
+    p.add_argument("--selectors", nargs="+", default=VisionStudy.selectors, choices=SELECTORS)
+    p.add_argument("--diagnostic-seeds", type=int, default=VisionStudy.diagnostic_seeds,
                    help="run kcover advise (pilot and a priori) on the pools of this many seeds (default 1; 0: none)")
-    p.add_argument("--batch-size", type=int, default=None, help="encoder batch size")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    p.add_argument("--cache-dir", default=None, help="feature cache (default OUT/cache)")
+    p.add_argument("--batch-size", type=int, default=VisionStudy.batch_size, help="encoder batch size")
+    p.add_argument("--dtype", default=VisionStudy.dtype, choices=["float32", "bfloat16"])
+    p.add_argument("--cache-dir", default=VisionStudy.cache_dir, help="feature cache (default OUT/cache)")
     p.add_argument("--out", required=True, help="output folder (results.jsonl, tables, figure)")
     p.add_argument("--no-progress", action="store_true")
     return p
 
 
-def check_args(args: argparse.Namespace) -> None:
-    """Validate the parsed arguments (ValueError naming the flag); fills in --candidates."""
+def check_args(args: VisionStudy) -> VisionStudy:
+    """Validate the settings (ValueError naming the flag); returns them with ``candidates`` filled in."""
+    if args.candidates is None:
+        args = dataclasses.replace(args, candidates=2 * args.pool)
     from kcover.experiments.encoders.registry import ENCODERS, TEXT_ENCODERS
     from kcover.experiments.vision_data import dataset
 
@@ -92,20 +117,19 @@ def check_args(args: argparse.Namespace) -> None:
         if b not in ENCODERS or b in TEXT_ENCODERS:
             raise ValueError(f"--backbones: {b!r} is not an image encoder; choose from "
                              f"{', '.join(e for e in ENCODERS if e not in TEXT_ENCODERS)}")
-    if args.candidates is None:
-        args.candidates = 2 * args.pool
     for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test), ("--candidates", args.candidates),
                     ("--pixel-size", args.pixel_size)):
         if v <= 0:
             raise ValueError(f"{name}: must be positive, got {v}")
     if not 0 <= args.diagnostic_seeds <= args.seeds:
         raise ValueError(f"--diagnostic-seeds: must lie in [0, --seeds = {args.seeds}], got {args.diagnostic_seeds}")
+    return args
 
 
 class Prepared(Memo):
     """Everything one (dataset, backbone) needs, loaded once and kept for its cells."""
 
-    def __init__(self, dataset: str, backbone: str, args: argparse.Namespace):
+    def __init__(self, dataset: str, backbone: str, args: VisionStudy):
         super().__init__()
         from kcover.experiments.encoders.cache import embed_dataset
         from kcover.experiments.encoders.registry import get_encoder
@@ -180,12 +204,12 @@ def group_of(key: dict[str, Any]) -> tuple[str, str]:
     return key["dataset"], key["backbone"]
 
 
-def prepare_group(group: tuple[str, str], args: argparse.Namespace) -> Prepared:
+def prepare_group(group: tuple[str, str], args: VisionStudy) -> Prepared:
     """The prepared state of one group (:class:`Prepared`)."""
     return Prepared(*group, args)
 
 
-def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
+def cells(args: VisionStudy) -> list[dict[str, Any]]:
     """Every cell key of the run, in a stable order: per (dataset, backbone) the sweep, then the advisor."""
     sizes = {"pool": args.pool, "candidates": args.candidates, "test": args.test, "pixel_size": args.pixel_size}
     out = []
@@ -201,9 +225,9 @@ def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: VisionStudy | argparse.Namespace) -> int:
     """Compute every unfinished cell, then write the tables, figure and JSON."""
-    check_args(args)
+    args = check_args(as_settings(VisionStudy, args))
     rows, ran = drive(args.out, cells(args), group=group_of,
                       prepare=lambda g: prepare_group(g, args), compute=lambda st, k: st.cell(dict(k)),
                       desc="vision cells", progress=not args.no_progress)
@@ -320,7 +344,7 @@ def table1_markdown(header: list[str], body: list[list[Any]], record: dict[str, 
              "each seed draws its own pool.", ""]
     text_body = [[row[0]] + [record[row[0]][col]["text"] for col in COLUMNS] if row[0] != "mean" else row
                  for row in body]
-    lines.append(P.markdown_table(header, text_body))
+    lines.append(P.study_table(header, text_body))
     runs = [row[0] for row in body if row[0] != "mean"]
     adv_rows, sep_rows = [], []
     for run in runs:
@@ -333,11 +357,11 @@ def table1_markdown(header: list[str], body: list[list[Any]], record: dict[str, 
     if any(r[3] != "n/a" for r in adv_rows):
         lines += ["The advisor on the first seed's pool (`kcover advise`; pilot: mean ADV ± se over its splits, "
                   "splits with ADV > 0 / splits) beside the realized ADV:", "",
-                  P.markdown_table(["dataset", "cell", "realized ADV", "a priori", "pilot"], adv_rows)]
+                  P.study_table(["dataset", "cell", "realized ADV", "a priori", "pilot"], adv_rows)]
     if sep_rows:
         lines += ["The conjunction against each removal, paired by seed (conj ADV - removal ADV; seeds where the "
                   "conjunction is ahead / seeds):", "",
-                  P.markdown_table(["dataset", "removal", "conj - removal", "seeds conj ahead"], sep_rows)]
+                  P.study_table(["dataset", "removal", "conj - removal", "seeds conj ahead"], sep_rows)]
     return "\n".join(lines)
 
 
@@ -351,7 +375,7 @@ def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     csv_body = [row + [record[row[0]][col][f] for col in COLUMNS for f in ("adv_std", "positive", "seeds")]
                 if row[0] in record and row[0] != "mean" else row + [""] * len(extra) for row in body]
     atomic_write_text(out / "table1.csv", P.csv_table(header + extra, csv_body))
-    atomic_write_text(out / "accuracy.md", "Mean probe accuracy over seeds\n\n" + P.markdown_table(acc_header, acc_body, signed=False))
+    atomic_write_text(out / "accuracy.md", "Mean probe accuracy over seeds\n\n" + P.study_table(acc_header, acc_body, signed=False))
     if any(row[0] != "mean" for row in body):
         figure2(header, body, out / "fig2.png", record)
     payload = {"table1": {"header": header, "rows": body, "detail": record},

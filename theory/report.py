@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,12 @@ def fmt(value: Any, digits: int = 3) -> str:
     return f"{val:+.{digits}f}" if val < 0 else f"{val:.{digits}f}"
 
 
-def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
-    """A GitHub markdown table; cells go through :func:`fmt` unless they are strings."""
+def markdown_table(headers: list[str], rows: list[list[Any]], cell: Callable[[Any], str] | None = None) -> str:
+    """A GitHub markdown table; cells go through ``cell`` (default: :func:`fmt` unless they are strings)."""
+    cell = cell or (lambda c: c if isinstance(c, str) else fmt(c))
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
-        lines.append("| " + " | ".join(c if isinstance(c, str) else fmt(c) for c in row) + " |")
+        lines.append("| " + " | ".join(cell(c) for c in row) + " |")
     return "\n".join(lines)
 
 
