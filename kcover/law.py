@@ -4,7 +4,7 @@ For an input Gram K_in and a learner Gram K on the same N pool points, targets y
 
     G_in(k) = (1/N) || y - K V_k (V_k^T K V_k + ridge I)^+ V_k^T y ||^2,  V_k = top-k eigenvectors of K_in - min(K_in),
     G_K(k)  = the same with V_k = top-k eigenvectors of K - min(K),
-    gap(k)  = G_in(k) - G_K(k).
+    D(k)    = G_in(k) - G_K(k)   (the reach gap; theory.law_bound bounds ADV by U(k) >= D(k)).
 
 Both Grams are *floored* (their smallest entry subtracted from every entry) before the
 eigendecomposition: greedy facility location picks the same points on X and on X - c 1 1^T for
@@ -16,7 +16,7 @@ G_X(k) is the pool risk of the learner's kernel ridge fit when its k training po
 by the k leading directions of X (with V_k = [e_s, s in S] it is KRR on S). G_in measures what the
 learner can still fit from what the *input* geometry's top-k eigenspace reaches, G_K what it
 fits from its own. On the paper's exact block model, input- and learner-geometry facility location
-reach exactly these eigenspaces and ADV(k) = R(S_in) - R(S_K) = gap(k) is an identity; on other
+reach exactly these eigenspaces and ADV(k) = R(S_in) - R(S_K) = D(k) is an identity; on other
 kernels it is an estimate (see docs/product-law.md for the statement, its proof and where it
 breaks). Nothing here looks at a selection.
 
