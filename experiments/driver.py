@@ -62,6 +62,56 @@ class Memo:
         return self._memo[key]
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StudySettings:
+    """What every study driver takes; each study's settings add their own fields. The command line's
+    flags carry the same names (``--diagnostic-seeds`` is ``diagnostic_seeds``)."""
+
+    out: str
+    seeds: int = 3
+    pool: int = 3000
+    candidates: int | None = None
+    test: int = 2000
+    diagnostic_seeds: int = 1
+    weights_dir: str | None = None
+    data_dir: str | None = None
+    batch_size: int | None = None
+    dtype: str = "float32"
+    cache_dir: str | None = None
+    no_progress: bool = False
+
+
+def add_study_flags(p: argparse.ArgumentParser, cls: type, what: str, *, weights_help: str, data_help: str) -> None:
+    """The flags of :class:`StudySettings`, with the defaults of the study's settings ``cls``."""
+    p.add_argument("--weights-dir", default=cls.weights_dir, help=weights_help)
+    p.add_argument("--data-dir", default=cls.data_dir, help=data_help)
+    p.add_argument("--seeds", type=int, default=cls.seeds)
+    p.add_argument("--pool", type=int, default=cls.pool)
+    p.add_argument("--candidates", type=int, default=cls.candidates,
+                   help=f"{what} of the pool split encoded, each seed's pool drawn from them (default 2 x --pool)")
+    p.add_argument("--test", type=int, default=cls.test, help=f"held-out {what} scored (default {cls.test})")
+    p.add_argument("--diagnostic-seeds", type=int, default=cls.diagnostic_seeds,
+                   help="run kcover advise (pilot and a priori) on the pools of this many seeds (default 1; 0: none)")
+    p.add_argument("--batch-size", type=int, default=cls.batch_size, help="encoder batch size")
+    p.add_argument("--dtype", default=cls.dtype, choices=["float32", "bfloat16"])
+    p.add_argument("--cache-dir", default=cls.cache_dir, help="feature cache (default OUT/cache)")
+    p.add_argument("--out", required=True, help="output folder (results.jsonl, tables, figures)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def check_study(args: Any, positive: dict[str, int]) -> Any:
+    """Check the shared settings and the study's ``positive`` ones ({flag: value}); fill in ``candidates``."""
+    if args.candidates is None:
+        args = dataclasses.replace(args, candidates=2 * args.pool)
+    shared = {"--seeds": args.seeds, "--pool": args.pool, "--test": args.test, "--candidates": args.candidates}
+    for name, v in {**shared, **positive}.items():
+        if v <= 0:
+            raise ValueError(f"{name}: must be positive, got {v}")
+    if not 0 <= args.diagnostic_seeds <= args.seeds:
+        raise ValueError(f"--diagnostic-seeds: must lie in [0, --seeds = {args.seeds}], got {args.diagnostic_seeds}")
+    return args
+
+
 def as_settings(cls: type, args: Any) -> Any:
     """``args`` (an argparse namespace with the same names, or already a ``cls``) as the typed settings ``cls``."""
     if isinstance(args, cls):

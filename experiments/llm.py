@@ -37,7 +37,15 @@ from typing import Any
 import numpy as np
 
 from kcover.experiments import protocol as P
-from kcover.experiments.driver import Memo, as_settings, drive, main_with_errors
+from kcover.experiments.driver import (
+    Memo,
+    StudySettings,
+    add_study_flags,
+    as_settings,
+    check_study,
+    drive,
+    main_with_errors,
+)
 from kcover.experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
@@ -46,28 +54,16 @@ PAPER_TABLE2 = {"amazon_cf": (0.930, 0.938), "banking77": (0.726, 0.788), "sst5"
                 "emotion": (0.610, 0.561), "20newsgroups": (0.407, 0.617)}
 
 
-@dataclasses.dataclass(frozen=True)
-class TextStudy:
-    """The text study's settings; the command line's flags carry the same names."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TextStudy(StudySettings):
+    """The text study's settings (:class:`~kcover.experiments.driver.StudySettings` and these)."""
 
     tasks: tuple[str, ...]
-    out: str
     encoder: str = "qwen2.5"
-    weights_dir: str | None = None
-    data_dir: str | None = None
-    seeds: int = 3
-    pool: int = 3000
-    candidates: int | None = None
-    test: int = 2000
     budgets: tuple[int, ...] = tuple(range(1, 13))
     selectors: tuple[str, ...] = SELECTORS
-    diagnostic_seeds: int = 1
     max_tokens: int = 256
     hash_dim: int = 4096
-    batch_size: int | None = None
-    dtype: str = "float32"
-    cache_dir: str | None = None
-    no_progress: bool = False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,39 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", required=True,
                    help="presets (20newsgroups banking77 sst5 emotion amazon_cf bbc_news) or folders under --data-dir")
     p.add_argument("--encoder", default=TextStudy.encoder, choices=["qwen2.5", "minilm"])
-    p.add_argument("--weights-dir", default=TextStudy.weights_dir, help="the encoder's local Hugging Face directory")
-    p.add_argument("--data-dir", default=TextStudy.data_dir, help="folder of task folders (not needed for bbc_news)")
-    p.add_argument("--seeds", type=int, default=TextStudy.seeds)
-    p.add_argument("--pool", type=int, default=TextStudy.pool)
-    p.add_argument("--candidates", type=int, default=TextStudy.candidates,
-                   help="documents of the pool split encoded, each seed's pool drawn from them (default 2 x --pool)")
-    p.add_argument("--test", type=int, default=TextStudy.test, help="held-out documents scored (default 2000)")
+    add_study_flags(p, TextStudy, "documents", weights_help="the encoder's local Hugging Face directory",
+                    data_help="folder of task folders (not needed for bbc_news)")
     p.add_argument("--budgets", nargs="+", type=int, default=TextStudy.budgets, help="k = m x C for each m")
     p.add_argument("--selectors", nargs="+", default=TextStudy.selectors, choices=SELECTORS)
-    p.add_argument("--diagnostic-seeds", type=int, default=TextStudy.diagnostic_seeds,
-                   help="run kcover advise (pilot and a priori) on the pools of this many seeds (default 1; 0: none)")
-    p.add_argument("--max-tokens", type=int, default=TextStudy.max_tokens, help="documents are truncated to this many tokens")
+    p.add_argument("--max-tokens", type=int, default=TextStudy.max_tokens,
+                   help="documents are truncated to this many tokens")
     p.add_argument("--hash-dim", type=int, default=TextStudy.hash_dim, help="lexical hashing dimension")
-    p.add_argument("--batch-size", type=int, default=TextStudy.batch_size)
-    p.add_argument("--dtype", default=TextStudy.dtype, choices=["float32", "bfloat16"])
-    p.add_argument("--cache-dir", default=TextStudy.cache_dir, help="feature cache (default OUT/cache)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--no-progress", action="store_true")
     return p
 
 
 def check_args(args: TextStudy) -> TextStudy:
     """Validate the settings (ValueError naming the flag); returns them with ``candidates`` filled in."""
-    if args.candidates is None:
-        args = dataclasses.replace(args, candidates=2 * args.pool)
-    for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test), ("--candidates", args.candidates),
-                    ("--max-tokens", args.max_tokens), ("--hash-dim", args.hash_dim)):
-        if v <= 0:
-            raise ValueError(f"{name}: must be positive, got {v}")
+    args = check_study(args, {"--max-tokens": args.max_tokens, "--hash-dim": args.hash_dim})
     if any(m <= 0 for m in args.budgets):
         raise ValueError(f"--budgets: multipliers must be positive, got {args.budgets}")
-    if not 0 <= args.diagnostic_seeds <= args.seeds:
-        raise ValueError(f"--diagnostic-seeds: must lie in [0, --seeds = {args.seeds}], got {args.diagnostic_seeds}")
     return args
 
 

@@ -41,7 +41,15 @@ from typing import Any
 import numpy as np
 
 from kcover.experiments import protocol as P
-from kcover.experiments.driver import Memo, as_settings, drive, main_with_errors
+from kcover.experiments.driver import (
+    Memo,
+    StudySettings,
+    add_study_flags,
+    as_settings,
+    check_study,
+    drive,
+    main_with_errors,
+)
 from kcover.experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
@@ -56,56 +64,32 @@ COLUMNS = {  # Table 1: column -> (representation, task, budget)
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class VisionStudy:
-    """The vision study's settings; the command line's flags carry the same names."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class VisionStudy(StudySettings):
+    """The vision study's settings (:class:`~kcover.experiments.driver.StudySettings` and these)."""
 
     datasets: tuple[str, ...]
-    out: str
     backbones: tuple[str, ...] = ("vit-b16", "clip-b32")
-    data_dir: str | None = None
-    weights_dir: str | None = None
     seeds: int = 4
-    pool: int = 3000
-    candidates: int | None = None
-    test: int = 2000
     pixel_size: int = 16
     selectors: tuple[str, ...] = SELECTORS
-    diagnostic_seeds: int = 1
-    batch_size: int | None = None
-    dtype: str = "float32"
-    cache_dir: str | None = None
-    no_progress: bool = False
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m kcover.experiments.vision", description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", required=True, help="registry names (kcover.experiments.vision_data)")
     p.add_argument("--backbones", nargs="+", default=VisionStudy.backbones, help="encoder names")
-    p.add_argument("--data-dir", default=VisionStudy.data_dir, help="local TFDS data_dir (not needed for mnist5k, digits)")
-    p.add_argument("--weights-dir", default=VisionStudy.weights_dir,
-                   help="folder with one Hugging Face directory per backbone (WEIGHTS/vit-b16, ...)")
-    p.add_argument("--seeds", type=int, default=VisionStudy.seeds)
-    p.add_argument("--pool", type=int, default=VisionStudy.pool)
-    p.add_argument("--candidates", type=int, default=VisionStudy.candidates,
-                   help="images of the pool split encoded, each seed's pool drawn from them (default 2 x --pool)")
-    p.add_argument("--test", type=int, default=VisionStudy.test, help="held-out examples scored (default 2000)")
-    p.add_argument("--pixel-size", type=int, default=VisionStudy.pixel_size, help="input geometry: pixels downsampled to this size")
+    add_study_flags(p, VisionStudy, "images",
+                    weights_help="folder with one Hugging Face directory per backbone (WEIGHTS/vit-b16, ...)",
+                    data_help="local TFDS data_dir (not needed for mnist5k, digits)")
+    p.add_argument("--pixel-size", type=int, default=VisionStudy.pixel_size,
+                   help="input geometry: pixels downsampled to this size")
     p.add_argument("--selectors", nargs="+", default=VisionStudy.selectors, choices=SELECTORS)
-    p.add_argument("--diagnostic-seeds", type=int, default=VisionStudy.diagnostic_seeds,
-                   help="run kcover advise (pilot and a priori) on the pools of this many seeds (default 1; 0: none)")
-    p.add_argument("--batch-size", type=int, default=VisionStudy.batch_size, help="encoder batch size")
-    p.add_argument("--dtype", default=VisionStudy.dtype, choices=["float32", "bfloat16"])
-    p.add_argument("--cache-dir", default=VisionStudy.cache_dir, help="feature cache (default OUT/cache)")
-    p.add_argument("--out", required=True, help="output folder (results.jsonl, tables, figure)")
-    p.add_argument("--no-progress", action="store_true")
     return p
 
 
 def check_args(args: VisionStudy) -> VisionStudy:
     """Validate the settings (ValueError naming the flag); returns them with ``candidates`` filled in."""
-    if args.candidates is None:
-        args = dataclasses.replace(args, candidates=2 * args.pool)
     from kcover.experiments.encoders.registry import ENCODERS, TEXT_ENCODERS
     from kcover.experiments.vision_data import dataset
 
@@ -117,13 +101,7 @@ def check_args(args: VisionStudy) -> VisionStudy:
         if b not in ENCODERS or b in TEXT_ENCODERS:
             raise ValueError(f"--backbones: {b!r} is not an image encoder; choose from "
                              f"{', '.join(e for e in ENCODERS if e not in TEXT_ENCODERS)}")
-    for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test), ("--candidates", args.candidates),
-                    ("--pixel-size", args.pixel_size)):
-        if v <= 0:
-            raise ValueError(f"{name}: must be positive, got {v}")
-    if not 0 <= args.diagnostic_seeds <= args.seeds:
-        raise ValueError(f"--diagnostic-seeds: must lie in [0, --seeds = {args.seeds}], got {args.diagnostic_seeds}")
-    return args
+    return check_study(args, {"--pixel-size": args.pixel_size})
 
 
 class Prepared(Memo):
