@@ -37,15 +37,8 @@ from typing import Any
 import numpy as np
 
 from kcover.experiments import protocol as P
-from kcover.experiments.driver import (
-    Memo,
-    StudySettings,
-    add_study_flags,
-    as_settings,
-    check_study,
-    drive,
-    main_with_errors,
-)
+from kcover.experiments import driver as D
+from kcover.experiments.driver import Memo, as_settings, drive, main_with_errors
 from kcover.experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
@@ -55,7 +48,7 @@ PAPER_TABLE2 = {"amazon_cf": (0.930, 0.938), "banking77": (0.726, 0.788), "sst5"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TextStudy(StudySettings):
+class TextStudy(D.StudySettings):
     """The text study's settings (:class:`~kcover.experiments.driver.StudySettings` and these)."""
 
     tasks: tuple[str, ...]
@@ -71,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", required=True,
                    help="presets (20newsgroups banking77 sst5 emotion amazon_cf bbc_news) or folders under --data-dir")
     p.add_argument("--encoder", default=TextStudy.encoder, choices=["qwen2.5", "minilm"])
-    add_study_flags(p, TextStudy, "documents", weights_help="the encoder's local Hugging Face directory",
+    D.add_study_flags(p, TextStudy, "documents", weights_help="the encoder's local Hugging Face directory",
                     data_help="folder of task folders (not needed for bbc_news)")
     p.add_argument("--budgets", nargs="+", type=int, default=TextStudy.budgets, help="k = m x C for each m")
     p.add_argument("--selectors", nargs="+", default=TextStudy.selectors, choices=SELECTORS)
@@ -83,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: TextStudy) -> TextStudy:
     """Validate the settings (ValueError naming the flag); returns them with ``candidates`` filled in."""
-    args = check_study(args, {"--max-tokens": args.max_tokens, "--hash-dim": args.hash_dim})
+    args = D.check_study(args, {"--max-tokens": args.max_tokens, "--hash-dim": args.hash_dim})
     if any(m <= 0 for m in args.budgets):
         raise ValueError(f"--budgets: multipliers must be positive, got {args.budgets}")
     return args

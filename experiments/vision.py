@@ -41,15 +41,8 @@ from typing import Any
 import numpy as np
 
 from kcover.experiments import protocol as P
-from kcover.experiments.driver import (
-    Memo,
-    StudySettings,
-    add_study_flags,
-    as_settings,
-    check_study,
-    drive,
-    main_with_errors,
-)
+from kcover.experiments import driver as D
+from kcover.experiments.driver import Memo, as_settings, drive, main_with_errors
 from kcover.experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
@@ -65,7 +58,7 @@ COLUMNS = {  # Table 1: column -> (representation, task, budget)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class VisionStudy(StudySettings):
+class VisionStudy(D.StudySettings):
     """The vision study's settings (:class:`~kcover.experiments.driver.StudySettings` and these)."""
 
     datasets: tuple[str, ...]
@@ -79,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m kcover.experiments.vision", description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", required=True, help="registry names (kcover.experiments.vision_data)")
     p.add_argument("--backbones", nargs="+", default=VisionStudy.backbones, help="encoder names")
-    add_study_flags(p, VisionStudy, "images",
+    D.add_study_flags(p, VisionStudy, "images",
                     weights_help="folder with one Hugging Face directory per backbone (WEIGHTS/vit-b16, ...)",
                     data_help="local TFDS data_dir (not needed for mnist5k, digits)")
     p.add_argument("--pixel-size", type=int, default=VisionStudy.pixel_size,
@@ -101,7 +94,7 @@ def check_args(args: VisionStudy) -> VisionStudy:
         if b not in ENCODERS or b in TEXT_ENCODERS:
             raise ValueError(f"--backbones: {b!r} is not an image encoder; choose from "
                              f"{', '.join(e for e in ENCODERS if e not in TEXT_ENCODERS)}")
-    return check_study(args, {"--pixel-size": args.pixel_size})
+    return D.check_study(args, {"--pixel-size": args.pixel_size})
 
 
 class Prepared(Memo):
