@@ -330,7 +330,7 @@ def errors(feats: dict[str, np.ndarray], reference: np.ndarray) -> dict[str, flo
 
 def enc_micro_batch() -> int:
     """The micro-batch the encoder uses on this backend."""
-    from kcover.experiments.encoders.efficientnet import default_micro_batch
+    from kcover.experiments.encoders.efficientnet_folded import default_micro_batch
 
     return default_micro_batch()
 
@@ -338,13 +338,12 @@ def enc_micro_batch() -> int:
 def bench_text(docs: list[str], batch: int, repeats: int, weights: Path | None, *, threads: tuple[int, ...],
                dtypes: tuple[str, ...] = ("float32",)) -> dict:
     """MiniLM: kcover's Flax encoder vs sentence-transformers, tokenization included on both sides."""
+    import jax
     import torch
     from sentence_transformers import SentenceTransformer
 
     from kcover.experiments.encoders import get_encoder
     from kcover.experiments.encoders import weights as W
-
-    import jax
 
     directory = W.shipped_minilm_dir() if weights is None else Path(weights)
     st = SentenceTransformer(str(directory), device="cpu")

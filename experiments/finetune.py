@@ -41,11 +41,7 @@ import numpy as np
 
 from kcover.experiments import protocol as P
 from kcover.experiments.driver import Memo, drive, main_with_errors
-from kcover.experiments.finetune_report import SELECTORS as SELECTORS
-from kcover.experiments.finetune_report import figure as figure
-from kcover.experiments.finetune_report import paired_diffs as paired_diffs
-from kcover.experiments.finetune_report import report as report
-from kcover.experiments.finetune_report import summarize as summarize
+from kcover.experiments.finetune_report import SELECTORS, figure, report
 from kcover.experiments.store import atomic_write_text
 
 ENCODERS = ("minilm", "qwen2.5")
@@ -91,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check(args: argparse.Namespace) -> None:
     from kcover.experiments.encoders import weights as W
-    from kcover.experiments.lora import check_targets
+    from kcover.experiments.lora_backbone import check_targets
 
     if args.candidates is None:
         args.candidates = 2 * args.pool
@@ -153,7 +149,9 @@ class _Learner:
     """The backbone and the classifier, loaded once per run and shared by its tasks."""
 
     def __init__(self, args: argparse.Namespace):
-        from kcover.experiments.lora import LoraConfig, TrainConfig, load_backbone
+        from kcover.experiments.lora import LoraConfig
+        from kcover.experiments.lora_backbone import load_backbone
+        from kcover.experiments.lora_train import TrainConfig
 
         self.backbone = load_backbone(args.encoder, args.weights, max_length=args.max_tokens, dtype=args.dtype)
         n = self.backbone.num_layers

@@ -49,15 +49,8 @@ import numpy as np
 import optax
 
 from kcover.experiments.encoders.base import DTYPES, masked_mean
-from kcover.experiments.lora_backbone import DEFAULT_TARGETS as DEFAULT_TARGETS
-from kcover.experiments.lora_backbone import TARGETS as TARGETS
-from kcover.experiments.lora_backbone import Backbone as Backbone
-from kcover.experiments.lora_backbone import check_targets as check_targets
-from kcover.experiments.lora_backbone import load_backbone as load_backbone
-from kcover.experiments.lora_train import FitResult as FitResult
-from kcover.experiments.lora_train import TrainConfig as TrainConfig
-from kcover.experiments.lora_train import compile_fit, example_order
-from kcover.experiments.lora_train import optimizer as optimizer
+from kcover.experiments.lora_backbone import TARGETS, Backbone, check_targets, load_backbone
+from kcover.experiments.lora_train import FitResult, TrainConfig, compile_fit, example_order
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,8 +17,8 @@ Two forwards compute the same function:
   multiply-adds, micro-batches on the CPU), in :mod:`kcover.experiments.encoders.efficientnet_folded`.
   Features agree with the reference to float32 rounding (relative error about 1e-6).
 
-This module builds the encoder (:func:`efficientnet_lite0`) and re-exports the public names of
-both modules, so that they stay importable from here.
+This module builds the encoder (:func:`efficientnet_lite0`); import the other names from the
+module that defines them.
 """
 
 from __future__ import annotations
@@ -27,30 +27,22 @@ from typing import Any
 
 from kcover.experiments.encoders import weights as W
 from kcover.experiments.encoders.base import ImageEncoder, resolve_dtype
-from kcover.experiments.encoders.efficientnet_folded import MICRO_BATCH as MICRO_BATCH
-from kcover.experiments.encoders.efficientnet_folded import compiled_folded_forward as compiled_folded_forward
-from kcover.experiments.encoders.efficientnet_folded import default_micro_batch as default_micro_batch
-from kcover.experiments.encoders.efficientnet_folded import depthwise_conv as depthwise_conv
-from kcover.experiments.encoders.efficientnet_folded import fold_batch_norm as fold_batch_norm
-from kcover.experiments.encoders.efficientnet_folded import lite0_features as lite0_features
-from kcover.experiments.encoders.efficientnet_folded import same_padding as same_padding
-from kcover.experiments.encoders.efficientnet_reference import BN_EPS as BN_EPS
-from kcover.experiments.encoders.efficientnet_reference import HEAD as HEAD
-from kcover.experiments.encoders.efficientnet_reference import IMAGE_SIZE as IMAGE_SIZE
-from kcover.experiments.encoders.efficientnet_reference import LITE0_STAGES as LITE0_STAGES
-from kcover.experiments.encoders.efficientnet_reference import PIPELINE as PIPELINE
-from kcover.experiments.encoders.efficientnet_reference import STEM as STEM
-from kcover.experiments.encoders.efficientnet_reference import ConvBN as ConvBN
-from kcover.experiments.encoders.efficientnet_reference import EfficientNetLite as EfficientNetLite
-from kcover.experiments.encoders.efficientnet_reference import MBConv as MBConv
-from kcover.experiments.encoders.efficientnet_reference import blocks as blocks
-from kcover.experiments.encoders.efficientnet_reference import compiled_forward as compiled_forward
-from kcover.experiments.encoders.efficientnet_reference import export_safetensors as export_safetensors
-from kcover.experiments.encoders.efficientnet_reference import init_variables as init_variables
-from kcover.experiments.encoders.efficientnet_reference import load_variables as load_variables
-from kcover.experiments.encoders.efficientnet_reference import read_state_dict as read_state_dict
-from kcover.experiments.encoders.efficientnet_reference import variable_shapes as variable_shapes
-from kcover.experiments.encoders.efficientnet_reference import weights_file as weights_file
+from kcover.experiments.encoders.efficientnet_folded import (
+    compiled_folded_forward,
+    default_micro_batch,
+    fold_batch_norm,
+    lite0_features,
+)
+from kcover.experiments.encoders.efficientnet_reference import (
+    HEAD,
+    LITE0_STAGES,
+    PIPELINE,
+    EfficientNetLite,
+    compiled_forward,
+    init_variables,
+    load_variables,
+    weights_file,
+)
 
 
 def efficientnet_lite0(

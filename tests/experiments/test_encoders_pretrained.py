@@ -160,7 +160,7 @@ def test_efficientnet_safetensors_round_trip(tmp_path, effnet, canvases, effnet_
     """Exported to safetensors, the weights load without torch and give the same features."""
     import jax
 
-    from kcover.experiments.encoders.efficientnet import export_safetensors
+    from kcover.experiments.encoders.efficientnet_reference import export_safetensors
 
     path = export_safetensors(tmp_path)
     assert path.name == "model.safetensors"

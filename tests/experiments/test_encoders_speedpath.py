@@ -19,10 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _jaxtools import count_compiles
 from flax.traverse_util import flatten_dict, unflatten_dict
 
+from _jaxtools import count_compiles
 from kcover.experiments.encoders import efficientnet as E
+from kcover.experiments.encoders import efficientnet_folded as EF
+from kcover.experiments.encoders import efficientnet_reference as ER
 from kcover.experiments.encoders import get_encoder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +38,7 @@ def rel_err(a, b) -> float:
 def perturbed_variables(seed: int) -> dict:
     """Seeded random variables whose batch norms are far from the identity."""
     rng = np.random.default_rng(seed + 100)
-    flat = flatten_dict(E.init_variables(seed))
+    flat = flatten_dict(ER.init_variables(seed))
     for path, v in flat.items():
         if path[-1] == "scale":
             flat[path] = rng.uniform(0.5, 1.5, v.shape).astype(np.float32)
@@ -54,7 +56,7 @@ def variables():
 
 @pytest.fixture(scope="module")
 def folded(variables):
-    return E.fold_batch_norm(variables)
+    return EF.fold_batch_norm(variables)
 
 
 def normalized_images(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -97,7 +99,7 @@ def test_depthwise_conv_matches_brute_force_and_grouped_conv(k, s, hw):
     rng = np.random.default_rng(k * 10 + s)
     x = rng.standard_normal((2, *hw, 6)).astype(np.float32)
     w = rng.standard_normal((k, k, 1, 6)).astype(np.float32)
-    ours = np.asarray(E.depthwise_conv(jnp.asarray(x), jnp.asarray(w), s))
+    ours = np.asarray(EF.depthwise_conv(jnp.asarray(x), jnp.asarray(w), s))
     want = depthwise_brute_force(x.astype(np.float64), w.astype(np.float64), s)
     assert ours.shape == want.shape
     np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
@@ -109,11 +111,11 @@ def test_depthwise_conv_matches_brute_force_and_grouped_conv(k, s, hw):
 @pytest.mark.parametrize("shape", [(2, 64, 64), (1, 57, 45)])  # odd sizes: asymmetric SAME padding
 def test_folded_network_matches_the_flax_reference(variables, folded, shape, x64):
     x = normalized_images(*shape)
-    ours = np.asarray(jax.jit(E.lite0_features)(folded, jnp.asarray(x)))
-    assert ours.shape == (shape[0], E.HEAD) and ours.dtype == np.float32
-    ref32 = np.asarray(jax.jit(E.EfficientNetLite().apply)(jax.tree_util.tree_map(jnp.asarray, variables), x))
+    ours = np.asarray(jax.jit(EF.lite0_features)(folded, jnp.asarray(x)))
+    assert ours.shape == (shape[0], ER.HEAD) and ours.dtype == np.float32
+    ref32 = np.asarray(jax.jit(ER.EfficientNetLite().apply)(jax.tree_util.tree_map(jnp.asarray, variables), x))
     v64 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), variables)
-    ref64 = np.asarray(jax.jit(E.EfficientNetLite(dtype=jnp.float64).apply)(v64, jnp.asarray(x, jnp.float64)))
+    ref64 = np.asarray(jax.jit(ER.EfficientNetLite(dtype=jnp.float64).apply)(v64, jnp.asarray(x, jnp.float64)))
     assert rel_err(ref32, ref64) < 1e-5  # the float32 reference itself
     assert rel_err(ours, ref64) < 1e-5  # folding and the rewritten convolutions cost no accuracy
     assert rel_err(ours, ref64) < 10 * rel_err(ref32, ref64) + 1e-7
@@ -121,14 +123,14 @@ def test_folded_network_matches_the_flax_reference(variables, folded, shape, x64
 
 def test_micro_batches_give_the_same_features_and_compile_once(folded):
     imgs = np.random.default_rng(1).uniform(0, 1, (6, 28, 28, 3)).astype(np.float32)
-    whole = np.asarray(E.compiled_folded_forward(0)(folded, imgs))
+    whole = np.asarray(EF.compiled_folded_forward(0)(folded, imgs))
     for m in (1, 4, 6):  # 4 does not divide 6: steps of 3
-        fwd = E.compiled_folded_forward(m)
+        fwd = EF.compiled_folded_forward(m)
         np.testing.assert_allclose(np.asarray(fwd(folded, imgs)), whole, rtol=1e-5, atol=1e-6)
         with count_compiles() as compiles:
             fwd(folded, imgs[::-1].copy())
         assert compiles == []
-    assert E.compiled_folded_forward(4) is E.compiled_folded_forward(4)
+    assert EF.compiled_folded_forward(4) is EF.compiled_folded_forward(4)
 
 
 def test_encoder_runs_the_folded_network_and_matches_its_reference():
@@ -137,30 +139,30 @@ def test_encoder_runs_the_folded_network_and_matches_its_reference():
     imgs = np.random.default_rng(2).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)  # two chunks, one padded
     ours = enc.encode(imgs)
     x = np.repeat(imgs.astype(np.float32) / 255.0, 3, axis=-1)
-    variables = jax.tree_util.tree_map(jnp.asarray, E.init_variables(3))
-    ref = np.asarray(E.compiled_forward("float32")(variables, x))
-    assert ours.shape == (4, E.HEAD) and ours.dtype == np.float32
+    variables = jax.tree_util.tree_map(jnp.asarray, ER.init_variables(3))
+    ref = np.asarray(ER.compiled_forward("float32")(variables, x))
+    assert ours.shape == (4, ER.HEAD) and ours.dtype == np.float32
     assert rel_err(ours, ref) < 1e-5
 
 
 def test_bfloat16_folds_and_stays_close(variables, folded):
-    f16 = E.fold_batch_norm(variables, "bfloat16")
+    f16 = EF.fold_batch_norm(variables, "bfloat16")
     assert {a.dtype for a in jax.tree_util.tree_leaves(f16)} == {jnp.dtype(jnp.bfloat16)}
     x = jnp.asarray(normalized_images(2, 32, 32, seed=4))
-    lo = np.asarray(jax.jit(E.lite0_features)(f16, x))
-    hi = np.asarray(jax.jit(E.lite0_features)(folded, x))
+    lo = np.asarray(jax.jit(EF.lite0_features)(f16, x))
+    hi = np.asarray(jax.jit(EF.lite0_features)(folded, x))
     assert lo.dtype == np.float32 and 0.0 < rel_err(lo, hi) < 0.1
 
 
 def test_bad_arguments_name_the_argument(variables):
     with pytest.raises(ValueError, match="^micro_batch"):
-        E.compiled_folded_forward(-1)
+        EF.compiled_folded_forward(-1)
     with pytest.raises(ValueError, match="^micro_batch"):
         E.efficientnet_lite0(random_init=True, micro_batch=2.5)
     with pytest.raises(ValueError, match="^variables"):
-        E.fold_batch_norm({"params": variables["params"]})
+        EF.fold_batch_norm({"params": variables["params"]})
     with pytest.raises(ValueError, match="^dtype"):
-        E.fold_batch_norm(variables, "float16")
+        EF.fold_batch_norm(variables, "float16")
 
 
 @pytest.mark.integration

@@ -19,16 +19,12 @@ pytest.importorskip("optax")
 
 import _tiny  # noqa: E402
 from _jaxtools import count_compiles  # noqa: E402
-
 from kcover.experiments import finetune  # noqa: E402
 from kcover.experiments.encoders.registry import get_encoder  # noqa: E402
-from kcover.experiments.lora import (  # noqa: E402
-    LoraClassifier,
-    LoraConfig,
-    TrainConfig,
-    check_targets,
-    load_backbone,
-)
+from kcover.experiments.finetune_report import paired_diffs  # noqa: E402
+from kcover.experiments.lora import LoraClassifier, LoraConfig  # noqa: E402
+from kcover.experiments.lora_backbone import check_targets, load_backbone  # noqa: E402
+from kcover.experiments.lora_train import TrainConfig  # noqa: E402
 from kcover.experiments.store import ResultStore  # noqa: E402
 
 TOPICS = {
@@ -266,7 +262,7 @@ def test_killed_run_resumes_without_losing_or_redoing_a_cell(weights, data_dir, 
     s = payload["tasks"]["toy"]
     assert s["budget_multiplier"] == [1, 2] and s["k"] == [3, 6]
     for learner, field in (("finetune", "acc"), ("probe", "probe_acc")):
-        diffs = finetune.paired_diffs(rows, {"task": "toy", "budget": 1}, field)
+        diffs = paired_diffs(rows, {"task": "toy", "budget": 1}, field)
         assert s[learner]["adv"][0]["mean"] == pytest.approx(diffs.mean())
         assert s[learner]["adv"][0]["positive"] == int((diffs > 0).sum()) and s[learner]["adv"][0]["n"] == 2
     log = payload["invocations"]
