@@ -7,7 +7,7 @@ against lexical hashing at budgets C, 2C, 4C, 8C, 12C; MNIST-5k and scikit-learn
 EfficientNet-Lite0 against 8x8 pixels, the label task (hard) and the mean-intensity task
 (smooth), at k = C (tight) and 6C (loose); each with the pretrained and a random-init
 representation. The study drivers (:mod:`kcover.experiments.llm`, :mod:`kcover.experiments.vision`)
-compute the ground truth: ADV = acc(embed-FL) - acc(input-FL) of the fixed probe on ``--seeds``
+compute the ground truth: ADV = acc(learner-FL) - acc(input-FL) of the fixed probe on ``--seeds``
 pools of ``--pool`` points, each drawn afresh from the candidates, scored on the held-out split.
 A cell's truth is **pay** when the mean ADV over the pools exceeds ``TRUTH_MARGIN`` (0.02, two
 accuracy points), else **do-not-pay**; cells whose mean lies within two standard errors of the
@@ -114,7 +114,7 @@ def _study_args(args: argparse.Namespace, part: str) -> tuple[Any, list[str]]:
 
     cache = args.cache_dir or str(Path(args.out) / "cache")
     common = ["--seeds", str(args.seeds), "--diagnostic-seeds", str(args.diagnostic_seeds), "--pool", str(args.pool),
-              "--selectors", "input-FL", "embed-FL", "--cache-dir", cache, "--out", str(Path(args.out) / part)]
+              "--selectors", "input-FL", "learner-FL", "--cache-dir", cache, "--out", str(Path(args.out) / part)]
     if args.no_progress:
         common.append("--no-progress")
     if part == "text":
@@ -322,7 +322,7 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
         score_rows.append(row)
     n_pools = max((len(c.diagnostics) for c in cells), default=0)
     md = [
-        f"Ground truth: ADV = acc(embed-FL) - acc(input-FL), mean ± sd over {cells[0].truth.seeds if cells else 0} "
+        f"Ground truth: ADV = acc(learner-FL) - acc(input-FL), mean ± sd over {cells[0].truth.seeds if cells else 0} "
         f"pools (pools with ADV > 0 / pools); truth = pay when the mean exceeds {TRUTH_MARGIN}; (close) marks a mean "
         f"within two standard errors of that margin. The advisor ran on {n_pools} of the pools per cell; each rule's "
         "column shows its verdict on the first pool and (right on k of the pools). gap: the full-budget probe gap, "

@@ -73,7 +73,7 @@ def settings(quick: bool) -> DemoSettings:
         # pool 2,000: measured on MNIST-5k with 10 seeds, pools of 600 and 1,000 separated the conjunction from
         # the smooth task on 6/10 seeds only, 2,000 on 9/10 (and from -C, -A on 9/10 and 10/10)
         vision={"pool": 2000, "candidates": 2500, "test": 500, "seeds": 10, "pixel_size": 8,
-                "selectors": ("input-FL", "embed-FL", "random")},
+                "selectors": ("input-FL", "learner-FL", "random")},
     )
 
 

@@ -12,10 +12,10 @@ Per task and seed: a fresh pool of ``--pool`` documents (at most 80% of the cand
 LLM study) drawn from ``--candidates`` (default 2 x ``--pool``) documents of the pool split;
 k = m x C documents selected for each m in ``--budgets`` (default 1 2 4 8) by facility location
 (cosine kernel) in the lexical geometry (n-gram hashing, ``input-FL``), in the frozen encoder's
-embedding geometry (``embed-FL``), and at random, exactly as the LLM study selects. Each
+embedding geometry (``learner-FL``), and at random, exactly as the LLM study selects. Each
 subset is scored twice on the same fixed test subsample of ``--test`` documents: by the fixed
 probe on the frozen embeddings (``probe_acc``, the LLM study's protocol) and by the fine-tuned
-model (``acc``). The fine-tuned and probe ADV = acc(embed-FL) - acc(input-FL) are therefore
+model (``acc``). The fine-tuned and probe ADV = acc(learner-FL) - acc(input-FL) are therefore
 paired on the same pools and picks; the selectors of a seed share the adapter initialization.
 
 Documents are cut to ``--max-tokens`` and padded to it; with ``--top-layers n`` only the top n
@@ -41,7 +41,7 @@ import numpy as np
 
 from kcover.experiments import protocol as P
 from kcover.experiments.driver import Memo, drive, main_with_errors
-from kcover.experiments.finetune_report import SELECTORS, figure, report
+from kcover.experiments.finetune_report import figure, report
 from kcover.experiments.store import atomic_write_text
 
 ENCODERS = ("minilm", "qwen2.5")
@@ -248,7 +248,7 @@ class _Prepared(Memo):
 def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every cell key of the run, grouped by task, then by seed (each budget's shapes compile once)."""
     return [{"task": t, "encoder": args.encoder, "budget": m, "selector": s, "seed": seed}
-            for t in args.tasks for seed in range(args.seeds) for m in args.budgets for s in SELECTORS]
+            for t in args.tasks for seed in range(args.seeds) for m in args.budgets for s in P.TEXT_SELECTORS]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """The fine-tuning study's summary and outputs (:mod:`kcover.experiments.finetune` computes the
 cells): per task and budget, fine-tuned and fixed-probe accuracy per selector and the paired
-ADV = acc(embed-FL) - acc(input-FL) over seeds; written as ``finetune.md``/``finetune.csv``,
+ADV = acc(learner-FL) - acc(input-FL) over seeds; written as ``finetune.md``/``finetune.csv``,
 ``fig_finetune_<task>.png`` and ``finetune.json``.
 """
 
@@ -16,10 +16,9 @@ import numpy as np
 from kcover.experiments import protocol as P
 from kcover.experiments.store import atomic_write_text
 
-SELECTORS = ("input-FL", "embed-FL", "random")
 
 
-def paired_diffs(rows: Sequence[dict[str, Any]], where: dict[str, Any], field: str = "acc", a: str = "embed-FL",
+def paired_diffs(rows: Sequence[dict[str, Any]], where: dict[str, Any], field: str = "acc", a: str = "learner-FL",
                  b: str = "input-FL") -> np.ndarray:
     """Per-seed ``field``(a) - ``field``(b) among rows matching ``where``, over seeds present for both (sorted)."""
     got: dict[str, dict[int, float]] = {a: {}, b: {}}
@@ -44,7 +43,7 @@ def summarize(rows: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
     and ``adv_corr``, the Pearson correlation over seeds of the fine-tuned ADV with the probe ADV."""
     mine = [r for r in rows if r["key"]["task"] == task]
     ms = sorted({r["key"]["budget"] for r in mine})
-    per_selector = lambda: {s: [] for s in SELECTORS}  # noqa: E731
+    per_selector = lambda: {s: [] for s in P.TEXT_SELECTORS}  # noqa: E731
     out: dict[str, Any] = {"budget_multiplier": ms, "k": [], "finetune": {"adv": [], "acc": per_selector()},
                            "probe": {"adv": [], "acc": per_selector()}, "classes_covered": per_selector(),
                            "train_acc": per_selector(), "adv_corr": []}
@@ -55,9 +54,9 @@ def summarize(rows: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
         for learner, field in (("finetune", "acc"), ("probe", "probe_acc")):
             diffs[learner] = paired_diffs(at, {"budget": m}, field)
             out[learner]["adv"].append(_stats(diffs[learner]))
-            for s in SELECTORS:
+            for s in P.TEXT_SELECTORS:
                 out[learner]["acc"][s].append(_stats([r["value"][field] for r in at if r["key"]["selector"] == s]))
-        for s in SELECTORS:
+        for s in P.TEXT_SELECTORS:
             out["classes_covered"][s].append(_stats([r["value"]["classes_covered"] for r in at
                                                      if r["key"]["selector"] == s]))
             out["train_acc"][s].append(_stats([r["value"]["train_acc"] for r in at if r["key"]["selector"] == s]))
@@ -91,10 +90,10 @@ def figure(summary: dict[str, Any], task: str, path: Path) -> None:
     left.set_xscale("log", base=2)
     left.set_xticks(m, [f"{int(v)}" for v in m])
     left.set_xlabel("budget k / C")
-    left.set_ylabel("ADV = acc(embed-FL) - acc(input-FL)")
+    left.set_ylabel("ADV = acc(learner-FL) - acc(input-FL)")
     left.set_title(f"{task}: advantage, same pools and picks")
     left.legend(fontsize=8)
-    for s, color in zip(SELECTORS, ("#ff7f0e", "#2ca02c", "#7f7f7f")):
+    for s, color in zip(P.TEXT_SELECTORS, ("#ff7f0e", "#2ca02c", "#7f7f7f")):
         mu = np.array([v["mean"] for v in summary["finetune"]["acc"][s]])
         sd = np.array([v["std"] for v in summary["finetune"]["acc"][s]])
         right.plot(m, mu, "o-", color=color, label=f"{s} fine-tuned")
@@ -116,7 +115,7 @@ def report(rows: Sequence[dict[str, Any]], out: Path, *, settings: dict[str, Any
     """Write finetune.md/.csv, fig_finetune_<task>.png and finetune.json from result rows."""
     out.mkdir(parents=True, exist_ok=True)
     tasks = list(dict.fromkeys(r["key"]["task"] for r in rows))
-    header = ["task", "k/C", "k", "FT input-FL", "FT embed-FL", "FT random", "FT ADV", "FT ADV>0",
+    header = ["task", "k/C", "k", "FT input-FL", "FT learner-FL", "FT random", "FT ADV", "FT ADV>0",
               "probe ADV", "probe ADV>0", "corr"]
     body, csv_body, record, paths = [], [], {}, [out / "finetune.md", out / "finetune.csv"]
     for t in tasks:
@@ -124,7 +123,7 @@ def report(rows: Sequence[dict[str, Any]], out: Path, *, settings: dict[str, Any
         record[t] = s
         for i, m in enumerate(s["budget_multiplier"]):
             ft, pr = s["finetune"]["adv"][i], s["probe"]["adv"][i]
-            acc = [s["finetune"]["acc"][sel][i] for sel in SELECTORS]
+            acc = [s["finetune"]["acc"][sel][i] for sel in P.TEXT_SELECTORS]
             body.append([t, m, s["k"][i], *[_pm(a, False) for a in acc], _pm(ft), f"{ft['positive']}/{ft['n']}",
                          _pm(pr), f"{pr['positive']}/{pr['n']}", s["adv_corr"][i]])
             csv_body.append([t, m, s["k"][i], *[a["mean"] for a in acc], ft["mean"], ft["positive"], pr["mean"],
@@ -138,7 +137,7 @@ def report(rows: Sequence[dict[str, Any]], out: Path, *, settings: dict[str, Any
     killed = sum(i["wall_seconds"] is None for i in invocations)
     cell_seconds = sum(r["value"].get("seconds", 0.0) for r in rows)
     st = settings or {}
-    lines = ["Fine-tuned (FT) test accuracy per selector and ADV = acc(embed-FL) - acc(input-FL), mean ± sd over "
+    lines = ["Fine-tuned (FT) test accuracy per selector and ADV = acc(learner-FL) - acc(input-FL), mean ± sd over "
              "seeds, with the number of seeds where ADV > 0; the fixed-probe ADV on the same pools and picks "
              "beside it; corr: Pearson correlation over seeds of the fine-tuned ADV with the probe ADV.", ""]
     if learner:
@@ -149,7 +148,7 @@ def report(rows: Sequence[dict[str, Any]], out: Path, *, settings: dict[str, Any
         lines.append(f"Data: pool {st.get('pool')} documents per seed from {st.get('candidates')} candidates; test: a "
                      f"fixed subsample of {st.get('test')} held-out documents; {st.get('max_tokens')} tokens; "
                      f"encoder {st.get('encoder')}; selection by facility location (cosine) on n-gram hashing "
-                     f"({st.get('hash_dim')} dims, input-FL) or on the frozen encoder's embeddings (embed-FL).")
+                     f"({st.get('hash_dim')} dims, input-FL) or on the frozen encoder's embeddings (learner-FL).")
     lines.append(f"Compute: {len(rows)} cells, {cell_seconds / 60:.1f} min in cells; wall time of all invocations "
                  f"{wall / 60:.1f} min" + (f" (plus {killed} interrupted, not timed)." if killed else "."))
     note = "\n".join(lines) + "\n\n"

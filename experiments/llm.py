@@ -42,7 +42,6 @@ from kcover.experiments.driver import Memo, as_settings, drive, main_with_errors
 from kcover.experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
-SELECTORS = ("input-FL", "embed-FL", "random")
 PAPER_TABLE2 = {"amazon_cf": (0.930, 0.938), "banking77": (0.726, 0.788), "sst5": (0.303, 0.362),
                 "emotion": (0.610, 0.561), "20newsgroups": (0.407, 0.617)}
 
@@ -54,7 +53,7 @@ class TextStudy(D.StudySettings):
     tasks: tuple[str, ...]
     encoder: str = "qwen2.5"
     budgets: tuple[int, ...] = tuple(range(1, 13))
-    selectors: tuple[str, ...] = SELECTORS
+    selectors: tuple[str, ...] = P.TEXT_SELECTORS
     max_tokens: int = 256
     hash_dim: int = 4096
 
@@ -67,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     D.add_study_flags(p, TextStudy, "documents", weights_help="the encoder's local Hugging Face directory",
                     data_help="folder of task folders (not needed for bbc_news)")
     p.add_argument("--budgets", nargs="+", type=int, default=TextStudy.budgets, help="k = m x C for each m")
-    p.add_argument("--selectors", nargs="+", default=TextStudy.selectors, choices=SELECTORS)
+    p.add_argument("--selectors", nargs="+", default=TextStudy.selectors, choices=P.TEXT_SELECTORS)
     p.add_argument("--max-tokens", type=int, default=TextStudy.max_tokens,
                    help="documents are truncated to this many tokens")
     p.add_argument("--hash-dim", type=int, default=TextStudy.hash_dim, help="lexical hashing dimension")
@@ -139,7 +138,7 @@ class Prepared(Memo):
         else:
             geom = self.lexical[pool] if sel == "input-FL" else self.embed[rep][0][pool]
             kmax = min(max(self.budget_multipliers) * c, len(pool))
-            order = self.memo((sel, rep if sel == "embed-FL" else "", seed), lambda: P.select_indices(
+            order = self.memo((sel, rep if sel == "learner-FL" else "", seed), lambda: P.select_indices(
                 sel, geom, kmax, seed=seed, kernel="cosine", n=len(pool)))
             picks = order[:k]
         acc = P.subset_accuracy(emb, y, self.labels_test, picks, c, seed=seed)
@@ -174,7 +173,7 @@ def cells(args: TextStudy) -> list[dict[str, Any]]:
                  "budgets": sorted(args.budgets)} for r in REPRESENTATIONS for seed in range(args.diagnostic_seeds)]
         out += [{**base, "representation": r, "budget": m, "selector": s, "seed": seed}
                 for r in REPRESENTATIONS for seed in range(args.seeds) for m in args.budgets
-                for s in SELECTORS if s in args.selectors]
+                for s in P.TEXT_SELECTORS if s in args.selectors]
     return out
 
 
@@ -204,7 +203,7 @@ def sweep_curves(rows: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
                      and r["key"]["representation"] == rep and r["key"]["selector"] != "diagnostic"})
         where = lambda m: {"task": task, "representation": rep, "budget": m}  # noqa: E731
         adv = [P.advantage_stats(rows, where(m)) for m in ms]
-        acc = {s: [P.mean_accuracy(rows, {**where(m), "selector": s}) for m in ms] for s in SELECTORS}
+        acc = {s: [P.mean_accuracy(rows, {**where(m), "selector": s}) for m in ms] for s in P.TEXT_SELECTORS}
         diag = _diagnostic(rows, task, rep) or {}
         mult = {int(m): k for k, m in diag.get("budget_multipliers", {}).items()}
         verdicts = [diag.get("verdicts", {}).get(mult[m]) if m in mult else None for m in ms]
@@ -231,11 +230,11 @@ def figure3(curves: dict[str, Any], task: str, path: Path) -> None:
         left.fill_between(m, mu - sd, mu + sd, color=color, alpha=0.2)
     left.axhline(0, color="black", lw=0.8)
     left.set_xlabel("budget k / C")
-    left.set_ylabel("ADV = acc(embed-FL) - acc(input-FL)")
+    left.set_ylabel("ADV = acc(learner-FL) - acc(input-FL)")
     left.set_title(f"{task}: learner-geometry advantage")
     left.legend(fontsize=8)
     c = curves["pretrained"]
-    for s, color in zip(SELECTORS, ("#ff7f0e", "#2ca02c", "#7f7f7f")):
+    for s, color in zip(P.TEXT_SELECTORS, ("#ff7f0e", "#2ca02c", "#7f7f7f")):
         mu, sd = np.array(c["acc_mean"][s]), np.array(c["acc_std"][s])
         right.plot(c["budget_multiplier"], mu, "o-", color=color, label=s)
         right.fill_between(c["budget_multiplier"], mu - sd, mu + sd, color=color, alpha=0.2)
@@ -264,7 +263,7 @@ def budget_table(record: dict[str, Any]) -> str:
                 rows.append([task, rep, f"{m}C", st.text(), a_priori, pilot])
     if not rows:
         return ""
-    return ("ADV = acc(embed-FL) - acc(input-FL) per budget: mean ± sd over seeds (seeds with ADV > 0 / seeds; "
+    return ("ADV = acc(learner-FL) - acc(input-FL) per budget: mean ± sd over seeds (seeds with ADV > 0 / seeds; "
             "each seed draws its own pool), and the advisor on the first seed's pool (pilot: mean ADV ± se over "
             "its splits, splits with ADV > 0 / splits).\n\n"
             + P.study_table(["task", "representation", "budget", "realized ADV", "a priori", "pilot"], rows))

@@ -27,7 +27,11 @@ import kcover
 from kcover.learn.probe import fit_probe, predict_probe
 from kcover.theory.report import markdown_table
 
-GEOMETRY_SELECTORS = ("input-FL", "embed-FL", "grad-FL")
+GEOMETRY_SELECTORS = ("input-FL", "learner-FL", "grad-FL")
+SELECTORS = (*GEOMETRY_SELECTORS, "random")
+"""Every selector a study can run: facility location in each geometry, and the random baseline."""
+TEXT_SELECTORS = ("input-FL", "learner-FL", "random")
+"""The text studies' selectors: they select on frozen features, so no gradient geometry."""
 POOL_SHARE = 0.8  # a seed's pool is at most this share of the candidates, so that every seed draws a fresh one
 
 
@@ -143,7 +147,7 @@ def smooth_labels(values_pool: np.ndarray, values_test: np.ndarray, num_classes:
     return np.searchsorted(edges, values_pool, side="right"), np.searchsorted(edges, values_test, side="right")
 
 
-def seed_differences(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "embed-FL",
+def seed_differences(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "learner-FL",
                      b: str = "input-FL") -> dict[int, float]:
     """acc(a) - acc(b) per seed among result rows matching ``where`` (seeds present for both)."""
     acc: dict[str, dict[int, float]] = {a: {}, b: {}}
@@ -169,7 +173,7 @@ class AdvantageStats(NamedTuple):
         return f"{self.mean:+.3f} ± {self.std:.3f} ({self.positive}/{self.seeds})"
 
 
-def advantage_stats(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "embed-FL",
+def advantage_stats(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "learner-FL",
                     b: str = "input-FL") -> AdvantageStats:
     """:class:`AdvantageStats` of acc(a) - acc(b) over the seeds paired by :func:`seed_differences`."""
     d = np.array(list(seed_differences(rows, where, a, b).values()))
@@ -179,7 +183,7 @@ def advantage_stats(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any],
                           int(np.sum(d > 0)))
 
 
-def paired_advantage(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "embed-FL",
+def paired_advantage(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "learner-FL",
                      b: str = "input-FL") -> tuple[float, float, int]:
     """Mean and std over seeds of acc(a) - acc(b) among result rows matching ``where``.
 

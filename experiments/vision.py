@@ -21,7 +21,7 @@ Each finished cell (dataset, backbone, representation, task, budget, selector, s
 sizes that define it: pool, candidates, test, pixel size) is appended to ``OUT/results.jsonl``
 as it finishes; a rerun skips finished cells; a kill loses none; a cell whose key changed (an
 older format, other sizes) is simply computed again.
-Outputs: ``table1.md``/``table1.csv`` (ADV = acc(embed-FL) - acc(input-FL), mean ± sd over seeds
+Outputs: ``table1.md``/``table1.csv`` (ADV = acc(learner-FL) - acc(input-FL), mean ± sd over seeds
 and the count of seeds with ADV > 0: conj = pretrained, hard, tight; -C loose; -A random
 representation; -B smooth task; and how many seeds put the conjunction ahead of each removal),
 ``accuracy.md``, ``fig2.png``, ``vision.json``.
@@ -48,7 +48,6 @@ from kcover.experiments.store import atomic_write_text
 REPRESENTATIONS = ("pretrained", "random")
 TASKS = ("hard", "smooth")
 BUDGETS = {"tight": 1, "loose": 6}
-SELECTORS = ("input-FL", "embed-FL", "grad-FL", "random")
 COLUMNS = {  # Table 1: column -> (representation, task, budget)
     "conj": ("pretrained", "hard", "tight"),
     "-C (loose)": ("pretrained", "hard", "loose"),
@@ -65,7 +64,7 @@ class VisionStudy(D.StudySettings):
     backbones: tuple[str, ...] = ("vit-b16", "clip-b32")
     seeds: int = 4
     pixel_size: int = 16
-    selectors: tuple[str, ...] = SELECTORS
+    selectors: tuple[str, ...] = P.SELECTORS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                     data_help="local TFDS data_dir (not needed for mnist5k, digits)")
     p.add_argument("--pixel-size", type=int, default=VisionStudy.pixel_size,
                    help="input geometry: pixels downsampled to this size")
-    p.add_argument("--selectors", nargs="+", default=VisionStudy.selectors, choices=SELECTORS)
+    p.add_argument("--selectors", nargs="+", default=VisionStudy.selectors, choices=P.SELECTORS)
     return p
 
 
@@ -155,7 +154,7 @@ class Prepared(Memo):
         elif sel == "input-FL":
             picks = self.memo(("input", seed, k), lambda: P.select_indices(
                 sel, self.pixels[pool], k, seed=seed, kernel="rbf", n=len(pool)))
-        elif sel == "embed-FL":
+        elif sel == "learner-FL":
             picks = self.memo(("emb", rep, seed, k), lambda: P.select_indices(
                 sel, emb.pool, k, seed=seed, kernel="rbf", n=len(pool)))
         else:
@@ -274,7 +273,7 @@ def accuracy_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list
     """Mean accuracy per (dataset, backbone, representation, task, budget) and selector."""
     groups = sorted({tuple(r["key"][f] for f in ("dataset", "backbone", "representation", "task", "budget"))
                      for r in rows if r["key"].get("selector") != "diagnostic"})
-    sels = [s for s in SELECTORS if any(r["key"].get("selector") == s for r in rows)]
+    sels = [s for s in P.SELECTORS if any(r["key"].get("selector") == s for r in rows)]
     body = []
     for g in groups:
         where = dict(zip(("dataset", "backbone", "representation", "task", "budget"), g))
@@ -301,7 +300,7 @@ def figure2(header: list[str], body: list[list[Any]], path: Path, record: dict[s
                color=colors[col])
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x, runs, rotation=20, ha="right")
-    ax.set_ylabel("ADV = acc(embed-FL) - acc(input-FL)")
+    ax.set_ylabel("ADV = acc(learner-FL) - acc(input-FL)")
     ax.set_title("Learner-geometry advantage: conjunction vs. one condition removed", fontsize=10)
     ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     fig.tight_layout()
@@ -311,7 +310,7 @@ def figure2(header: list[str], body: list[list[Any]], path: Path, record: dict[s
 
 def table1_markdown(header: list[str], body: list[list[Any]], record: dict[str, Any]) -> str:
     """table1.md: ADV mean ± sd (seeds > 0 / seeds) per cell, the advisor beside it, the separation."""
-    lines = ["ADV = acc(embed-FL) - acc(input-FL): mean ± sd over seeds (seeds with ADV > 0 / seeds); "
+    lines = ["ADV = acc(learner-FL) - acc(input-FL): mean ± sd over seeds (seeds with ADV > 0 / seeds); "
              "each seed draws its own pool.", ""]
     text_body = [[row[0]] + [record[row[0]][col]["text"] for col in COLUMNS] if row[0] != "mean" else row
                  for row in body]

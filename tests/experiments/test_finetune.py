@@ -253,7 +253,7 @@ def test_killed_run_resumes_without_losing_or_redoing_a_cell(weights, data_dir, 
         assert 0.0 <= v["acc"] <= 1.0 and 0.0 <= v["probe_acc"] <= 1.0 and v["n_test"] == 12
     # greedy picks are nested across budgets, as in the LLM study
     picks = {(r["key"]["seed"], r["key"]["budget"]): r["value"]["picks"] for r in rows
-             if r["key"]["selector"] == "embed-FL"}
+             if r["key"]["selector"] == "learner-FL"}
     assert picks[(0, 2)][:3] == picks[(0, 1)]
     # a finished study reruns without computing anything
     assert finetune.main(_args(weights, data_dir, out)) == 0

@@ -9,7 +9,7 @@ from kcover.experiments import protocol as P
 def _rows(acc_a, acc_b, **where):
     rows = []
     for seed, (a, b) in enumerate(zip(acc_a, acc_b)):
-        rows.append({"key": {**where, "selector": "embed-FL", "seed": seed}, "value": {"acc": a}})
+        rows.append({"key": {**where, "selector": "learner-FL", "seed": seed}, "value": {"acc": a}})
         rows.append({"key": {**where, "selector": "input-FL", "seed": seed}, "value": {"acc": b}})
     return rows
 
@@ -30,7 +30,7 @@ def test_pool_is_capped_below_the_candidates_so_seeds_draw_fresh_pools():
 
 def test_advantage_stats_pair_by_seed_and_count_positive_seeds():
     rows = _rows([0.9, 0.8, 0.5, 0.7], [0.5, 0.8, 0.6, 0.6], cell="c")
-    rows.append({"key": {"cell": "c", "selector": "embed-FL", "seed": 9}, "value": {"acc": 1.0}})  # unpaired
+    rows.append({"key": {"cell": "c", "selector": "learner-FL", "seed": 9}, "value": {"acc": 1.0}})  # unpaired
     d = np.array([0.4, 0.0, -0.1, 0.1])
     st = P.advantage_stats(rows, {"cell": "c"})
     assert st.seeds == 4 and st.positive == 2  # a tie is not positive

@@ -80,7 +80,7 @@ def test_vision_table_is_built_from_the_results_file(tmp_path):
     rows = []
     for seed in range(2):
         for rep, task, budget in vision.COLUMNS.values():
-            for sel, acc in (("embed-FL", 0.9), ("input-FL", 0.5 if (rep, task, budget) == vision.COLUMNS["conj"] else 0.9)):
+            for sel, acc in (("learner-FL", 0.9), ("input-FL", 0.5 if (rep, task, budget) == vision.COLUMNS["conj"] else 0.9)):
                 rows.append({"key": {"dataset": "d", "backbone": "b", "representation": rep, "task": task,
                                      "budget": budget, "selector": sel, "seed": seed}, "value": {"acc": acc}})
     header, body, record = vision.table1(rows)
@@ -157,7 +157,7 @@ def test_llm_driver_end_to_end_resumes_and_reports(text_setup, tmp_path, capsys)
     # greedy picks are nested: the k = C subset is a prefix of the k = 2C one
     rows = ResultStore(out / "results.jsonl").rows()
     picks = {r["key"]["budget"]: r["value"]["picks"] for r in rows
-             if r["key"]["selector"] == "embed-FL" and r["key"]["representation"] == "pretrained"}
+             if r["key"]["selector"] == "learner-FL" and r["key"]["representation"] == "pretrained"}
     assert picks[2][:3] == picks[1]
     assert (out / "fig3_toy.png").stat().st_size > 1000
     assert "| toy | 3 |" in (out / "table2.md").read_text()
