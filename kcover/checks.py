@@ -60,6 +60,24 @@ def budget(k: Any, available: int, name: str = "k") -> int:
     return k
 
 
+def budget_list(values: Any, available: int, name: str = "budgets") -> np.ndarray:
+    """Return one budget or a list of them as a 1-d int array (order kept), each in ``[1, available]``."""
+    vals = [values] if isinstance(values, (int, np.integer)) else values
+    try:
+        arr = np.asarray(vals)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: must be integers, got {values!r}") from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name}: must be a non-empty list of integer budgets, got {values!r}")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name}: must be integers, got {values!r}")
+    bad = arr[(arr < 1) | (arr > available)]
+    if bad.size:
+        raise ValueError(f"{name}: {int(bad[0])} is out of range; budgets must lie in [1, {available}] "
+                         f"(the pool has {available} points)")
+    return arr.astype(np.int64)
+
+
 def positive_int(value: Any, name: str, *, maximum: int | None = None) -> int:
     """Return a size that is not a budget (a block, a dimension, a step count) as a positive int."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

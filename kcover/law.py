@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kcover import checks
 from kcover.kernels import Kernel, gram
 
 
@@ -74,15 +75,6 @@ def _targets(y: Any, n: int) -> np.ndarray:
     if arr.shape[0] != n:
         raise ValueError(f"y: has {arr.shape[0]} rows but the pool has {n} points")
     return arr
-
-
-def _budgets(ks: Any, n: int) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(ks))
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"ks: must be a non-empty 1-d list of integer budgets, got {ks!r}")
-    if (arr < 1).any() or (arr > n).any():
-        raise ValueError(f"ks: budgets must lie in [1, {n}], got {arr.tolist()}")
-    return arr.astype(np.int32)
 
 
 @functools.partial(jax.jit, static_argnames=("k_max",))
@@ -143,7 +135,7 @@ def reach_gap(gram_input: Any, gram_learner: Any, y: Any, ks: Any, *, ridge: flo
         raise ValueError(f"gram_learner: shape {b.shape} differs from gram_input's {a.shape}")
     n = a.shape[0]
     yv = _targets(y, n)
-    kk = _budgets(ks, n)
+    kk = checks.budget_list(ks, n, "ks").astype(np.int32)
     if not (np.isfinite(ridge) and ridge >= 0):
         raise ValueError(f"ridge: must be finite and >= 0, got {ridge}")
     with _precision(float64):

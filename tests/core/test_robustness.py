@@ -109,3 +109,18 @@ def test_kcenter_distances_are_finite_and_scale_back(exponent):
     big = kcover.k_center(x * scale, 5, seed=1)
     assert big.indices.tolist() == unit.indices.tolist()
     np.testing.assert_allclose(big.objective, unit.objective * scale, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [[], [0, 3], [3, 11], [2.5], ["a"], [True], [[1, 2]]])
+def test_budget_list_names_the_argument(bad):
+    from kcover import checks
+
+    with pytest.raises(ValueError, match="^ks:"):
+        checks.budget_list(bad, 10, "ks")
+
+
+def test_budget_list_keeps_order_and_accepts_one_budget():
+    from kcover import checks
+
+    assert checks.budget_list([5, 1, 5], 10).tolist() == [5, 1, 5]
+    assert checks.budget_list(np.int64(3), 10).tolist() == [3]
