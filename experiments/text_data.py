@@ -156,6 +156,9 @@ def write_example(name: str, out: str | Path) -> int:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for text, label in zip(data.texts, data.labels):
                 fh.write(json.dumps({"text": text, "label": data.label_names[label]}, ensure_ascii=False) + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -176,12 +176,28 @@ def check_output(out: str, source: str | None = None) -> str:
 
 def write_table(table: Any, out: str) -> str:
     """Write ``table`` (a :class:`datasets.Dataset`) to ``out`` atomically; returns the format written."""
+    from datasets.utils import disable_progress_bars, enable_progress_bars, is_progress_bar_enabled
+
     fmt = output_format(out)
     target = Path(out).expanduser()
+    bars = is_progress_bar_enabled()
+    disable_progress_bars()  # its "Creating parquet" bars say nothing here
+    try:
+        _write(table, target, fmt)
+    finally:
+        if bars:
+            enable_progress_bars()
+    return fmt
+
+
+def _write(table: Any, target: Path, fmt: str) -> None:
     tmp = tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         if fmt == "folder":
             table.save_to_disk(tmp)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private
             if target.is_dir():  # replace an earlier output folder: move it aside first
                 old = tmp + ".old"
                 os.replace(target, old)
@@ -189,7 +205,7 @@ def write_table(table: Any, out: str) -> str:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(tmp, target)
-            return fmt
+            return
         part = os.path.join(tmp, target.name)
         if fmt == "jsonl":
             table.to_json(part, lines=True, orient="records", force_ascii=False)
@@ -200,4 +216,3 @@ def write_table(table: Any, out: str) -> str:
         os.replace(part, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return fmt
