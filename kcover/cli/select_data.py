@@ -82,7 +82,7 @@ def feature_spec(args: argparse.Namespace, table: Any, *, encoder: bool = True,
 def run_select(args: argparse.Namespace) -> int:
     """``kcover select --data``; returns the exit code."""
     from kcover.cli.select import parse_int, selection_options
-    from kcover.data.columns import labels, table_features
+    from kcover.data.columns import check_columns, labels, table_features
     from kcover.data.subset import select_rows, subset_table
     from kcover.data.tables import check_output, read_table, write_table
     from kcover.kernels import KERNELS, make_kernel
@@ -99,6 +99,7 @@ def run_select(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     table = read_table(args.data)
     spec = feature_spec(args, table, input_features=args.input_features)
+    check_columns(table, spec)
     y = None if args.per_class is None else labels(table, args.per_class)
     k = resolve_budget(args.k, table.num_rows)
     x, geometry = table_features(table, spec)

@@ -117,6 +117,16 @@ def read_pixels(paths: list[str], flag: str = "--image-column") -> np.ndarray:
     return out
 
 
+def check_columns(table: Any, spec: FeatureSpec) -> None:
+    """Fail fast, before any embedding: every column ``spec`` names exists, and text holds text."""
+    if spec.text_column is not None:
+        texts(table, spec.text_column)
+    if spec.image_column is not None:
+        column(table, spec.image_column, "--image-column")
+    if spec.features_column is not None:
+        column(table, spec.features_column, "--features-column")
+
+
 def table_features(table: Any, spec: FeatureSpec, progress: bool = True) -> tuple[np.ndarray, str]:
     """((N, d) float32 features of the table's rows, a description of the geometry) per ``spec``."""
     from kcover.data.embedders import embed_values

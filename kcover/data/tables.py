@@ -190,6 +190,19 @@ def write_table(table: Any, out: str) -> str:
     return fmt
 
 
+def _write_csv(table: Any, path: str, delimiter: str) -> None:
+    """CSV through pyarrow's writer; a column of lists or structs becomes one JSON text per cell."""
+    import pyarrow as pa
+    import pyarrow.csv as pc
+
+    arrow = table.flatten_indices().data.table
+    for i, field in enumerate(arrow.schema):
+        if pa.types.is_nested(field.type):
+            cells = [None if v is None else json.dumps(v) for v in arrow.column(i).to_pylist()]
+            arrow = arrow.set_column(i, field.name, pa.array(cells, pa.string()))
+    pc.write_csv(arrow, path, write_options=pc.WriteOptions(delimiter=delimiter))
+
+
 def _write(table: Any, target: Path, fmt: str) -> None:
     tmp = tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
@@ -210,7 +223,7 @@ def _write(table: Any, target: Path, fmt: str) -> None:
         if fmt == "jsonl":
             table.to_json(part, lines=True, orient="records", force_ascii=False)
         elif fmt in ("csv", "tsv"):
-            table.to_csv(part, index=False, sep="\t" if fmt == "tsv" else ",")
+            _write_csv(table, part, "\t" if fmt == "tsv" else ",")
         else:
             table.to_parquet(part)
         os.replace(part, target)
