@@ -22,6 +22,7 @@ with a fixed seed. String labels are mapped to ids in sorted order; integer labe
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib.util
 from pathlib import Path
@@ -166,7 +167,7 @@ def write_example(name: str, out: str | Path) -> int:
     return len(data.texts)
 
 
-def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparsers type
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``kcover example-data NAME --out FILE.jsonl``: a shipped dataset written as a file to select from."""
     p = subparsers.add_parser("example-data", help="write a shipped example dataset (bbc-news) to a JSONL file",
                               description="Write a shipped example dataset to JSONL (fields text, label): "
@@ -174,7 +175,7 @@ def register(subparsers) -> None:  # noqa: ANN001 - argparse's private subparser
     p.add_argument("name", metavar="NAME", help=f"one of {', '.join(EXAMPLES)}")
     p.add_argument("--out", required=True, metavar="FILE.jsonl", help="where to write it")
 
-    def run(args) -> int:  # noqa: ANN001
+    def run(args: argparse.Namespace) -> int:
         n = write_example(args.name, args.out)
         print(f"wrote {args.out}: {n} rows (fields text, label)")
         return 0

@@ -70,6 +70,7 @@ def embed_values(encoder: str, values: list[str], *, kind: str, column: str, wei
     if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2):
         raise ValueError(f"--max-length: must be an integer >= 2, got {max_length!r}")
     fn: Any = found[encoder].load()
+    cache_dir = None if cache_dir is None else os.path.expanduser(str(cache_dir))
     x = fn(encoder, list(values), kind=kind, weights=weights, max_length=max_length,
            content=content_digest(values, kind), column=column, cache_dir=cache_dir, progress=progress)
     x = np.asarray(x, dtype=np.float32)

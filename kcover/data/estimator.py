@@ -34,7 +34,7 @@ class FacilityLocationSelection:
     gamma); ``objective_`` (k,); ``n_features_in_``; ``n_rows_fit_`` (N, the rows fitted on).
     """
 
-    def __init__(self, n_samples: int | float = 0.1, *, kernel: str | None = None, method: str = "lazy",
+    def __init__(self, n_samples: float = 0.1, *, kernel: str | None = None, method: str = "lazy",
                  per_class: bool = False, per_class_mode: str = "proportional", bandwidth: float | None = None,
                  seed: int = 0) -> None:
         self.n_samples = n_samples
@@ -124,7 +124,7 @@ class FacilityLocationSelection:
             try:
                 from sklearn.exceptions import NotFittedError
             except ImportError:
-                NotFittedError = ValueError  # noqa: N806
+                NotFittedError = ValueError
             raise NotFittedError("This FacilityLocationSelection instance is not fitted yet; call fit(X) first")
         x, y = self._validate(X, y, reset=False)
         if x.shape[0] != self.n_rows_fit_:

@@ -99,7 +99,8 @@ def select_dataset(dataset: Any, k: Any, *, text_column: str | None = None, imag
     order) with ``kcover_rank``, ``kcover_index``, ``kcover_gain``, ``kcover_weight`` added.
     ``cache_dir``: the embedding cache (None: off).
     """
-    from kcover.data.columns import FeatureSpec, labels as label_values, table_features
+    from kcover.data.columns import FeatureSpec, table_features
+    from kcover.data.columns import labels as label_values
 
     spec = FeatureSpec(text_column=text_column, image_column=image_column, features_column=features_column,
                        encoder=encoder, input_features=input_features, weights=weights, max_length=max_length,

@@ -134,7 +134,7 @@ def _from_hub_cache(spec: str, flag: str) -> Any:
     datasets.config.HF_HUB_OFFLINE = True
     try:
         loaded = datasets.load_dataset(name, split=split or None)
-    except Exception as err:  # noqa: BLE001 - datasets raises many kinds when a dataset is not cached
+    except Exception as err:  # datasets raises many kinds when a dataset is not in the cache
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ValueError(f"{flag}: {name} is not in the local Hugging Face cache ({msg}); nothing is downloaded "
                          "at run time") from None
@@ -176,7 +176,11 @@ def check_output(out: str, source: str | None = None) -> str:
 
 def write_table(table: Any, out: str) -> str:
     """Write ``table`` (a :class:`datasets.Dataset`) to ``out`` atomically; returns the format written."""
-    from datasets.utils import disable_progress_bars, enable_progress_bars, is_progress_bar_enabled
+    from datasets.utils import (
+        disable_progress_bars,
+        enable_progress_bars,
+        is_progress_bar_enabled,
+    )
 
     fmt = output_format(out)
     target = Path(out).expanduser()

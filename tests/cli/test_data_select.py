@@ -135,7 +135,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, make_run, case):
 
 
 def test_example_data_writes_the_bbc_corpus(tmp_path, make_run):
-    code, out, err = make_run("example-data")("example-data", "bbc-news", "--out", tmp_path / "bbc.jsonl")
+    code, _, err = make_run("example-data")("example-data", "bbc-news", "--out", tmp_path / "bbc.jsonl")
     assert code == 0, err
     table = read_table(str(tmp_path / "bbc.jsonl"))
     assert table.num_rows == 2225 and table.column_names == ["text", "label"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -188,7 +189,7 @@ class _Stand:
     """A stand-in encoder: features are the item's number, shifted; counts what it encodes."""
 
     name, dim, batch_size = "stand", 2, 2
-    identity = {"encoder": "stand", "fingerprint": "0", "random_init": False, "dtype": "float32", "dim": 2,
+    identity: ClassVar[dict] = {"encoder": "stand", "fingerprint": "0", "random_init": False, "dtype": "float32", "dim": 2,
                 "encoder_preprocessing": "none"}
 
     def __init__(self, fail_after=None):
