@@ -19,9 +19,7 @@ input contents).
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import json
 import os
 import sys
 import tempfile
@@ -35,33 +33,18 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 
 def read_texts(path: Path, column: str = "text") -> list[str]:
-    """Documents of a text file: CSV/TSV or JSONL (field ``column``), else one per line."""
+    """Documents of a text file: CSV/TSV or JSONL (field ``column``, read by :mod:`kcover.data`), else one per line."""
+    from kcover.data.columns import texts
+    from kcover.data.tables import read_table
+
     if not path.is_file():
         raise FileNotFoundError(f"--input: {path} is not a file")
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
-            if reader.fieldnames is None or column not in reader.fieldnames:
-                raise ValueError(f"--text-column: no column {column!r} in {path} (columns: {reader.fieldnames})")
-            docs = [row[column] or "" for row in reader]
-    elif suffix in (".jsonl", ".ndjson"):
-        docs = []
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"--input: {path} line {i} is not JSON ({err})") from err
-            if not isinstance(record, dict) or column not in record:
-                raise ValueError(f"--text-column: line {i} of {path} has no field {column!r}")
-            docs.append(str(record[column]))
-    else:
-        docs = path.read_text(encoding="utf-8").splitlines()
-        blank = [i + 1 for i, d in enumerate(docs) if not d.strip()]
-        if blank:
-            raise ValueError(f"--input: {path} has blank lines {blank[:5]}; every line must be one document")
+    if path.suffix.lower() in (".csv", ".tsv", ".jsonl", ".ndjson"):
+        return texts(read_table(str(path), "--input"), column)
+    docs = path.read_text(encoding="utf-8").splitlines()
+    blank = [i + 1 for i, d in enumerate(docs) if not d.strip()]
+    if blank:
+        raise ValueError(f"--input: {path} has blank lines {blank[:5]}; every line must be one document")
     if not docs:
         raise ValueError(f"--input: {path} holds no documents")
     return docs

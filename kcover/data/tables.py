@@ -34,7 +34,7 @@ def read_table(path: str, flag: str = "--data") -> Any:
         raise FileNotFoundError(f"{flag}: no such file or folder: {path}")
     if p.is_dir():
         return _read_folder(p, flag)
-    suffix = p.suffix.lower()
+    suffix = {".ndjson": ".jsonl"}.get(p.suffix.lower(), p.suffix.lower())
     if suffix not in FILE_FORMATS:
         raise ValueError(f"{flag}: cannot read {p.name}: expects {', '.join(FILE_FORMATS)}, a folder of images, "
                          "a save_to_disk folder or hf:NAME[:SPLIT]")
