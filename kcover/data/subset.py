@@ -76,12 +76,15 @@ def subset_table(table: Any, sel: Selection) -> Any:
     if taken:
         raise ValueError(f"--data: already has a column {taken[0]!r} (an earlier output of kcover select?); "
                          "remove or rename it")
+    from kcover.data.tables import quiet_datasets
+
     idx = np.asarray(sel.indices, np.int64)
-    out = table.select(idx.tolist())
-    out = out.add_column("kcover_rank", np.arange(idx.size, dtype=np.int64).tolist())
-    out = out.add_column("kcover_index", idx.tolist())
-    out = out.add_column("kcover_gain", np.asarray(sel.gains, np.float64).tolist())
-    return out.add_column("kcover_weight", np.asarray(sel.weights, np.float64).tolist())
+    with quiet_datasets():
+        out = table.select(idx.tolist())
+        out = out.add_column("kcover_rank", np.arange(idx.size, dtype=np.int64).tolist())
+        out = out.add_column("kcover_index", idx.tolist())
+        out = out.add_column("kcover_gain", np.asarray(sel.gains, np.float64).tolist())
+        return out.add_column("kcover_weight", np.asarray(sel.weights, np.float64).tolist())
 
 
 def select_dataset(dataset: Any, k: Any, *, text_column: str | None = None, image_column: str | None = None,

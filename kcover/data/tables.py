@@ -13,10 +13,12 @@ Errors are ValueError / FileNotFoundError whose message starts with the flag (``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,22 +178,24 @@ def check_output(out: str, source: str | None = None) -> str:
 
 def write_table(table: Any, out: str) -> str:
     """Write ``table`` (a :class:`datasets.Dataset`) to ``out`` atomically; returns the format written."""
-    from datasets.utils import (
-        disable_progress_bars,
-        enable_progress_bars,
-        is_progress_bar_enabled,
-    )
-
     fmt = output_format(out)
-    target = Path(out).expanduser()
+    with quiet_datasets():
+        _write(table, Path(out).expanduser(), fmt)
+    return fmt
+
+
+@contextlib.contextmanager
+def quiet_datasets() -> Iterator[None]:
+    """datasets' own progress bars off inside ("Flattening the indices" and the like say nothing here)."""
+    from datasets.utils import disable_progress_bars, enable_progress_bars, is_progress_bar_enabled
+
     bars = is_progress_bar_enabled()
-    disable_progress_bars()  # its "Creating parquet" bars say nothing here
+    disable_progress_bars()
     try:
-        _write(table, target, fmt)
+        yield
     finally:
         if bars:
             enable_progress_bars()
-    return fmt
 
 
 def _write_csv(table: Any, path: str, delimiter: str) -> None:
