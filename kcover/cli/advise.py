@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         from kcover.cli.select_data import select_command
 
         paying = [b.k for b in advice.budgets if b.verdict == "pay"]
-        k = paying[0] if paying else advice.budgets[-1].k
+        k = paying[-1] if paying else advice.budgets[-1].k  # the largest budget where the learner pays
         command = select_command(args, "pay" if paying else advice.budgets[-1].verdict, k)
     if args.json:
         out = advice.to_dict()

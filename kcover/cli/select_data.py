@@ -135,12 +135,16 @@ def run_select(args: argparse.Namespace) -> int:
 
 
 def select_command(args: argparse.Namespace, verdict: str, k: int) -> str:
-    """The ``kcover select`` line an advise verdict leads to: the encoder where it pays, else the input geometry."""
+    """The ``kcover select`` line an advise verdict leads to: the encoder (and its weights and cache) where
+    it pays, at the largest such budget, else the input geometry."""
     parts = ["kcover", "select", "--data", args.data]
     column = ["--image-column", args.image_column] if args.image_column else ["--text-column", args.text_column]
     if verdict == "pay":
         parts += column + (["--features-column", args.features_column] if args.encoder is None else
-                           ["--encoder", args.encoder] + (["--weights", args.weights] if args.weights else []))
+                           ["--encoder", args.encoder])
+        for flag, value in (("--weights", args.weights), ("--max-length", args.max_length),
+                            ("--embed-cache", args.embed_cache)):
+            parts += [flag, str(value)] if value is not None and args.encoder is not None else []
     else:
         parts += column + ["--input-features", "pixels" if args.image_column else "lexical"]
     parts += ["--k", str(k), "--per-class", args.label_column, "--out", "subset.jsonl"]
