@@ -189,3 +189,23 @@ def test_encoder_embedding_is_cached_across_select_advise_and_embed(tmp_path, ma
                        "--out", tmp_path / "E.npy", "--no-progress")
     assert code == 0, err
     assert np.load(tmp_path / "E.npy").shape[0] == len(rows)
+
+
+def test_hugging_face_dataset_offline_and_one_not_cached(tmp_path, make_run, monkeypatch):
+    import datasets
+
+    rows = _rows(12)
+    (tmp_path / "hub").mkdir()
+    _write(tmp_path / "hub" / "train.jsonl", rows)  # a dataset folder load_dataset reads without the network
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)  # the command turns these on: restore after
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    run = make_run("select")
+    code, _, err = run("select", "--data", f"hf:{tmp_path / 'hub'}:train", "--text-column", "text",
+                       "--input-features", "lexical", "--k", 4, "--out", tmp_path / "o.jsonl")
+    assert code == 0, err
+    _check_output(tmp_path / "o.jsonl", rows, 4)
+    code, _, err = run("select", "--data", "hf:nobody/not-a-dataset:train", "--text-column", "text",
+                       "--input-features", "lexical", "--k", 4, "--out", tmp_path / "p.jsonl")
+    assert code == 2 and "--data: nobody/not-a-dataset is not in the local Hugging Face cache" in err
