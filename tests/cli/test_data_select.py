@@ -209,3 +209,27 @@ def test_hugging_face_dataset_offline_and_one_not_cached(tmp_path, make_run, mon
     code, _, err = run("select", "--data", "hf:nobody/not-a-dataset:train", "--text-column", "text",
                        "--input-features", "lexical", "--k", 4, "--out", tmp_path / "p.jsonl")
     assert code == 2 and "--data: nobody/not-a-dataset is not in the local Hugging Face cache" in err
+
+
+@pytest.mark.integration  # builds a tiny ViT with torch
+def test_image_folder_with_an_image_encoder(tmp_path, make_run):
+    from _tiny import vit_dir
+    from PIL import Image
+
+    weights = tmp_path / "vit"
+    weights.mkdir()
+    vit_dir(weights)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    run = make_run("select")
+    code, _, err = run("select", "--data", folder, "--encoder", "vit-b16", "--weights", weights, "--k", 3,
+                       "--embed-cache", tmp_path / "cache", "--out", tmp_path / "o.csv")
+    assert code == 0, err
+    got = read_table(str(tmp_path / "o.csv")).to_list()
+    assert len(got) == 3 and all(r["file"] == f"{r['kcover_index']}.png" for r in got)
+    code, _, err = run("select", "--data", folder, "--image-column", "image", "--encoder", "minilm", "--k", 3,
+                       "--out", tmp_path / "p.csv")
+    assert code == 2 and "--encoder: minilm embeds text; name the column with --text-column" in err
