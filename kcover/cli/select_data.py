@@ -67,7 +67,9 @@ def feature_spec(args: argparse.Namespace, table: Any, *, encoder: bool = True,
     text_col = args.text_column
     if image_col is None and text_col is None and table.column_names == ["image", "file"]:
         image_col = "image"  # a folder of images
-    max_length = None if args.max_length is None else checks.positive(float(args.max_length), "--max-length")
+    from kcover.cli.select import parse_int
+
+    max_length = None if args.max_length is None else parse_int(args.max_length, "--max-length")
     if args.data.startswith("hf:"):
         base = os.getcwd()
     else:
@@ -75,7 +77,7 @@ def feature_spec(args: argparse.Namespace, table: Any, *, encoder: bool = True,
     return FeatureSpec(text_column=text_col, image_column=image_col,
                        features_column=args.features_column if encoder else None,
                        encoder=args.encoder if encoder else None, input_features=input_features,
-                       weights=args.weights, max_length=None if max_length is None else int(max_length),
+                       weights=args.weights, max_length=max_length,
                        cache_dir=embedding_cache_dir(args.embed_cache), base_dir=base)
 
 
@@ -178,7 +180,11 @@ def advise_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.
     if spec.image_column is not None:
         x = pixel_features(read_pixels(image_paths(table, spec.image_column, spec.base_dir)), size=(8, 8))
         return x, learner, y, f"pixels of column {spec.image_column!r} of {args.data}", learner_desc
-    dim = int(checks.positive(float(args.text_dim), "--text-dim"))
+    from kcover.cli.select import parse_int
+
+    dim = parse_int(args.text_dim, "--text-dim")
+    if dim < 1:
+        raise ValueError(f"--text-dim: must be positive, got {dim}")
     checks.choice(args.tf, TF_MODES, "--tf")
     x = hash_text(texts(table, spec.text_column), dim=dim, tf=args.tf)
     return x, learner, y, f"lexical n-gram hashing of column {spec.text_column!r} of {args.data} (dim {dim})", learner_desc
