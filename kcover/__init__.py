@@ -11,6 +11,8 @@ from kcover.selection.facility_location import evaluate_sequence as evaluate_seq
 from kcover.selection.facility_location import facility_location as facility_location
 from kcover.selection.facility_location import facility_location_dense as facility_location_dense
 from kcover.selection.facility_location import objective as objective
+from kcover.data.estimator import FacilityLocationSelection as FacilityLocationSelection
+from kcover.data.subset import select_dataset as select_dataset
 from kcover.featurize import hash_text as hash_text
 from kcover.featurize import pixel_features as pixel_features
 from kcover.selection.kcenter import k_center as k_center
@@ -45,6 +47,7 @@ from kcover.spectral import target_alignment as target_alignment
 __all__ = [
     "Advice",
     "AdviseOptions",
+    "FacilityLocationSelection",
     "KRRModel",
     "Kernel",
     "Probe",
@@ -78,6 +81,7 @@ __all__ = [
     "probe_accuracy",
     "random_subset",
     "select",
+    "select_dataset",
     "tail_energy",
     "target_alignment",
     "target_mesh",

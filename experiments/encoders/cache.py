@@ -22,6 +22,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -127,6 +129,7 @@ def embed_dataset(
     preprocessing: str,
     batch_size: int | None = None,
     progress: bool = True,
+    chunk_rows: int | None = None,
 ) -> np.ndarray:
     """Features of every item: (N, D) float32, row i for ``items[i]``, cached on disk.
 
@@ -135,6 +138,12 @@ def embed_dataset(
     read ``batch_size`` items at a time (default ``encoder.batch_size``) under a tqdm progress
     bar. ``cache_dir=None`` disables the cache. ``dataset``, ``split`` and ``preprocessing``
     (the caller's own preprocessing of the items, e.g. ``"uint8-32px"``) are part of the key.
+
+    ``chunk_rows`` (with a cache) makes the work resumable: every ``chunk_rows`` rows are saved
+    as their own checked file in ``<cache file>.parts/`` (atomically, like the final file), a
+    later call with the same key reuses the chunks already there (an unusable chunk is
+    recomputed with a :class:`FeatureCacheWarning`), and the folder is removed once the whole
+    cache file is written.
     """
     try:
         n = len(items)
@@ -154,11 +163,30 @@ def embed_dataset(
     from tqdm.auto import tqdm
 
     out = np.empty((n, encoder.dim), np.float32)
-    with tqdm(total=n, desc=f"{encoder.name} {dataset}/{split}", unit="item", disable=not progress) as bar:
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            out[start:stop] = encoder.encode(items[start:stop])
-            bar.update(stop - start)
+    if chunk_rows is None or path is None:
+        spans = [(0, n)]
+    else:
+        chunk_rows = check_batch_size(chunk_rows)
+        spans = [(a, min(a + chunk_rows, n)) for a in range(0, n, chunk_rows)]
+    parts = None if len(spans) == 1 else path.with_suffix(".parts")
+    with tqdm(total=n, desc=f"{encoder.name} {dataset}/{split}", unit="row", disable=not progress,
+              file=sys.stderr) as bar:
+        for lo, hi in spans:
+            part_key = {**key, "chunk": [lo, hi], "n_items": hi - lo}
+            part = None if parts is None else parts / f"{lo:012d}-{hi:012d}.npz"
+            done = None if part is None else load_features(part, part_key, encoder.dim)
+            if done is not None:
+                out[lo:hi] = done
+                bar.update(hi - lo)
+                continue
+            for start in range(lo, hi, step):
+                stop = min(start + step, hi)
+                out[start:stop] = encoder.encode(items[start:stop])
+                bar.update(stop - start)
+            if part is not None:
+                save_features(part, part_key, out[lo:hi])
     if path is not None:
         save_features(path, key, out)
+        if parts is not None:
+            shutil.rmtree(parts, ignore_errors=True)
     return out

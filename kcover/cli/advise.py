@@ -4,6 +4,13 @@
                   [--no-pilot | --pilot-splits 10 --pilot-points 2000 --pilot-margin 0.02]
                   [--sweep] [--plot sweep.png] [--seeds 3] [--json]
     kcover advise --text data.csv --text-column text --label-column label --learner E.npy ...
+    kcover advise --data data.jsonl --text-column text --label-column label --encoder minilm ...
+
+With ``--data`` (any table ``kcover select --data`` reads, see docs/data.md) the learner geometry
+is ``--encoder``'s embedding of the text or image column (cached on disk, shared with ``kcover
+select``) or ``--features-column``, the input geometry is lexical hashing of the text (pixels of
+the images), the labels are ``--label-column``, and the report ends with the ``kcover select``
+command line the verdict leads to (``select_command`` in the JSON).
 
 With ``--text`` (a .csv, .tsv or .jsonl file) the input geometry is lexical n-gram hashing of
 the text column (:func:`kcover.featurize.hash_text`) and the labels are the label column
@@ -36,6 +43,7 @@ import numpy as np
 from kcover import checks
 from kcover.advisor.options import FLAGS, AdviseOptions, default
 from kcover.cli.select import load_array, parse_int
+from kcover.cli.select_data import add_data_arguments
 from kcover.featurize import TF_MODES
 
 DEFAULT_PLOT = "kcover-advise.png"
@@ -147,8 +155,15 @@ def _float(value: str, name: str) -> float:
 
 def _load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any, str]:
     """(input features, learner features, labels, description of the input geometry)."""
+    if args.data is not None:
+        from kcover.cli.select_data import advise_inputs
+
+        x, learner, labels, source, args.learner = advise_inputs(args)
+        return x, learner, labels, source
     if (args.input is None) == (args.text is None):
-        raise ValueError("--input: give exactly one of --input X.npy or --text data.csv")
+        raise ValueError("--input: give exactly one of --input X.npy, --text data.csv or --data PATH")
+    if args.learner is None:
+        raise ValueError("--learner: required with --input or --text (an .npy of the learner's features)")
     learner = checks.features(load_array(args.learner, "--learner"), "--learner")
     if args.text is not None:
         if args.labels is not None:
@@ -194,7 +209,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--plot: directory does not exist: {parent}")
 
     x, learner, labels, source = _load_inputs(args)
-    _, classes = encode_labels(labels, x.shape[0], "--labels" if args.text is None else "--label-column")
+    _, classes = encode_labels(labels, x.shape[0], "--labels" if args.text is None and args.data is None
+                               else "--label-column")
     budgets = parse_budgets(args.budgets, len(classes))
     try:
         options = AdviseOptions(**option_values(args), sweep=sweep, progress=not args.quiet)
@@ -208,9 +224,18 @@ def run(args: argparse.Namespace) -> int:
     if plot_path is not None:
         plot_sweep(advice, plot_path)
     took = time.perf_counter() - t0
+    command = None
+    if args.data is not None:
+        from kcover.cli.select_data import select_command
+
+        paying = [b.k for b in advice.budgets if b.verdict == "pay"]
+        k = paying[-1] if paying else advice.budgets[-1].k  # the largest budget where the learner pays
+        command = select_command(args, "pay" if paying else advice.budgets[-1].verdict, k)
     if args.json:
         out = advice.to_dict()
         out["input_source"] = source
+        if command is not None:
+            out["select_command"] = command
         out["plot"] = plot_path
         out["timings"]["command_s"] = round(took, 2)
         print(json.dumps(out))
@@ -220,6 +245,9 @@ def run(args: argparse.Namespace) -> int:
     if plot_path is not None:
         print(f"\nplot: {plot_path}")
     print(f"done in {took:.1f} s (includes JIT compilation)")
+    if command is not None:
+        print(f"\nnext, as the verdict says ({'pay: the learner' if paying else 'the input geometry'}, k = {k}):\n"
+              f"  {command}")
     return 0
 
 
@@ -232,14 +260,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "geometry should pay (pay / do-not-pay / borderline).")
     src = p.add_argument_group("data")
     src.add_argument("--input", default=None, metavar="X.npy", help="(N, d_in) input-geometry features")
-    src.add_argument("--learner", required=True, metavar="E.npy", help="(N, d_l) learner features (embeddings)")
+    src.add_argument("--learner", default=None, metavar="E.npy",
+                     help="(N, d_l) learner features (embeddings), with --input or --text")
     src.add_argument("--labels", default=None, metavar="y.npy", help="(N,) class ids or names, with --input")
     src.add_argument("--text", default=None, metavar="DATA.csv",
                      help="instead of --input/--labels: a .csv/.tsv/.jsonl with a text and a label column")
-    src.add_argument("--text-column", default="text", help="text column of --text (default text)")
-    src.add_argument("--label-column", default="label", help="label column of --text (default label)")
+    src.add_argument("--text-column", default="text", help="text column of --text or --data (default text)")
+    src.add_argument("--label-column", default="label", help="label column of --text or --data (default label)")
     src.add_argument("--text-dim", default="4096", help="hash buckets for --text (default 4096)")
     src.add_argument("--tf", default="sublinear", help=f"term weighting for --text: {', '.join(TF_MODES)}")
+    add_data_arguments(p, advise=True)
     opt = p.add_argument_group("diagnostic")
     opt.add_argument("--budgets", nargs="+", default=None, metavar="K",
                      help="budgets to advise on: integers or multiples of the class count (2C); "

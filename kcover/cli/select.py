@@ -1,5 +1,8 @@
 """``kcover select``: pick k rows of a feature matrix and write their indices and weights.
 
+(``kcover select --data PATH ...`` picks rows of a table and writes them: see
+:mod:`kcover.cli.select_data` and docs/data.md.)
+
     kcover select --features E.npy|E.npz [--key NAME] --k 100
                   [--method lazy|naive|stochastic|kcenter|random] [--kernel rbf|cosine|linear]
                   [--bandwidth B] [--targets T.npy] [--target-weights W.npy] [--initial I.npy]
@@ -34,6 +37,8 @@ from kcover.selection.similarity import PRECISIONS
 from kcover.selection.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 from kcover.kernels import KERNELS, make_kernel
 from kcover.selection.entry import METHODS, random_objective
+from kcover.cli.select_data import add_data_arguments
+from kcover.data.budget import resolve_budget
 
 
 def load_array(path: str, name: str, *, key: str | None = None, mmap: bool = False) -> np.ndarray:
@@ -84,7 +89,7 @@ def output_paths(out: str, name: str = "--out") -> tuple[str, str]:
     return out, out[: -len(".npy")] + ".weights.npy"
 
 
-def _selection_options(args: argparse.Namespace, method: str, n: int, t: int | None, joined: bool) -> dict[str, Any]:
+def selection_options(args: argparse.Namespace, method: str, n: int, t: int | None, joined: bool) -> dict[str, Any]:
     """The selector keywords that the flags ask for; a flag that does not apply to ``method`` is an error."""
     fl = method in ("lazy", "naive", "stochastic")
     opts: dict[str, Any] = {}
@@ -119,15 +124,19 @@ def _selection_options(args: argparse.Namespace, method: str, n: int, t: int | N
 
 def run(args: argparse.Namespace) -> int:
     """Run ``kcover select``; returns the exit code."""
+    if args.data is not None:
+        from kcover.cli.select_data import run_select
+
+        return run_select(args)
+    if args.features is None:
+        raise ValueError("--features: give --features E.npy, or --data PATH (a table; see docs/data.md)")
     joined = distributed.join(args)  # a distributed run: before any JAX computation
     method = checks.choice(args.method, METHODS, "--method")
     kernel_name = checks.choice(args.kernel or (KCENTER_KERNEL if method == "kcenter" else "rbf"), KERNELS,
                                  "--kernel")
     picks_path, weights_path = output_paths(distributed.process_path(args.out, joined))
     x = checks.features(load_array(args.features, "--features", key=args.key, mmap=True), "--features")
-    k = parse_int(args.k, "--k")
-    if not 1 <= k <= x.shape[0]:
-        raise ValueError(f"--k: must lie in [1, {x.shape[0]}] (the rows of --features), got {k}")
+    k = resolve_budget(args.k, x.shape[0])
     seed = parse_int(args.seed, "--seed")
     targets = None
     if args.targets is not None:
@@ -140,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if bandwidth is not None and kernel_name != "rbf":
         raise ValueError(f"--bandwidth: only the rbf kernel has one, not {kernel_name}")
     kern = make_kernel(kernel_name, bandwidth, x)
-    options = _selection_options(args, method, x.shape[0], None if targets is None else targets.shape[0], joined)
+    options = selection_options(args, method, x.shape[0], None if targets is None else targets.shape[0], joined)
 
     t0 = time.perf_counter()
     sel = distributed.select_rows(joined, args.local_targets, x, k, method=method, kernel=kern, targets=targets, seed=seed,
@@ -197,13 +206,15 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``select`` subcommand."""
     p = subparsers.add_parser(
-        "select", help="pick k rows of a feature matrix by coverage; write indices and weights",
+        "select", help="pick k rows of a feature matrix or a table by coverage",
         description="Pick k rows of --features by facility location (lazy, naive, stochastic), k-center or at "
-                    "random, and write their indices (--out) and weights (<out>.weights.npy).")
-    p.add_argument("--features", required=True, metavar="E.npy",
+                    "random, and write their indices (--out) and weights (<out>.weights.npy); or pick k rows of "
+                    "a table (--data) and write them, unchanged, to --out (see docs/data.md).")
+    p.add_argument("--features", default=None, metavar="E.npy",
                    help="(N, d) feature matrix: .npy (memory-mapped) or .npz (see --key)")
     p.add_argument("--key", default=None, metavar="NAME", help="the array of a .npz --features file to use")
-    p.add_argument("--k", required=True, metavar="K", help="number of points to pick, 1 <= K <= N")
+    p.add_argument("--k", required=True, metavar="K",
+                   help="number of points to pick, 1 <= K <= N, or a fraction of N: 10%% or 0.1")
     p.add_argument("--method", default="lazy", metavar="M",
                    help=f"selector: {', '.join(METHODS)} (default lazy)")
     p.add_argument("--kernel", default=None, metavar="KERNEL",
@@ -228,8 +239,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="highest", metavar="P",
                    help="matrix products: highest (float32, default) or default (TF32/bf16 on a GPU)")
     p.add_argument("--seed", default="0", metavar="S", help="seed for stochastic, kcenter's first center, random")
-    p.add_argument("--out", required=True, metavar="PICKS.npy",
-                   help="where to write the indices; weights go to PICKS.weights.npy")
+    p.add_argument("--out", required=True, metavar="OUT",
+                   help="with --features: PICKS.npy, the indices (weights go to PICKS.weights.npy); with --data: "
+                        "the selected rows, as .jsonl, .csv, .tsv, .parquet or a datasets folder (no extension)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     distributed.add_distributed_args(p)
+    add_data_arguments(p)
     p.set_defaults(func=run)

@@ -16,6 +16,12 @@ import kcover
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _dataset(x):
+    import datasets
+
+    return datasets.Dataset.from_dict({"x": x.tolist()})
+
+
 def test_every_public_name_is_exported_and_works():
     x = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
     y = np.arange(40) % 3
@@ -52,6 +58,8 @@ def test_every_public_name_is_exported_and_works():
         "feature_alignment": lambda: kcover.feature_alignment(x, x),
         "hash_text": lambda: kcover.hash_text(["a b", "b c"], dim=16),
         "pixel_features": lambda: kcover.pixel_features(np.zeros((2, 8, 8, 1), np.uint8), size=(4, 4)),
+        "FacilityLocationSelection": lambda: kcover.FacilityLocationSelection(3).fit(x).ranking_,
+        "select_dataset": lambda: kcover.select_dataset(_dataset(x), 3, features_column="x"),
     }
     for name in kcover.__all__:
         assert hasattr(kcover, name), name
