@@ -69,6 +69,7 @@ class _Vocabulary:
         found = self._char_cache.get(token)
         if found is None:
             padded = f" {token} "
+            assert self.chars is not None  # character n-grams are asked for only when they are on
             grams = [padded[i : i + n] for n in range(self.chars[0], self.chars[1] + 1)
                      for i in range(len(padded) - n + 1)]
             ids = self.ids

@@ -186,5 +186,7 @@ def advise_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.
     if dim < 1:
         raise ValueError(f"--text-dim: must be positive, got {dim}")
     checks.choice(args.tf, TF_MODES, "--tf")
+    if spec.text_column is None:
+        raise ValueError("--text-column: advise --data needs a text or an image column for the input geometry")
     x = hash_text(texts(table, spec.text_column), dim=dim, tf=args.tf)
     return x, learner, y, f"lexical n-gram hashing of column {spec.text_column!r} of {args.data} (dim {dim})", learner_desc

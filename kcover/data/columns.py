@@ -111,7 +111,7 @@ def read_pixels(paths: list[str], flag: str = "--image-column") -> np.ndarray:
     for i, p in enumerate(paths):
         try:
             with Image.open(p) as im:
-                out[i] = np.asarray(im.convert("RGB").resize((PIXEL_SIDE, PIXEL_SIDE), Image.BILINEAR))
+                out[i] = np.asarray(im.convert("RGB").resize((PIXEL_SIDE, PIXEL_SIDE), Image.Resampling.BILINEAR))
         except (OSError, ValueError) as err:
             raise ValueError(f"{flag}: cannot read image {p} (row {i + 1}: {err})") from None
     return out
@@ -141,7 +141,8 @@ def table_features(table: Any, spec: FeatureSpec, progress: bool = True) -> tupl
         return vectors(table, spec.features_column), f"vectors of column {spec.features_column!r}"
     if (spec.text_column is None) == (spec.image_column is None):
         raise ValueError("--text-column: name exactly one of --text-column or --image-column")
-    kind, name = ("text", spec.text_column) if spec.text_column is not None else ("image", spec.image_column)
+    kind = "text" if spec.text_column is not None else "image"
+    name: str = spec.text_column if spec.text_column is not None else spec.image_column  # type: ignore[assignment]
     flag = "--text-column" if kind == "text" else "--image-column"
     values = texts(table, name, flag) if kind == "text" else image_paths(table, name, spec.base_dir)
     if spec.input_features is not None:
@@ -153,6 +154,7 @@ def table_features(table: Any, spec: FeatureSpec, progress: bool = True) -> tupl
         if kind != "image":
             raise ValueError("--input-features: pixels reads images; name the column with --image-column")
         return pixel_features(read_pixels(values), size=(8, 8)), f"pixels of column {name!r}"
+    assert spec.encoder is not None  # exactly one source was named, and it is neither of the others
     x = embed_values(spec.encoder, values, kind=kind, column=name, weights=spec.weights,
                      max_length=spec.max_length, cache_dir=spec.cache_dir, progress=progress)
     return x, f"{spec.encoder} embedding of column {name!r}"
