@@ -67,23 +67,32 @@ def _pad_fit_predict(e_pool, y_pool, picks, k_max, e_test, c, l2, seed) -> np.nd
     return predict_probe(probe, e_test)
 
 
-def _fl_picks(x: np.ndarray, kernel: Kernel, full: np.ndarray | None, pool: np.ndarray, k: int) -> np.ndarray:
-    """Lazy facility-location picks (k,) from the rows ``pool`` of ``x``, covering the pool."""
-    if full is not None:
-        return facility_location_dense(full[np.ix_(pool, pool)], k, method="lazy", floor=kernel.floor).indices
-    return select(x[pool], k, method="lazy", kernel=kernel).indices
+def _fl_picks(x: np.ndarray, kernel: Kernel, full: np.ndarray | None, pool: np.ndarray, k: int,
+              method: str = "lazy", seed: int = 0) -> np.ndarray:
+    """Picks (k,) by ``method`` (as ``kcover select``) from the rows ``pool`` of ``x``, covering the pool.
+
+    Facility location selects on the slice of ``full`` (the Gram matrix) when given; k-center and
+    a missing ``full`` go through :func:`kcover.select` on the features.
+    """
+    if full is not None and method != "kcenter":
+        return facility_location_dense(full[np.ix_(pool, pool)], k, method=method, floor=kernel.floor,
+                                       seed=seed).indices
+    if method == "stochastic" or method == "kcenter":
+        return select(x[pool], k, method=method, kernel=kernel, seed=seed).indices
+    return select(x[pool], k, method=method, kernel=kernel).indices
 
 
 def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int, budgets: tuple[int, ...],
                    seeds: tuple[int, ...], test_fraction: float, kernels: tuple[Kernel, Kernel],
                    full: tuple[np.ndarray, np.ndarray] | None, l2: float, progress: bool,
-                   selectors: tuple[str, ...] = SELECTORS, desc: str = "kcover sweep") -> Sweep:
+                   selectors: tuple[str, ...] = SELECTORS, desc: str = "kcover sweep", method: str = "lazy") -> Sweep:
     """Input-FL vs learner-FL vs random at ``budgets`` over ``seeds``; see the module docstring.
 
     ``x_in`` (N, d_in), ``x_l`` (N, d_l), class ids ``y`` (N,); ``kernels`` and ``full`` (the two
     N x N Gram matrices, or None) are (input, learner). ``selectors``: a subset of
     :data:`SELECTORS` (the pilot of :func:`kcover.advise` runs the two facility locations only).
-    ``progress``: a tqdm bar on stderr, labelled ``desc``. Seeds are independent: a sweep over
+    ``progress``: a tqdm bar on stderr, labelled ``desc``. ``method``: the selector of both
+    geometries (``kcover select --method``; its picks must nest, as greedy picks do). Seeds are independent: a sweep over
     seeds a + b holds the sweeps over a and over b side by side.
     """
     from tqdm.auto import tqdm
@@ -112,7 +121,8 @@ def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes
                 if name in ("input-fl", "learner-fl"):
                     v = 0 if name == "input-fl" else 1
                     try:
-                        picks = _fl_picks((x_in, x_l)[v], kernels[v], None if full is None else full[v], train, k_max)
+                        picks = _fl_picks((x_in, x_l)[v], kernels[v], None if full is None else full[v], train, k_max,
+                                          method, seed)
                     except ValueError as err:  # e.g. negative linear similarities
                         raise ValueError(f"{('input_kernel', 'learner_kernel')[v]}: {err}") from None
                 else:
@@ -165,7 +175,7 @@ def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int
               kernels: tuple[Kernel, Kernel], *, test_fraction: float, splits: int, max_splits: int, points: int,
               margin: float, seed: int, l2: float, dense_limit: int,
               full: tuple[np.ndarray, np.ndarray] | None, progress: bool, pool_size: int | None = None,
-              budget_rule: str = "same") -> Pilot | None:
+              budget_rule: str = "same", method: str = "lazy") -> Pilot | None:
     """Measure ADV at ``budgets`` on ``splits`` stratified splits, adding ``splits`` more while undecided.
 
     ``x_in`` (N, d_in), ``x_l`` (N, d_l), ids ``y`` (N,). The rows are a stratified subsample of at
@@ -175,7 +185,8 @@ def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int
     asks for another round of ``splits`` splits, up to ``max_splits`` in all. Budgets larger than
     the smallest selection part are not piloted; returns None when none fits. The user's budget
     k on a pool of ``pool_size`` points (default N) runs on the pilot at
-    :func:`kcover.advisor.rules.pilot_budget` with ``budget_rule``.
+    :func:`kcover.advisor.rules.pilot_budget` with ``budget_rule``. Both geometries select with
+    ``method`` and their ``kernels``: the settings the user will select with.
     Cost per split: two lazy greedy runs on slices of the pilot's Gram matrices (formed once,
     8 m^2 bytes for m <= ``dense_limit`` rows; matrix-free above) and 2 |budgets| probe fits.
     """
@@ -207,7 +218,8 @@ def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int
     sweep = None
     while True:
         more = realized_sweep(xi, xl, yp, num_classes, ks, tuple(range(seed + done, seed + done + splits)),
-                              test_fraction, kernels, grams, l2, progress, selectors=sels, desc="kcover pilot")
+                              test_fraction, kernels, grams, l2, progress, selectors=sels, desc="kcover pilot",
+                              method=method)
         sweep = more if sweep is None else sweep.joined(more)
         done += splits
         undecided = any(pilot_undecided(pilot_verdict(a, margin)) for a in sweep.advantage)

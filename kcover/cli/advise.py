@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from kcover import checks
-from kcover.advisor.options import FLAGS, AdviseOptions, default
+from kcover.advisor.options import FLAGS, AdviseOptions, default, is_number
 from kcover.cli.select import load_array, parse_int
 from kcover.featurize import TF_MODES
 
@@ -131,7 +131,7 @@ def option_values(args: argparse.Namespace) -> dict[str, Any]:
         value = default(f.field)
         if f.choices is not None:
             out[f.field] = raw
-        elif isinstance(value, float):
+        elif isinstance(value, float) or is_number(f.field):
             out[f.field] = _float(raw, f.flag)
         else:  # integers (seeds is a count on the command line; pool and split counts may default to None)
             out[f.field] = parse_int(raw, f.flag)
@@ -208,15 +208,16 @@ def run(args: argparse.Namespace) -> int:
     if plot_path is not None:
         plot_sweep(advice, plot_path)
     took = time.perf_counter() - t0
+    paths = (args.input or "X.npy", args.learner)  # with --text: X.npy = kcover.hash_text of the texts, saved
     if args.json:
-        out = advice.to_dict()
+        out = advice.to_dict(paths)
         out["input_source"] = source
         out["plot"] = plot_path
         out["timings"]["command_s"] = round(took, 2)
         print(json.dumps(out))
         return 0
     print(f"input geometry: {source}; learner geometry: {args.learner}")
-    print(advice.summary(verbose=args.verbose))
+    print(advice.summary(verbose=args.verbose, paths=paths))
     if plot_path is not None:
         print(f"\nplot: {plot_path}")
     print(f"done in {took:.1f} s (includes JIT compilation)")

@@ -163,9 +163,15 @@ def test_advise_readable_summary(run, data):
     assert code == 0, err
     assert "(B) full-budget probe accuracy" in out and "realized sweep" not in out
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("6 ", "12 "))]
-    # budget, k/C, in-tail, reach, verdict, pilot ADV, se, splits > 0, a priori
+    # budget, k/C, in-tail, reach, verdict, gain [low, high] (3 tokens), pilot ADV, se, splits > 0, a priori
     assert [r[0] for r in rows] == ["6", "12"] and rows[0][4] == "pay" and rows[1][4] == "do-not-pay"
-    assert rows[0][8] == "pay" and rows[1][8] == "do-not-pay"
+    assert rows[0][11] == "pay" and rows[1][11] == "do-not-pay"
+    gain, low, high = float(rows[0][5]), float(rows[0][6].strip("[,")), float(rows[0][7].strip("]"))
+    assert low < gain < high and gain == pytest.approx(100 * float(rows[0][8]), abs=0.06)
+    # the settings assumed and the select command that follows from each verdict
+    assert "selection assumed (as kcover select will run it): method lazy; input rbf (bandwidth" in out
+    assert f"k = 6 (pay): kcover select --features {data['e']} --k 6 --method lazy --kernel rbf" in out
+    assert f"k = 12 (do-not-pay): kcover select --features {data['x']} --k 12 --method lazy --kernel rbf" in out
     assert float(rows[0][3]) > 0 and "reach: the reach gap" in out
     assert "(C) fails" in out and "(A') holds" in out  # --verbose prints the reasons in words
     assert "pilot: " in out and "the a-priori rule agrees" in out
