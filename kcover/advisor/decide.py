@@ -137,13 +137,27 @@ def extrapolate(sizes: Sequence[int], means: Sequence[float], ses: Sequence[floa
                    float(math.sqrt(cov[1, 1])), int(n_target), tuple(int(v) for v in n), tuple(float(v) for v in m))
 
 
-def with_decision(v: BudgetAdvice, margin: float, label_local: bool | None) -> BudgetAdvice:
-    """``v`` (with its pilot) carrying :func:`decide`'s verdict, the expected gain and its interval."""
+def with_decision(v: BudgetAdvice, margin: float, label_local: bool | None, fit: PoolFit | None = None) -> BudgetAdvice:
+    """``v`` (with its pilot) carrying :func:`decide`'s verdict, the expected gain and its interval.
+
+    With ``fit`` (the pilot's ADV extrapolated to the user's pool, :func:`extrapolate`) the gain is
+    the fit's prediction and the interval widens by its error: half-width sqrt((RESIDUAL sd)^2 + se^2).
+    """
     p = v.pilot
     if p is None:
         return v
     sd = p.adv_se * math.sqrt(p.splits)
-    d = decide(p.adv_mean, sd, margin, p.confidence, label_local)
-    reasons = v.reasons if not d.note else (v.reasons[0], d.note) + v.reasons[1:]
+    mean = p.adv_mean
+    if fit is not None:
+        mean, sd = fit.gain, math.sqrt(sd ** 2 + (fit.se / RESIDUAL) ** 2)
+    d = decide(mean, sd, margin, p.confidence, label_local)
+    notes = [d.note] if d.note else []
+    if fit is not None:
+        notes.append(f"extrapolated: ADV on sub-pools of {', '.join(map(str, fit.sizes))} points "
+                     f"({', '.join(f'{100 * m:+.1f}' for m in fit.means)} points) fits a + b ln n with b = "
+                     f"{100 * fit.slope:+.1f} +- {100 * fit.slope_se:.1f} points; at your pool of {fit.n_target}: "
+                     f"{100 * fit.gain:+.1f} +- {100 * fit.se:.1f} points")
+    reasons = (v.reasons[0], *notes) + v.reasons[1:]
     why = v.why if d.verdict == p.verdict else f"{d.verdict} ({d.note.split(':')[0]}); {v.why}"
-    return v._replace(verdict=d.verdict, why=why, reasons=reasons, gain=d.gain, gain_low=d.low, gain_high=d.high)
+    return v._replace(verdict=d.verdict, why=why, reasons=reasons, gain=d.gain, gain_low=d.low, gain_high=d.high,
+                      extrapolation=fit)

@@ -37,11 +37,11 @@ import numpy as np
 from kcover import checks
 from kcover.advisor.decide import with_decision
 from kcover.advisor.measure import kernel_for, measure_geometry, probe_gap
-from kcover.advisor.options import AdviseOptions
+from kcover.advisor.options import SUBPOOLS, AdviseOptions
 from kcover.advisor.render import PATHS, advice_dict, advice_text
 from kcover.advisor.rules import (
-    BudgetAdvice,
     NN_MARGIN,
+    BudgetAdvice,
     budget_verdict,
     default_budgets,
     pilot_verdict,
@@ -192,6 +192,9 @@ def advise(
       a_priori: "repaired" (default; :func:`kcover.advisor.rules.repaired_verdict`, using the
         nearest-neighbour label agreements) or "former" (the rule before the calibration, which
         could answer "borderline").
+      pilot_extrapolate: also run the pilot's splits on sub-pools of 1/4, 1/2 and 3/4 of its
+        selection part and extrapolate ADV = a + b ln n to ``pool_size`` (:meth:`Pilot.fit_at`);
+        the decision then uses the extrapolated gain, its interval widened by the fit's error.
       pilot_budgets: how a budget k on ``pool_size`` maps to the pilot's selection part of n_sel
         points (:func:`kcover.advisor.rules.pilot_budget`): "same" k, or "fraction",
         round(k n_sel / pool_size) but at least min(k, C).
@@ -254,7 +257,8 @@ def advise(
                                  splits=opts.pilot_splits, max_splits=opts.max_splits,
                                  points=opts.pilot_points, margin=opts.pilot_margin, seed=1000 * (seed + 1),
                                  l2=opts.l2, dense_limit=opts.dense_limit, full=geo.full, progress=opts.progress,
-                                 pool_size=opts.pool_size, budget_rule=opts.pilot_budgets, method=opts.method)
+                                 pool_size=opts.pool_size, budget_rule=opts.pilot_budgets, method=opts.method,
+                                 subpools=SUBPOOLS if opts.pilot_extrapolate else ())
         timings["pilot_s"] = time.perf_counter() - t0
         if result_pilot is not None:
             rp = result_pilot
@@ -263,7 +267,9 @@ def advise(
                     k=rp.pilot_budgets[rp.budgets.index(v.k)])) if v.k in rp.budgets else v for v in verdicts)
             finite = repaired and np.isfinite(geo.nn_input) and np.isfinite(geo.nn_learner)
             label_local = bool(geo.nn_learner >= geo.nn_input - NN_MARGIN) if finite else None
-            verdicts = tuple(with_decision(v, opts.pilot_margin, label_local) for v in verdicts)
+            verdicts = tuple(with_decision(v, opts.pilot_margin, label_local,
+                                           rp.fit_at(v.k) if opts.pilot_extrapolate and v.k in rp.budgets else None)
+                             for v in verdicts)
 
     result_sweep = None
     if opts.sweep:

@@ -21,6 +21,9 @@ from kcover.advisor.rules import PILOT_BUDGET_RULES
 from kcover.kernels import KERNELS
 from kcover.selection.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 
+SUBPOOLS = (0.25, 0.5, 0.75)
+"""The shares of the pilot's selection part it also selects from with ``pilot_extrapolate``."""
+
 SELECT_METHODS = ("lazy", "naive", "stochastic", "kcenter")
 """The ``kcover select --method`` values the pilot can compare (random selects blind to geometry)."""
 
@@ -62,6 +65,7 @@ class AdviseOptions:
     pilot_budgets: str = "same"
     a_priori: str = "repaired"
     pilot_test_fraction: float | None = None
+    pilot_extrapolate: bool = False
     reach: bool = True
     progress: bool = True
 
@@ -105,7 +109,7 @@ class AdviseOptions:
         if (isinstance(self.pilot_margin, bool) or not isinstance(self.pilot_margin, (int, float, np.floating))
                 or not math.isfinite(self.pilot_margin) or not -1.0 < self.pilot_margin < 1.0):
             raise ValueError(f"pilot_margin: must be a finite accuracy difference in (-1, 1), got {self.pilot_margin!r}")
-        for name in ("sweep", "pilot", "reach", "progress"):
+        for name in ("sweep", "pilot", "reach", "progress", "pilot_extrapolate"):
             set_(self, name, bool(getattr(self, name)))
 
     @property
@@ -146,7 +150,8 @@ class AdviseOptions:
         if self.pilot:
             out.update(pilot_splits=self.pilot_splits, pilot_max_splits=self.max_splits,
                        pilot_points=self.pilot_points, pilot_margin=self.pilot_margin, pool_size=pool_size,
-                       pilot_budgets=self.pilot_budgets, pilot_test_fraction=self.scoring_fraction)
+                       pilot_budgets=self.pilot_budgets, pilot_test_fraction=self.scoring_fraction,
+                       pilot_extrapolate=self.pilot_extrapolate)
         return out
 
 
@@ -189,6 +194,8 @@ FLAGS: tuple[Flag, ...] = (
          group="pilot"),
     Flag("pool_size", "--pool-size", "size of the pool you will select from, if larger than the labelled rows "
          "(default: N)", group="pilot"),
+    Flag("pilot_extrapolate", "--pilot-extrapolate", "also run the pilot on sub-pools of 1/4, 1/2 and 3/4 of its "
+         "selection part and extrapolate ADV (a + b ln n) to your pool; about 2.5x the pilot's time", group="pilot"),
     Flag("pilot_budgets", "--pilot-budgets", "budget k on your pool runs on the pilot as the same k or the same "
          "fraction", group="pilot", choices=PILOT_BUDGET_RULES),
 )

@@ -82,7 +82,12 @@ def advice_dict(advice: Advice, paths: tuple[str, str] = PATHS) -> dict:
                 "splits_positive": b.pilot.splits_positive, "splits": b.pilot.splits,
                 "verdict": b.pilot.verdict, "confidence": _r(b.pilot.confidence, 3), "margin": b.pilot.margin,
                 "k": b.pilot.k, "close_call": close_call_text(b.pilot) is not None,
-                "agrees_with_a_priori": b.pilot.verdict == (b.a_priori or b.verdict)}
+                "agrees_with_a_priori": b.pilot.verdict == (b.a_priori or b.verdict),
+                "extrapolation": None if b.extrapolation is None else {
+                    "sizes": list(b.extrapolation.sizes), "means": [_r(m) for m in b.extrapolation.means],
+                    "gain": _r(b.extrapolation.gain), "se": _r(b.extrapolation.se),
+                    "slope": _r(b.extrapolation.slope), "slope_se": _r(b.extrapolation.slope_se),
+                    "pool_size": b.extrapolation.n_target}}
         if advice.sweep is not None:
             entry["realized"] = {s: {"mean": _r(advice.sweep.mean(s)[i]), "std": _r(advice.sweep.std(s)[i])}
                                  for s in advice.sweep.selectors}
@@ -178,10 +183,8 @@ def _report(advice: Advice, verbose: bool) -> str:
               f"{RESIDUAL:.2f} sd over splits) lies in [0, {2 * s.get('pilot_margin', MARGIN):.2f}]; {p.seconds:.1f} s. "
               + _budget_rule_text(advice)]
     for b in advice.budgets:
-        if b.pilot is not None and b.verdict != b.pilot.verdict:
-            lines.append(f"  k = {b.k}: {b.reasons[1]}.")
-        if b.pilot is not None and b.pilot.verdict != (b.a_priori or b.verdict):
-            lines.append(f"  k = {b.k}: {b.reasons[1 if b.verdict == b.pilot.verdict else 2]}.")
+        said = [r for r in b.reasons if r.startswith(("either:", "overruled:", "extrapolated:")) or "they disagree" in r]
+        lines.extend(f"  k = {b.k}: {r}." for r in (said if b.pilot is not None else ()))
         close = None if b.pilot is None else close_call_text(b.pilot)
         if close:
             lines.append(f"  k = {b.k}: {close}.")

@@ -71,7 +71,7 @@ beside it, saying in words when the two disagree.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -130,6 +130,7 @@ class BudgetAdvice(NamedTuple):
     gain: float = float("nan")
     gain_low: float = float("nan")
     gain_high: float = float("nan")
+    extrapolation: Any = None  # a kcover.advisor.decide.PoolFit when the pilot extrapolated
 
 
 def default_budgets(num_classes: int, available: int) -> tuple[int, ...]:

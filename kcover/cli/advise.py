@@ -110,8 +110,9 @@ def parse_budgets(tokens: list[str] | None, num_classes: int) -> list[int] | Non
 def add_option_flag(group: Any, f: Any) -> None:
     """One :data:`kcover.advisor.options.FLAGS` entry as an argparse flag; its default is the field's."""
     value = default(f.field)
-    if f.negate:
-        group.add_argument(f.flag, dest=f.field, action="store_false", default=True, help=f.help)
+    if f.negate or value is False:
+        group.add_argument(f.flag, dest=f.field, action="store_false" if f.negate else "store_true",
+                           default=f.negate, help=f.help)
         return
     shown = "" if value is None else f" (default {value if not isinstance(value, tuple) else len(value)})"
     among = f"; one of {', '.join(f.choices)}" if f.choices else ""
@@ -123,7 +124,7 @@ def option_values(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in FLAGS:
         raw = getattr(args, f.field)
-        if f.negate:
+        if f.negate or default(f.field) is False:
             out[f.field] = bool(raw)
             continue
         if raw is None:

@@ -124,3 +124,21 @@ def test_selection_defaults_follow_kcover_select_and_are_checked():
         AdviseOptions(learner_bandwidth=-1.0)
     with pytest.raises(ValueError, match="^method:"):
         AdviseOptions(method="random")
+
+
+def test_pilot_extrapolates_from_sub_pools_to_the_users_pool():
+    x, e, y = _case(1)
+    adv = advise(x, e, y, [4, 50], pilot_splits=2, pilot_max_splits=2, reach=False, progress=False,
+                 pilot_extrapolate=True, pool_size=960)
+    p = adv.pilot
+    sizes = [size for size, _ in p.subpools]
+    assert sizes == [round(f * p.selection_points) for f in (0.25, 0.5, 0.75)]
+    small, large = adv.budgets
+    fit = small.extrapolation
+    assert fit is not None and fit.sizes == (*sizes, p.selection_points) and fit.n_target == 960
+    assert fit.means[-1] == pytest.approx(small.pilot.adv_mean)  # the full selection part is the last point
+    assert small.gain == pytest.approx(fit.gain)
+    assert large.extrapolation.sizes == (sizes[1], sizes[2], p.selection_points)  # k = 50 does not fit in 1/4 (45)
+    d = adv.to_dict()["budgets"][0]["pilot"]["extrapolation"]
+    assert d["pool_size"] == 960 and len(d["means"]) == 4
+    assert any(r.startswith("extrapolated:") for r in small.reasons) and "extrapolated:" in adv.summary()
