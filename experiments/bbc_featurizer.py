@@ -8,7 +8,8 @@ learner. Two input geometries, both selected with cosine kernels: ``hash4096``, 
 3-5-grams, 4,096 signed buckets, sublinear tf), ``uni_bi_2^18``, hashed word unigrams and
 bigrams in 2^18 buckets (scikit-learn's ``HashingVectorizer``: raw counts, l2 rows), and
 ``tfidf_uni_bi_2^18``, the same with sublinear tf-idf (``TfidfTransformer``), the common lexical
-baseline. The 2^18 columns are sparse; the input is passed on as the exact factor F of its cosine
+baseline; ``hash4096_tfidf`` and ``hash16384_tfidf_words``, :func:`kcover.featurize.hash_text` with
+``tf="tfidf"`` (the latter with 16,384 buckets and word n-grams only), what ``--text`` can offer. The 2^18 columns are sparse; the input is passed on as the exact factor F of its cosine
 Gram matrix over the candidates (G = F F^T, rows of unit norm), so cosine selection on F is cosine
 selection on the sparse features.
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURIZERS = ("hash4096", "uni_bi_2^18", "tfidf_uni_bi_2^18")
+FEATURIZERS = ("hash4096", "uni_bi_2^18", "tfidf_uni_bi_2^18", "hash4096_tfidf", "hash16384_tfidf_words")
 
 
 def _cosine_factor(x) -> np.ndarray:
@@ -59,7 +60,8 @@ def prepare(cache: str | None) -> dict:
     counts = HashingVectorizer(ngram_range=(1, 2), n_features=2 ** 18, alternate_sign=False, norm=None)
     tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(counts.transform(pool.texts))
     inputs = {"hash4096": hash_text(pool.texts, dim=4096), "uni_bi_2^18": _cosine_factor(hv.transform(pool.texts)),
-              "tfidf_uni_bi_2^18": _cosine_factor(tfidf)}
+              "tfidf_uni_bi_2^18": _cosine_factor(tfidf), "hash4096_tfidf": hash_text(pool.texts, dim=4096, tf="tfidf"),
+              "hash16384_tfidf_words": hash_text(pool.texts, dim=16384, tf="tfidf", char_ngrams=None)}
     return {"y": pool.labels, "y_test": test.labels, "c": pool.num_classes, "emb": emb[0], "emb_test": emb[1],
             "inputs": inputs}
 
@@ -110,6 +112,18 @@ def summarize(records: list[dict]) -> dict:
     return out
 
 
+def markdown(summary: dict) -> str:
+    """The summary as a markdown table (accuracy fractions; truth and pilot ADV mean +- sd over pools)."""
+    from kcover.experiments import protocol as P
+
+    rows = [[key.split(" ")[0], key.split("=")[1], f"{v['input_acc']:.3f}", f"{v['nn_input']:.2f}",
+             f"{v['truth_mean']:+.3f} ± {v['truth_sd']:.3f} ({v['truth_positive']}/{v['pools']})",
+             f"{v['pilot_mean']:+.3f} ± {v['pilot_sd']:.3f}", f"{v['pilot_minus_truth']:+.3f}",
+             f"{v['pilot_pay']}/{v['pools']}"] for key, v in summary.items()]
+    return P.markdown_table(["input featurizer", "k", "input-FL accuracy", "nn agreement (input)",
+                             "truth ADV (pools > 0)", "pilot ADV", "pilot - truth", "pilot says pay"], rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m kcover.experiments.bbc_featurizer", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True)
@@ -136,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     summary = summarize(sorted(done, key=lambda r: r["seed"]))
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "summary.md").write_text(markdown(summary))
     print(json.dumps(summary, indent=1))
     return 0
 

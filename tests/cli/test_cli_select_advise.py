@@ -193,6 +193,13 @@ def test_advise_text_input(run, data):
     assert d["classes"] == [f"topic{c}" for c in range(C)] and d["budgets"][0]["k"] == 2 * C
     assert "lexical n-gram hashing" in d["input_source"]
     assert d["input_probe_acc"] > 0.9  # the words name the topic: the lexical geometry is aligned
+    assert "--text-ngrams words --tf tfidf" in d["input_note"]  # the default hashing is the weaker input
+    code, out, err = run("advise", "--text", data["csv"], "--text-column", "body", "--label-column", "topic",
+                         "--text-dim", 20, "--learner", data["e"], "--json", "--budgets", "2C", "--no-pilot",
+                         "--text-ngrams", "words", "--tf", "tfidf")
+    assert code == 0, err
+    d = json.loads(out)
+    assert "words)" in d["input_source"] and "input_note" not in d
 
 
 @pytest.mark.parametrize(
@@ -211,6 +218,10 @@ def test_advise_text_input(run, data):
         (["--input", "{x}", "--learner", "{e}"], "--labels"),
         (["--learner", "{e}", "--labels", "{y}"], "--input"),
         (["--text", "{csv}", "--learner", "{e}"], "--text-column"),  # the csv's column is "body"
+        (["--input", "{x}", "--learner", "{e}", "--labels", "{y}", "--input-kernel", "cosine", "--input-bandwidth",
+          "1"], "--input-bandwidth"),
+        (["--input", "{x}", "--learner", "{e}", "--labels", "{y}", "--learner-bandwidth", "-2"], "--learner-bandwidth"),
+        (["--input", "{x}", "--learner", "{e}", "--labels", "{y}", "--method", "random"], "--method"),
         (["--text", "{csv}", "--text-column", "body", "--label-column", "topic", "--learner", "{short2d}"],
          "--learner"),
         (["--text", "{missing_csv}", "--learner", "{e}"], "--text"),
