@@ -157,3 +157,27 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def as_cells(records: list[dict], featurizers: tuple[str, ...] = FEATURIZERS) -> list[dict]:
+    """The pools as calibration cells (:mod:`kcover.experiments.calibrate_regret`'s JSON shape), one per
+    featurizer and budget; ``close_call`` when the truth's mean lies within two standard errors of the margin."""
+    from kcover.advisor.options import MARGIN
+    from kcover.advisor.rules import pilot_confidence
+
+    cells = []
+    for name in (f for f in featurizers if f in records[0]):
+        for i, k in enumerate(records[0]["k"]):
+            t = np.array([r[name]["truth_adv"][i] for r in records])
+            ms = [{"record": {"nn_input": r[name]["nn_input"], "nn_learner": r[name]["nn_learner"]},
+                   "budget": {"pilot": {"adv_mean": r[name]["pilot_adv"][i], "adv_se": r[name]["pilot_sd"][i],
+                                        "splits": 1, "confidence": pilot_confidence(
+                                            r[name]["pilot_adv"][i], r[name]["pilot_sd"][i], MARGIN)}}}
+                  for r in records]
+            cells.append({"dataset": name, "k": k, "truth": {"mean": float(t.mean())},
+                          "close_call": bool(abs(t.mean() - MARGIN) < 2 * t.std(ddof=1) / np.sqrt(t.size)),
+                          "measurements": ms,
+                          "verdicts": {"pilot": ["pay" if r[name]["pilot_adv"][i] > MARGIN else "do-not-pay"
+                                                 for r in records],
+                                       "a priori": [r[name]["a_priori"][i] for r in records]}})
+    return cells
