@@ -17,8 +17,12 @@ beside it; ``--no-pilot`` keeps the a-priori verdict alone.
 and draws them to a PNG (default ``kcover-advise.png``). ``--json`` prints exactly one JSON
 object on stdout (progress goes to stderr) with at least ``input_probe_acc``,
 ``learner_probe_acc``, ``gap``, ``alignment_gap``, ``r_eff`` and ``budgets`` (objects with ``k``
-and ``verdict`` in "pay", "do-not-pay", "borderline", and ``reach_gap``, ``reach_input``,
-``reach_learner`` unless ``--no-reach``). Bad input: exit code 2, one-line error.
+and ``verdict`` in "pay", "do-not-pay", "either" ("borderline" from the former a-priori rule),
+``expected_gain``, ``gain_interval``, ``select_command``, and ``reach_gap``, ``reach_input``,
+``reach_learner`` unless ``--no-reach``). ``--method``, ``--input-kernel``/``--learner-kernel``
+and ``--input-bandwidth``/``--learner-bandwidth`` are the selection the user will run (defaults:
+``kcover select``'s); the pilot selects with them and the report prints them. Bad input: exit
+code 2, one-line error.
 """
 
 from __future__ import annotations
@@ -245,7 +249,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "advise", help="is learner-geometry selection worth it here? a verdict per budget",
         description="Measure the input-learner misalignment (A), the full-budget probe gap (B) and the budget "
                     "against the effective dimension (C), and say per budget whether selecting in the learner's "
-                    "geometry should pay (pay / do-not-pay / borderline).")
+                    "geometry should pay (pay / do-not-pay / either), with the expected gain, the selection "
+                    "settings assumed and the kcover select command that follows.")
     src = p.add_argument_group("data")
     src.add_argument("--input", default=None, metavar="X.npy", help="(N, d_in) input-geometry features")
     src.add_argument("--learner", required=True, metavar="E.npy", help="(N, d_l) learner features (embeddings)")
