@@ -43,7 +43,7 @@ def _cosine_factor(x) -> np.ndarray:
     return (v[:, keep] * np.sqrt(w[keep])).astype(np.float32)
 
 
-def prepare(cache: str | None) -> dict:
+def prepare(cache: str | None, representation: str = "random") -> dict:
     """Texts, labels, both input geometries and the random-init embeddings (pool candidates and test)."""
     from kcover.experiments.encoders.cache import embed_dataset
     from kcover.experiments.encoders.registry import get_encoder
@@ -53,7 +53,7 @@ def prepare(cache: str | None) -> dict:
     from kcover.featurize import hash_text
 
     pool, test = load_text("bbc_news", "pool"), load_text("bbc_news", "test")
-    enc = get_encoder("minilm", random_init=True, seed=0, max_length=128)
+    enc = get_encoder("minilm", random_init=representation == "random", seed=0, max_length=128)
     emb = [embed_dataset(enc, d.texts, cache_dir=cache, dataset="bbc_news", split=f"{name}{len(d.texts)}",
                          preprocessing="text-max128") for name, d in (("pool", pool), ("test", test))]
     hv = HashingVectorizer(ngram_range=(1, 2), n_features=2 ** 18, alternate_sign=False, norm="l2")
@@ -66,8 +66,9 @@ def prepare(cache: str | None) -> dict:
             "inputs": inputs}
 
 
-def one_pool(data: dict, seed: int, size: int, featurizers: tuple[str, ...] = FEATURIZERS) -> dict:
-    """Truth and pilot for both featurizers on the pool of seed ``seed``."""
+def one_pool(data: dict, seed: int, size: int, featurizers: tuple[str, ...] = FEATURIZERS,
+             kernel: str = "cosine") -> dict:
+    """Truth and pilot for each featurizer on the pool of seed ``seed``, selecting with ``kernel`` on both sides."""
     from kcover.experiments import protocol as P
 
     from kcover.advisor.entry import advise
@@ -77,14 +78,14 @@ def one_pool(data: dict, seed: int, size: int, featurizers: tuple[str, ...] = FE
     y = data["y"][rows]
     emb = P.standardize(data["emb"][rows], data["emb_test"])
     ks = (c, 2 * c)
-    learner = P.select_indices("embed-FL", data["emb"][rows], max(ks), seed=seed, kernel="cosine", n=rows.size)
+    learner = P.select_indices("embed-FL", data["emb"][rows], max(ks), seed=seed, kernel=kernel, n=rows.size)
     acc_l = [P.subset_accuracy(emb, y, data["y_test"], learner[:k], c, seed=seed) for k in ks]
-    out: dict = {"seed": seed, "pool": size, "k": list(ks)}
+    out: dict = {"seed": seed, "pool": size, "k": list(ks), "kernel": kernel}
     for name in featurizers:
         x = data["inputs"][name][rows]
-        picks = P.select_indices("input-FL", x, max(ks), seed=seed, kernel="cosine", n=rows.size)
+        picks = P.select_indices("input-FL", x, max(ks), seed=seed, kernel=kernel, n=rows.size)
         acc_i = [P.subset_accuracy(emb, y, data["y_test"], picks[:k], c, seed=seed) for k in ks]
-        adv = advise(x, data["emb"][rows], y, budgets=list(ks), input_kernel="cosine", learner_kernel="cosine",
+        adv = advise(x, data["emb"][rows], y, budgets=list(ks), input_kernel=kernel, learner_kernel=kernel,
                      seeds=[seed], reach=False, progress=False)
         out[name] = {"truth_adv": [a - b for a, b in zip(acc_l, acc_i)], "input_acc": acc_i, "learner_acc": acc_l,
                      "pilot_adv": [b.pilot.adv_mean for b in adv.budgets],
@@ -129,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--pools", type=int, default=10)
     p.add_argument("--cache", default=None, help="feature cache (default OUT/cache)")
+    p.add_argument("--representation", default="random", choices=["random", "pretrained"])
+    p.add_argument("--kernel", default="cosine", choices=["cosine", "rbf"], help="selection kernel, both sides")
     p.add_argument("--pool", type=int, default=1500)
     p.add_argument("--featurizers", nargs="+", default=list(FEATURIZERS), choices=FEATURIZERS)
     args = p.parse_args(argv)
@@ -136,13 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     store = out / "results.jsonl"
     done = [json.loads(line) for line in store.read_text().splitlines() if line.strip()] if store.exists() else []
-    done = [r for r in done if r["pool"] == args.pool and all(f in r for f in args.featurizers)]
+    done = [r for r in done if r["pool"] == args.pool and all(f in r for f in args.featurizers)
+            and r.get("kernel", "cosine") == args.kernel and r.get("representation", "random") == args.representation]
     have = {r["seed"] for r in done}
-    data = prepare(args.cache or str(out / "cache"))
+    data = prepare(args.cache or str(out / "cache"), args.representation)
     for seed in range(args.pools):
         if seed in have:
             continue
-        rec = one_pool(data, seed, args.pool, tuple(args.featurizers))
+        rec = dict(one_pool(data, seed, args.pool, tuple(args.featurizers), args.kernel),
+                   representation=args.representation)
         with open(store, "a") as fh:
             fh.write(json.dumps(rec) + "\n")
         done.append(rec)

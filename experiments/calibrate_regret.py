@@ -98,10 +98,11 @@ def regret_section(cells: Sequence[Mapping[str, Any]], groups: Mapping[str, Sequ
         rows.append(row)
         if record is not None:
             record.setdefault("regret", {})[policy] = {g: s for g, s in scores.items()}
-    return ["Regret against the oracle, accuracy points, mean over (cell, pool) pairs: max(t - m, 0) - (t - m if "
-            f"the verdict pays else 0), t the cell's truth, m = {margin}; `either` counts as not paying. Right on "
-            "clear: pairs of cells whose truth is not a close call where the verdict (either as not paying) "
-            "matches the truth.", "", P.markdown_table(header, rows, signed=False)]
+    intro = ("Regret against the oracle, accuracy points, mean over (cell, pool) pairs: max(t - m, 0) - (t - m if "
+             f"the verdict pays else 0), t the cell's truth, m = {margin}; `either` counts as not paying. Right on "
+             "clear: pairs of cells whose truth is not a close call where the verdict (either as not paying) "
+             "matches the truth.")
+    return [intro, "", P.markdown_table(header, rows, signed=False)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -115,7 +115,7 @@ def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes
             train, test = stratified_split(y, test_fraction, seed)
             if subpool < 1.0:
                 order = np.random.default_rng([seed, 11]).permutation(train.size)
-                train = np.sort(train[order[:max(1, int(round(subpool * train.size)))]])
+                train = np.sort(train[order[:max(1, round(subpool * train.size))]])
             if k_max > train.size:
                 raise ValueError(f"budgets: {k_max} exceeds the {train.size} training points of seed {seed}")
             e_pool = x_l[train]
@@ -255,9 +255,10 @@ def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int
     seeds = sweep.seeds
     subs = []
     for share in subpools:
-        fits = tuple(k for k in ks if k <= int(round(share * n_sel)))
+        size = round(share * n_sel)
+        fits = tuple(k for k in ks if k <= size)
         if fits:
-            subs.append((int(round(share * n_sel)), realized_sweep(
+            subs.append((size, realized_sweep(
                 xi, xl, yp, num_classes, fits, seeds, test_fraction, kernels, grams, l2, progress, selectors=sels,
                 desc=f"kcover pilot ({share:.2f} of the pool)", method=method, subpool=share)))
     return Pilot(sweep, int(m), int(n_sel), int(m - n_sel), piloted, time.perf_counter() - t0,
