@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kcover.advisor.options import MARGIN
+
 FEATURIZERS = ("hash4096", "uni_bi_2^18", "tfidf_uni_bi_2^18", "hash4096_tfidf", "hash16384_tfidf_words")
 
 
@@ -95,6 +97,16 @@ def one_pool(data: dict, seed: int, size: int, featurizers: tuple[str, ...] = FE
     return out
 
 
+def _decision(rec: dict, i: int) -> str:
+    """The advisor's decision (:func:`kcover.advisor.decide.decide`) from one featurizer's record at budget index i."""
+    from kcover.advisor.decide import decide
+    from kcover.advisor.rules import NN_MARGIN, pilot_confidence
+
+    mean, sd = rec["pilot_adv"][i], rec["pilot_sd"][i]
+    return decide(mean, sd, MARGIN, pilot_confidence(mean, sd, MARGIN),
+                  rec["nn_learner"] >= rec["nn_input"] - NN_MARGIN).verdict
+
+
 def summarize(records: list[dict]) -> dict:
     """Per featurizer and budget: truth and pilot ADV mean +- sd over pools, pools with truth > 0."""
     out = {}
@@ -107,7 +119,8 @@ def summarize(records: list[dict]) -> dict:
                 "truth_positive": int((t > 0).sum()), "pilot_mean": float(p.mean()),
                 "pilot_sd": float(p.std(ddof=1)) if p.size > 1 else 0.0,
                 "pilot_minus_truth": float((p - t).mean()), "pools": int(t.size),
-                "pilot_pay": int(sum(r[name]["verdict"][i] == "pay" for r in records)),
+                "pilot_pay": int(sum(r[name]["pilot_adv"][i] > MARGIN for r in records)),
+                "advisor_pay": int(sum(_decision(r[name], i) == "pay" for r in records)),
                 "input_acc": float(np.mean([r[name]["input_acc"][i] for r in records])),
                 "nn_input": float(np.mean([r[name]["nn_input"] for r in records]))}
     return out
@@ -120,12 +133,50 @@ def markdown(summary: dict) -> str:
     rows = [[key.split(" ")[0], key.split("=")[1], f"{v['input_acc']:.3f}", f"{v['nn_input']:.2f}",
              f"{v['truth_mean']:+.3f} ± {v['truth_sd']:.3f} ({v['truth_positive']}/{v['pools']})",
              f"{v['pilot_mean']:+.3f} ± {v['pilot_sd']:.3f}", f"{v['pilot_minus_truth']:+.3f}",
-             f"{v['pilot_pay']}/{v['pools']}"] for key, v in summary.items()]
+             f"{v['pilot_pay']}/{v['pools']}", f"{v['advisor_pay']}/{v['pools']}"] for key, v in summary.items()]
     return P.markdown_table(["input featurizer", "k", "input-FL accuracy", "nn agreement (input)",
-                             "truth ADV (pools > 0)", "pilot ADV", "pilot - truth", "pilot says pay"], rows)
+                             "truth ADV (pools > 0)", "pilot ADV", "pilot - truth", "pilot > margin",
+                             "advisor says pay"], rows)
+
+
+POLICIES = ("a priori", "pilot (measured)", "advisor (either, A' overrule)", "always pay", "never pay")
+
+
+def report(folders: list[str]) -> tuple[str, dict]:
+    """Every run folder's pools as cells (per representation, kernel, featurizer, budget), their truths and
+    the regret of each policy (:mod:`kcover.experiments.calibrate_regret`), as markdown and a record."""
+    from kcover.experiments import protocol as P
+    from kcover.experiments.calibrate_regret import score
+
+    cells, rows = [], []
+    for folder in folders:
+        records = [json.loads(line) for line in (Path(folder) / "results.jsonl").read_text().splitlines() if line]
+        rep, kernel = records[0].get("representation", "random"), records[0].get("kernel", "cosine")
+        for c in as_cells(records):
+            c["dataset"] = f"{rep} / {kernel} / {c['dataset']}"
+            t = np.array([r[c["dataset"].split(" / ")[2]]["truth_adv"][records[0]["k"].index(c["k"])]
+                          for r in records])
+            rows.append([c["dataset"], c["k"], f"{t.mean():+.3f} ± {t.std(ddof=1):.3f} ({int((t > 0).sum())}/{t.size})",
+                         "close" if c["close_call"] else "clear",
+                         ", ".join(f"{v}" for v in sorted(set(c["verdicts"]["pilot"])))])
+            cells.append(c)
+    table = P.markdown_table(["representation / kernel / input", "k", "truth ADV (pools > 0)", "truth", "pilot says"],
+                             rows)
+    record = {p: score(cells, p) for p in POLICIES}
+    reg = P.markdown_table(["policy", "regret (points)", "right on clear", "either"], [
+        [p, f"{100 * s['regret']:.2f}", f"{s['clear_right']}/{s['clear_pairs']}", f"{s['either']}/{s['pairs']}"]
+        for p, s in record.items()], signed=False)
+    return table + "\n" + reg, {"cells": len(cells), "close": sum(c["close_call"] for c in cells), "regret": record}
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "report":  # python -m ... report FOLDER... : the combined table of finished runs
+        md, record = report(list(argv[1:]))
+        print(md)
+        print(json.dumps({k: v for k, v in record.items() if k != "regret"}))
+        return 0
     p = argparse.ArgumentParser(prog="python -m kcover.experiments.bbc_featurizer", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True)
     p.add_argument("--pools", type=int, default=10)
@@ -160,14 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 def as_cells(records: list[dict], featurizers: tuple[str, ...] = FEATURIZERS) -> list[dict]:
     """The pools as calibration cells (:mod:`kcover.experiments.calibrate_regret`'s JSON shape), one per
     featurizer and budget; ``close_call`` when the truth's mean lies within two standard errors of the margin."""
-    from kcover.advisor.options import MARGIN
     from kcover.advisor.rules import pilot_confidence
 
     cells = []
@@ -186,3 +233,7 @@ def as_cells(records: list[dict], featurizers: tuple[str, ...] = FEATURIZERS) ->
                                                  for r in records],
                                        "a priori": [r[name]["a_priori"][i] for r in records]}})
     return cells
+
+
+if __name__ == "__main__":
+    sys.exit(main())
