@@ -170,8 +170,8 @@ def advise(
       method: the selector you will use, as ``kcover select --method``: "lazy" (default),
         "naive", "stochastic" (facility location) or "kcenter"; the pilot and the sweep select with it.
       l2: the probe's ridge penalty. lam: ridge for r_eff, relative to trace(K / n).
-      spectral_points: rows (seeded subsample) on which the Gram matrices for (A) and (C), and the
-        rbf median-heuristic bandwidths, are computed.
+      spectral_points: rows (seeded subsample) on which the Gram matrices for (A) and (C) are
+        computed (the rbf median-heuristic bandwidths are ``kcover select``'s, on the features).
       dense_limit: with ``sweep`` and N <= dense_limit, both N x N Gram matrices are formed once
         (4 N^2 bytes each) and every seed selects from slices of them; above it, selection is
         matrix-free (:func:`kcover.select`), recomputing similarities per seed.
