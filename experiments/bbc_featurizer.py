@@ -158,9 +158,10 @@ def report(folders: list[str]) -> tuple[str, dict]:
                           for r in records])
             rows.append([c["dataset"], c["k"], f"{t.mean():+.3f} ± {t.std(ddof=1):.3f} ({int((t > 0).sum())}/{t.size})",
                          "close" if c["close_call"] else "clear",
-                         ", ".join(f"{v}" for v in sorted(set(c["verdicts"]["pilot"])))])
+                         f"{c['verdicts']['pilot'].count('pay')}/{len(c['verdicts']['pilot'])}"])
             cells.append(c)
-    table = P.markdown_table(["representation / kernel / input", "k", "truth ADV (pools > 0)", "truth", "pilot says"],
+    table = P.markdown_table(["representation / kernel / input", "k", "truth ADV (pools > 0)", "truth",
+                              "pilot > margin"],
                              rows)
     record = {p: score(cells, p) for p in POLICIES}
     reg = P.markdown_table(["policy", "regret (points)", "right on clear", "either"], [
