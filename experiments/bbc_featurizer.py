@@ -170,9 +170,35 @@ def report(folders: list[str]) -> tuple[str, dict]:
     return table + "\n" + reg, {"cells": len(cells), "close": sum(c["close_call"] for c in cells), "regret": record}
 
 
+def extrapolation_check(truth_dir: str, representation: str, featurizer: str, pools: int, out: str) -> None:
+    """``kcover advise --pilot-extrapolate`` (cosine) on the first ``pools`` pools of a finished run in
+    ``truth_dir``: per pool the truth, the pilot's mean and the extrapolated gain, appended to ``out``."""
+    from kcover.advisor.entry import advise
+    from kcover.experiments import protocol as P
+
+    data = prepare(str(Path(truth_dir) / "cache") if (Path(truth_dir) / "cache").is_dir() else None, representation)
+    truth = {r["seed"]: r for r in map(json.loads, (Path(truth_dir) / "results.jsonl").read_text().splitlines())}
+    with open(out, "a") as fh:
+        for seed in range(pools):
+            rows = P.draw_pool(data["y"].size, truth[seed]["pool"], seed)
+            a = advise(data["inputs"][featurizer][rows], data["emb"][rows], data["y"][rows], budgets=truth[seed]["k"],
+                       input_kernel="cosine", learner_kernel="cosine", seeds=[seed], reach=False, progress=False,
+                       pilot_extrapolate=True)
+            fh.write(json.dumps({"seed": seed, "truth": truth[seed][featurizer]["truth_adv"],
+                                 "pilot": [b.pilot.adv_mean for b in a.budgets],
+                                 "extrapolated": [b.extrapolation.gain for b in a.budgets],
+                                 "se": [b.extrapolation.se for b in a.budgets],
+                                 "means": [b.extrapolation.means for b in a.budgets],
+                                 "sizes": a.budgets[0].extrapolation.sizes, "verdict": [b.verdict for b in a.budgets]})
+                     + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
+    if argv and argv[0] == "extrapolate":  # ... extrapolate TRUTH_DIR REPRESENTATION FEATURIZER POOLS OUT.jsonl
+        extrapolation_check(argv[1], argv[2], argv[3], int(argv[4]), argv[5])
+        return 0
     if argv and argv[0] == "report":  # python -m ... report FOLDER... : the combined table of finished runs
         md, record = report(list(argv[1:]))
         print(md)
