@@ -173,8 +173,9 @@ def report(folders: list[str]) -> tuple[str, dict]:
 def extrapolation_check(truth_dir: str, representation: str, featurizer: str, pools: int, out: str) -> None:
     """``kcover advise --pilot-extrapolate`` (cosine) on the first ``pools`` pools of a finished run in
     ``truth_dir``: per pool the truth, the pilot's mean and the extrapolated gain, appended to ``out``."""
-    from kcover.advisor.entry import advise
     from kcover.experiments import protocol as P
+
+    from kcover.advisor.entry import advise
 
     data = prepare(str(Path(truth_dir) / "cache") if (Path(truth_dir) / "cache").is_dir() else None, representation)
     truth = {r["seed"]: r for r in map(json.loads, (Path(truth_dir) / "results.jsonl").read_text().splitlines())}
