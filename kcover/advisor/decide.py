@@ -71,7 +71,7 @@ def decide(mean: float, sd: float, margin: float, confidence: float = 1.0, label
     if low > 0.0 and high < 2.0 * margin:
         return Decision("either", float(mean), low, high,
                         f"either: the expected gain {100 * mean:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}] "
-                        f"lies inside the band [0, {200 * margin:.0f}] points, so either choice costs under the "
+                        f"lies inside the band (0, {200 * margin:.0f}) points, so either choice costs under the "
                         f"{100 * margin:.0f}-point margin; the cheaper input geometry is suggested")
     if mean > margin:
         if label_local is False and confidence < close_call:

@@ -180,7 +180,7 @@ def _report(advice: Advice, verbose: bool) -> str:
     lines += ["", f"pilot: {len(p.sweep.seeds)} stratified splits of {p.points} labelled points (select from "
               f"{p.selection_points}, score on {p.scoring_points}), fixed probe on learner features; pay when the "
               f"mean ADV > {s.get('pilot_margin', MARGIN):.2f}, either when the gain's interval (mean -+ "
-              f"{RESIDUAL:.2f} sd over splits) lies in [0, {2 * s.get('pilot_margin', MARGIN):.2f}]; {p.seconds:.1f} s. "
+              f"{RESIDUAL:.2f} sd over splits) lies in (0, {2 * s.get('pilot_margin', MARGIN):.2f}); {p.seconds:.1f} s. "
               + _budget_rule_text(advice)]
     for b in advice.budgets:
         said = [r for r in b.reasons if r.startswith(("either:", "overruled:", "extrapolated:")) or "they disagree" in r]
