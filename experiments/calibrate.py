@@ -47,6 +47,7 @@ import numpy as np
 from kcover.advisor.options import MARGIN
 from kcover.experiments import protocol as P
 from kcover.experiments.calibrate_pools import confidence_section, plot_reach, pool_sections
+from kcover.experiments.calibrate_regret import regret_section
 from kcover.experiments.driver import main_with_errors
 from kcover.experiments.store import ResultStore, atomic_write_text
 
@@ -333,6 +334,8 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
         "matches on the majority of pools. `borderline` counts as wrong unless read otherwise.",
         "",
         P.study_table(["rule"] + list(groups), score_rows),
+        *regret_section(record["cells"], {"tuning": TUNING, "held out": HELD_OUT}, record, TRUTH_MARGIN),
+        "",
         *confidence_section({"tuning": tuning, "held out": held}, record),
         "",
         *pool_sections(cells, verdicts, RULES, TRUTH_MARGIN, {"all": list(cells), "tuning": tuning, "held out": held},

@@ -35,10 +35,12 @@ from typing import Any
 import numpy as np
 
 from kcover import checks
+from kcover.advisor.decide import with_decision
 from kcover.advisor.measure import kernel_for, measure_geometry, probe_gap
-from kcover.advisor.options import AdviseOptions
-from kcover.advisor.render import advice_dict, advice_text
+from kcover.advisor.options import SUBPOOLS, AdviseOptions
+from kcover.advisor.render import PATHS, advice_dict, advice_text
 from kcover.advisor.rules import (
+    NN_MARGIN,
     BudgetAdvice,
     budget_verdict,
     default_budgets,
@@ -105,17 +107,21 @@ class Advice:
                 return b.verdict
         raise ValueError(f"k: {k} is not one of the advised budgets {[b.k for b in self.budgets]}")
 
-    def to_dict(self) -> dict:
-        """A JSON-ready dict: the keys documented for ``kcover advise --json`` are stable."""
-        return advice_dict(self)
+    def to_dict(self, paths: tuple[str, str] = PATHS) -> dict:
+        """A JSON-ready dict: the keys documented for ``kcover advise --json`` are stable.
+
+        ``paths``: the (input, learner) feature files the ``select_command`` of each budget names.
+        """
+        return advice_dict(self, paths)
 
     def to_json(self, indent: int | None = None) -> str:
         """One JSON object (see :meth:`to_dict`)."""
         return json.dumps(self.to_dict(), indent=indent)
 
-    def summary(self, verbose: bool = False) -> str:
-        """A readable report: the three conditions, then a verdict per budget (``verbose``: all reasons)."""
-        return advice_text(self, verbose)
+    def summary(self, verbose: bool = False, paths: tuple[str, str] = PATHS) -> str:
+        """A readable report: the three conditions, a verdict per budget (``verbose``: all reasons), the
+        selection settings assumed and the ``kcover select`` command per budget (naming ``paths``)."""
+        return advice_text(self, verbose, paths)
 
 
 def _budgets(budgets: Any, num_classes: int, available: int) -> tuple[int, ...]:
@@ -157,11 +163,15 @@ def advise(
       seeds: number of seeds (0..seeds-1) or the seeds; the first seeds the diagnostic's split
         and the spectral subsample, each seeds one split of the sweep.
       sweep: also run input-FL vs learner-FL vs random at the budgets (:mod:`kcover.advisor.sweep`).
-      input_kernel, learner_kernel: "rbf" (median-heuristic bandwidth), "cosine" or "linear";
-        used for alignment, r_eff and the sweep's selection.
+      input_kernel, learner_kernel: "rbf" (default), "cosine" or "linear", the kernels you will
+        select with in each geometry; used for alignment, r_eff, the pilot's and the sweep's selection.
+      input_bandwidth, learner_bandwidth: the rbf bandwidths (default None: the median heuristic
+        on the features, as ``kcover select`` computes it).
+      method: the selector you will use, as ``kcover select --method``: "lazy" (default),
+        "naive", "stochastic" (facility location) or "kcenter"; the pilot and the sweep select with it.
       l2: the probe's ridge penalty. lam: ridge for r_eff, relative to trace(K / n).
-      spectral_points: rows (seeded subsample) on which the Gram matrices for (A) and (C), and the
-        rbf median-heuristic bandwidths, are computed.
+      spectral_points: rows (seeded subsample) on which the Gram matrices for (A) and (C) are
+        computed (the rbf median-heuristic bandwidths are ``kcover select``'s, on the features).
       dense_limit: with ``sweep`` and N <= dense_limit, both N x N Gram matrices are formed once
         (4 N^2 bytes each) and every seed selects from slices of them; above it, selection is
         matrix-free (:func:`kcover.select`), recomputing similarities per seed.
@@ -182,6 +192,9 @@ def advise(
       a_priori: "repaired" (default; :func:`kcover.advisor.rules.repaired_verdict`, using the
         nearest-neighbour label agreements) or "former" (the rule before the calibration, which
         could answer "borderline").
+      pilot_extrapolate: also run the pilot's splits on sub-pools of 1/4, 1/2 and 3/4 of its
+        selection part and extrapolate ADV = a + b ln n to ``pool_size`` (:meth:`Pilot.fit_at`);
+        the decision then uses the extrapolated gain, its interval widened by the fit's error.
       pilot_budgets: how a budget k on ``pool_size`` maps to the pilot's selection part of n_sel
         points (:func:`kcover.advisor.rules.pilot_budget`): "same" k, or "fraction",
         round(k n_sel / pool_size) but at least min(k, C).
@@ -218,8 +231,8 @@ def advise(
 
     # (A) and (C): Gram matrices on a seeded subsample, kernels fixed for the whole run.
     t0 = time.perf_counter()
-    kernels = (kernel_for(opts.input_kernel, x_in, opts.spectral_points, seed),
-               kernel_for(opts.learner_kernel, x_l, opts.spectral_points, seed))
+    kernels = (kernel_for(opts.input_kernel, x_in, opts.input_bandwidth),
+               kernel_for(opts.learner_kernel, x_l, opts.learner_bandwidth))
     full_grams = n <= opts.dense_limit and (opts.sweep or (opts.pilot and n <= opts.pilot_points))
     geo = measure_geometry(x_in, x_l, y, c, kernels, opts.spectral_points, seed, opts.lam, full_grams,
                            budgets if opts.reach else ())
@@ -244,25 +257,31 @@ def advise(
                                  splits=opts.pilot_splits, max_splits=opts.max_splits,
                                  points=opts.pilot_points, margin=opts.pilot_margin, seed=1000 * (seed + 1),
                                  l2=opts.l2, dense_limit=opts.dense_limit, full=geo.full, progress=opts.progress,
-                                 pool_size=opts.pool_size, budget_rule=opts.pilot_budgets)
+                                 pool_size=opts.pool_size, budget_rule=opts.pilot_budgets, method=opts.method,
+                                 subpools=SUBPOOLS if opts.pilot_extrapolate else ())
         timings["pilot_s"] = time.perf_counter() - t0
         if result_pilot is not None:
             rp = result_pilot
             verdicts = tuple(
                 with_pilot(v, pilot_verdict(rp.advantage_at(v.k), opts.pilot_margin)._replace(
                     k=rp.pilot_budgets[rp.budgets.index(v.k)])) if v.k in rp.budgets else v for v in verdicts)
+            finite = repaired and np.isfinite(geo.nn_input) and np.isfinite(geo.nn_learner)
+            label_local = bool(geo.nn_learner >= geo.nn_input - NN_MARGIN) if finite else None
+            verdicts = tuple(with_decision(v, opts.pilot_margin, label_local,
+                                           rp.fit_at(v.k) if opts.pilot_extrapolate and v.k in rp.budgets else None)
+                             for v in verdicts)
 
     result_sweep = None
     if opts.sweep:
         t0 = time.perf_counter()
         result_sweep = realized_sweep(x_in, x_l, y, c, budgets, opts.seeds, opts.test_fraction, kernels, geo.full,
-                                      opts.l2, opts.progress)
+                                      opts.l2, opts.progress, method=opts.method)
         timings["sweep_s"] = time.perf_counter() - t0
         sw = result_sweep
         verdicts = tuple(with_realized(v, sw.mean("learner-fl")[i], sw.mean("input-fl")[i], sw.mean("random")[i],
                                        sw.advantage[i]) for i, v in enumerate(verdicts))
     timings["total_s"] = time.perf_counter() - t_start
-    settings = opts.settings(m, n if opts.pool_size is None else opts.pool_size)
+    settings = opts.settings(m, n if opts.pool_size is None else opts.pool_size, kernels)
     return Advice(n, int(train.size), int(test.size), classes, acc_in, acc_l, acc_l - acc_in, gap_se,
                   geo.alignment, geo.centered_alignment, geo.r_eff, geo.r_eff_input, verdicts, result_sweep,
                   settings, timings, result_pilot, geo.nn_input, geo.nn_learner)

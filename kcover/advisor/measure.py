@@ -26,10 +26,10 @@ from kcover.learn.probe import fit_probe, predict_probe
 from kcover.spectral import alignment, centered_alignment, effective_dimension
 
 
-def kernel_for(name: str, x: np.ndarray, points: int, seed: int) -> Kernel:
-    """The named kernel; rbf with the median heuristic on a seeded subsample of ``points`` rows of ``x`` (n, d)."""
+def kernel_for(name: str, x: np.ndarray, bandwidth: float | None = None) -> Kernel:
+    """The named kernel as ``kcover select`` builds it: rbf with ``bandwidth``, else the median heuristic on ``x``."""
     if name == "rbf":
-        return make_kernel("rbf", median_bandwidth(x, max_points=points, seed=seed))
+        return make_kernel("rbf", median_bandwidth(x) if bandwidth is None else bandwidth)
     return make_kernel(name)
 
 

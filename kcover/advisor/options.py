@@ -19,6 +19,13 @@ import numpy as np
 from kcover import checks
 from kcover.advisor.rules import PILOT_BUDGET_RULES
 from kcover.kernels import KERNELS
+from kcover.selection.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
+
+SUBPOOLS = (0.25, 0.5, 0.75)
+"""The shares of the pilot's selection part it also selects from with ``pilot_extrapolate``."""
+
+SELECT_METHODS = ("lazy", "naive", "stochastic", "kcenter")
+"""The ``kcover select --method`` values the pilot can compare (random selects blind to geometry)."""
 
 MARGIN = 0.02
 """Pay when the mean advantage (accuracy points, as a fraction) exceeds this."""
@@ -37,8 +44,11 @@ class AdviseOptions:
     test_fraction: float = 0.25
     seeds: int | tuple[int, ...] = 3
     sweep: bool = False
-    input_kernel: str = "rbf"
-    learner_kernel: str = "rbf"
+    input_kernel: str | None = None
+    learner_kernel: str | None = None
+    input_bandwidth: float | None = None
+    learner_bandwidth: float | None = None
+    method: str = "lazy"
     l2: float = 1e-3
     lam: float = 1e-2
     spectral_points: int = 1000
@@ -55,6 +65,7 @@ class AdviseOptions:
     pilot_budgets: str = "same"
     a_priori: str = "repaired"
     pilot_test_fraction: float | None = None
+    pilot_extrapolate: bool = False
     reach: bool = True
     progress: bool = True
 
@@ -65,8 +76,20 @@ class AdviseOptions:
             _fraction(getattr(self, name), name)
         if self.pilot_test_fraction is not None:
             _fraction(self.pilot_test_fraction, "pilot_test_fraction")
-        checks.choice(self.input_kernel, KERNELS, "input_kernel")
-        checks.choice(self.learner_kernel, KERNELS, "learner_kernel")
+        checks.choice(self.method, SELECT_METHODS, "method")
+        for side in ("input", "learner"):
+            kernel = getattr(self, f"{side}_kernel")
+            if kernel is None:  # what kcover select uses for this method
+                kernel = KCENTER_KERNEL if self.method == "kcenter" else "rbf"
+            set_(self, f"{side}_kernel", checks.choice(kernel, KERNELS, f"{side}_kernel"))
+            bw = getattr(self, f"{side}_bandwidth")
+            if bw is not None:
+                if isinstance(bw, bool) or not isinstance(bw, (int, float, np.floating)) or not (
+                        math.isfinite(bw) and bw > 0):
+                    raise ValueError(f"{side}_bandwidth: must be a positive number, got {bw!r}")
+                if kernel != "rbf":
+                    raise ValueError(f"{side}_bandwidth: only the rbf kernel has one, not {kernel}")
+                set_(self, f"{side}_bandwidth", float(bw))
         checks.choice(self.a_priori, A_PRIORI_RULES, "a_priori")
         checks.choice(self.pilot_budgets, PILOT_BUDGET_RULES, "pilot_budgets")
         for name in ("spectral_points", "dense_limit", "pilot_splits", "pilot_points"):
@@ -86,7 +109,7 @@ class AdviseOptions:
         if (isinstance(self.pilot_margin, bool) or not isinstance(self.pilot_margin, (int, float, np.floating))
                 or not math.isfinite(self.pilot_margin) or not -1.0 < self.pilot_margin < 1.0):
             raise ValueError(f"pilot_margin: must be a finite accuracy difference in (-1, 1), got {self.pilot_margin!r}")
-        for name in ("sweep", "pilot", "reach", "progress"):
+        for name in ("sweep", "pilot", "reach", "progress", "pilot_extrapolate"):
             set_(self, name, bool(getattr(self, name)))
 
     @property
@@ -106,18 +129,29 @@ class AdviseOptions:
             raise ValueError(f"options: unknown setting(s) {unknown}; see kcover.AdviseOptions")
         return dataclasses.replace(self, **changes)
 
-    def settings(self, spectral_points: int, pool_size: int) -> dict[str, Any]:
-        """The JSON ``settings`` record of an advice (the spectral subsample and pool as used)."""
+    def settings(self, spectral_points: int, pool_size: int, kernels: Sequence[Any] = ()) -> dict[str, Any]:
+        """The JSON ``settings`` record of an advice (the spectral subsample, pool and bandwidths as used).
+
+        ``kernels``: the (input, learner) :class:`kcover.kernels.Kernel` the advice selected with;
+        their rbf bandwidths are recorded as ``input_bandwidth``, ``learner_bandwidth`` (None
+        for cosine and linear), with ``bandwidth_source`` "median heuristic" or "given" per side.
+        """
         out: dict[str, Any] = {
             "test_fraction": self.test_fraction, "seeds": list(self.seeds), "input_kernel": self.input_kernel,
-            "learner_kernel": self.learner_kernel, "l2": self.l2, "lam": self.lam, "spectral_points": spectral_points,
+            "learner_kernel": self.learner_kernel, "method": self.method, "l2": self.l2, "lam": self.lam, "spectral_points": spectral_points,
             "gap_threshold": self.gap_threshold, "misalignment_threshold": self.misalignment_threshold,
             "tail_threshold": self.tail_threshold, "a_priori": self.a_priori, "pilot": self.pilot,
             "reach": self.reach}
+        for side, kern in zip(("input", "learner"), kernels):
+            rbf = getattr(self, f"{side}_kernel") == "rbf"
+            out[f"{side}_bandwidth"] = float(kern.bandwidth) if rbf else None
+            out[f"{side}_bandwidth_source"] = (None if not rbf else "given" if getattr(self, f"{side}_bandwidth")
+                                               is not None else "median heuristic")
         if self.pilot:
             out.update(pilot_splits=self.pilot_splits, pilot_max_splits=self.max_splits,
                        pilot_points=self.pilot_points, pilot_margin=self.pilot_margin, pool_size=pool_size,
-                       pilot_budgets=self.pilot_budgets, pilot_test_fraction=self.scoring_fraction)
+                       pilot_budgets=self.pilot_budgets, pilot_test_fraction=self.scoring_fraction,
+                       pilot_extrapolate=self.pilot_extrapolate)
         return out
 
 
@@ -133,8 +167,16 @@ class Flag(NamedTuple):
 
 
 FLAGS: tuple[Flag, ...] = (
-    Flag("input_kernel", "--input-kernel", "kernel of the input geometry", choices=KERNELS),
-    Flag("learner_kernel", "--learner-kernel", "kernel of the learner geometry", choices=KERNELS),
+    Flag("method", "--method", "the selector you will use (as kcover select --method); the pilot selects with it",
+         choices=SELECT_METHODS),
+    Flag("input_kernel", "--input-kernel", "kernel you will select with in the input geometry (default: kcover "
+         "select's, rbf with the median heuristic; linear for kcenter)", choices=KERNELS),
+    Flag("learner_kernel", "--learner-kernel", "kernel you will select with in the learner geometry (default: "
+         "kcover select's)", choices=KERNELS),
+    Flag("input_bandwidth", "--input-bandwidth", "rbf bandwidth in the input geometry (default: median heuristic, "
+         "as kcover select)"),
+    Flag("learner_bandwidth", "--learner-bandwidth", "rbf bandwidth in the learner geometry (default: median "
+         "heuristic, as kcover select)"),
     Flag("test_fraction", "--test-fraction", "held-out share per class"),
     Flag("gap_threshold", "--gap-threshold", "probe gap that counts as large"),
     Flag("seeds", "--seeds", "sweep seeds; the first drives the diagnostic"),
@@ -152,6 +194,8 @@ FLAGS: tuple[Flag, ...] = (
          group="pilot"),
     Flag("pool_size", "--pool-size", "size of the pool you will select from, if larger than the labelled rows "
          "(default: N)", group="pilot"),
+    Flag("pilot_extrapolate", "--pilot-extrapolate", "also run the pilot on sub-pools of 1/4, 1/2 and 3/4 of its "
+         "selection part and extrapolate ADV (a + b ln n) to your pool; about 2.5x the pilot's time", group="pilot"),
     Flag("pilot_budgets", "--pilot-budgets", "budget k on your pool runs on the pilot as the same k or the same "
          "fraction", group="pilot", choices=PILOT_BUDGET_RULES),
 )
@@ -161,6 +205,12 @@ FLAGS: tuple[Flag, ...] = (
 def default(field: str) -> Any:
     """The default of one :class:`AdviseOptions` field."""
     return next(f.default for f in dataclasses.fields(AdviseOptions) if f.name == field)
+
+
+def is_number(field: str) -> bool:
+    """Whether an :class:`AdviseOptions` field holds a real number (its command-line value is parsed as float)."""
+    kind = next(str(f.type) for f in dataclasses.fields(AdviseOptions) if f.name == field)
+    return kind.startswith("float")
 
 
 def _fraction(value: Any, name: str) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kcover.advisor.decide import RESIDUAL
 from kcover.advisor.options import MARGIN
 from kcover.advisor.rules import budget_limit, close_call_text
 
@@ -17,17 +18,58 @@ if TYPE_CHECKING:
     from kcover.advisor.rules import BudgetAdvice
 
 
+PATHS = ("X.npy", "E.npy")
+"""Placeholder (input, learner) feature files for the suggested ``kcover select`` command."""
+
+
 def _r(x: float, nd: int = 4) -> float:
     return float(round(float(x), nd))
 
 
-def advice_dict(advice: Advice) -> dict:
-    """``advice`` as a JSON-ready dict; its keys are the stable contract of ``kcover advise --json``."""
+def select_command(advice: Advice, b: BudgetAdvice, paths: tuple[str, str] = PATHS) -> str:
+    """The ``kcover select`` command line that follows from the verdict at ``b``, with the assumed settings.
+
+    ``pay``: select in the learner geometry (``paths[1]``); ``do-not-pay``, ``either`` and
+    ``borderline``: in the cheaper input geometry (``paths[0]``). The bandwidth is spelled out
+    only when it was given: ``kcover select`` computes the same median heuristic itself.
+    """
+    s = advice.settings
+    side = "learner" if b.verdict == "pay" else "input"
+    path = paths[1] if side == "learner" else paths[0]
+    kernel = s.get(f"{side}_kernel", "rbf")
+    cmd = f"kcover select --features {path} --k {b.k} --method {s.get('method', 'lazy')} --kernel {kernel}"
+    if s.get(f"{side}_bandwidth_source") == "given":
+        cmd += f" --bandwidth {s[f'{side}_bandwidth']:.6g}"
+    return cmd + f" --out picks_k{b.k}.npy"
+
+
+def selection_text(advice: Advice) -> str:
+    """One line: the selection settings the advice assumed (the ones the pilot selected with)."""
+    s = advice.settings
+
+    def side(name: str) -> str:
+        kernel = s.get(f"{name}_kernel", "rbf")
+        if kernel != "rbf" or s.get(f"{name}_bandwidth") is None:
+            return f"{name} {kernel}"
+        return f"{name} rbf (bandwidth {s[f'{name}_bandwidth']:.4g}, {s[f'{name}_bandwidth_source']})"
+
+    return (f"selection assumed (as kcover select will run it): method {s.get('method', 'lazy')}; {side('input')}; "
+            f"{side('learner')}")
+
+
+def advice_dict(advice: Advice, paths: tuple[str, str] = PATHS) -> dict:
+    """``advice`` as a JSON-ready dict; its keys are the stable contract of ``kcover advise --json``.
+
+    ``paths``: the (input, learner) feature files named in each budget's ``select_command``.
+    """
     budgets = []
     for i, b in enumerate(advice.budgets):
         entry = {"k": b.k, "per_class": _r(b.per_class, 3), "binds": b.binds, "very_tight": b.very_tight,
                  "input_tail": _r(b.input_tail), "learner_tail": _r(b.learner_tail),
-                 "verdict": b.verdict, "why": b.why, "reasons": list(b.reasons)}
+                 "verdict": b.verdict, "why": b.why, "reasons": list(b.reasons),
+                 "expected_gain": None if np.isnan(b.gain) else _r(b.gain),
+                 "gain_interval": None if np.isnan(b.gain) else [_r(b.gain_low), _r(b.gain_high)],
+                 "select_command": select_command(advice, b, paths)}
         if advice.settings.get("reach", False):
             entry["reach_gap"] = _r(b.reach_gap)
             entry["reach_input"] = _r(b.reach_input)
@@ -40,7 +82,12 @@ def advice_dict(advice: Advice) -> dict:
                 "splits_positive": b.pilot.splits_positive, "splits": b.pilot.splits,
                 "verdict": b.pilot.verdict, "confidence": _r(b.pilot.confidence, 3), "margin": b.pilot.margin,
                 "k": b.pilot.k, "close_call": close_call_text(b.pilot) is not None,
-                "agrees_with_a_priori": b.pilot.verdict == (b.a_priori or b.verdict)}
+                "agrees_with_a_priori": b.pilot.verdict == (b.a_priori or b.verdict),
+                "extrapolation": None if b.extrapolation is None else {
+                    "sizes": list(b.extrapolation.sizes), "means": [_r(m) for m in b.extrapolation.means],
+                    "gain": _r(b.extrapolation.gain), "se": _r(b.extrapolation.se),
+                    "slope": _r(b.extrapolation.slope), "slope_se": _r(b.extrapolation.slope_se),
+                    "pool_size": b.extrapolation.n_target}}
         if advice.sweep is not None:
             entry["realized"] = {s: {"mean": _r(advice.sweep.mean(s)[i]), "std": _r(advice.sweep.std(s)[i])}
                                  for s in advice.sweep.selectors}
@@ -75,8 +122,17 @@ def advice_dict(advice: Advice) -> dict:
     }
 
 
-def advice_text(advice: Advice, verbose: bool = False) -> str:
-    """A readable report of ``advice``: the three conditions, then a verdict per budget (``verbose``: all reasons)."""
+def advice_text(advice: Advice, verbose: bool = False, paths: tuple[str, str] = PATHS) -> str:
+    """A readable report of ``advice``: the three conditions, then a verdict per budget (``verbose``: all reasons).
+
+    Ends with the settings assumed and the ``kcover select`` command per budget (``paths``: the
+    (input, learner) feature files it names).
+    """
+    return "\n".join([_report(advice, verbose), "", selection_text(advice), "next, per budget:"]
+                     + [f"  k = {b.k} ({b.verdict}): {select_command(advice, b, paths)}" for b in advice.budgets])
+
+
+def _report(advice: Advice, verbose: bool) -> str:
     s = advice.settings
     lines = [
         f"kcover advise: {advice.n} points, {advice.num_classes} classes; held-out split {advice.n_train} train / "
@@ -105,27 +161,30 @@ def advice_text(advice: Advice, verbose: bool = False) -> str:
             lines += ["", "no pilot: every budget exceeds the pilot's selection part; the verdict is the a-priori "
                       "rule's"]
         return _with_sweep(advice, lines + _reach_note(advice))
-    lines.append(f"{'budget':>7} {'k/C':>6} {'in-tail':>8} {'reach':>6}  {'verdict':<11} {'pilot ADV':>9} {'se':>6} "
-                 f"{'>0':>6}  {'a priori':<11} why (a priori)")
+    lines.append(f"{'budget':>7} {'k/C':>6} {'in-tail':>8} {'reach':>6}  {'verdict':<11} {'gain, points [interval]':>24}"
+                 f" {'pilot ADV':>9} {'se':>6} {'>0':>6}  {'a priori':<11} why (a priori)")
     for b in advice.budgets:
         a = b.a_priori or b.verdict
         if b.pilot is None:
             lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} "
-                         f"{'n/a':>9} {'':>6} {'':>6}  {a:<11} {b.why} (not piloted: k exceeds the pilot's "
-                         "selection part)")
+                         f"{'n/a':>24} {'n/a':>9} {'':>6} {'':>6}  {a:<11} {b.why} (not piloted: k exceeds the "
+                         "pilot's selection part)")
         else:
             q = b.pilot
+            gain = f"{100 * b.gain:+.1f} [{100 * b.gain_low:+.1f}, {100 * b.gain_high:+.1f}]"
             lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} "
-                         f"{q.adv_mean:>+9.3f} {q.adv_se:>6.3f} {f'{q.splits_positive}/{q.splits}':>6}  {a:<11} "
+                         f"{gain:>24} {q.adv_mean:>+9.3f} {q.adv_se:>6.3f} {f'{q.splits_positive}/{q.splits}':>6}  {a:<11} "
                          f"{b.a_priori_why or b.why}")
         if verbose:
             lines.extend(f"{'':>26}- {r}" for r in b.reasons)
     lines += ["", f"pilot: {len(p.sweep.seeds)} stratified splits of {p.points} labelled points (select from "
               f"{p.selection_points}, score on {p.scoring_points}), fixed probe on learner features; pay when the "
-              f"mean ADV > {s.get('pilot_margin', MARGIN):.2f}; {p.seconds:.1f} s. " + _budget_rule_text(advice)]
+              f"mean ADV > {s.get('pilot_margin', MARGIN):.2f}, either when the gain's interval (mean -+ "
+              f"{RESIDUAL:.2f} sd over splits) lies in (0, {2 * s.get('pilot_margin', MARGIN):.2f}); {p.seconds:.1f} s. "
+              + _budget_rule_text(advice)]
     for b in advice.budgets:
-        if b.pilot is not None and b.pilot.verdict != (b.a_priori or b.verdict):
-            lines.append(f"  k = {b.k}: {b.reasons[1]}.")
+        said = [r for r in b.reasons if r.startswith(("either:", "overruled:", "extrapolated:")) or "they disagree" in r]
+        lines.extend(f"  k = {b.k}: {r}." for r in (said if b.pilot is not None else ()))
         close = None if b.pilot is None else close_call_text(b.pilot)
         if close:
             lines.append(f"  k = {b.k}: {close}.")

@@ -71,7 +71,7 @@ beside it, saying in words when the two disagree.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -107,7 +107,9 @@ class BudgetAdvice(NamedTuple):
     ``a_priori`` is always the a-priori rule's verdict. ``reach_input``, ``reach_learner`` and
     ``reach_gap``: the reach gap U(k) = G_in(k) - G_K(k) of :func:`kcover.reach_gap` on the
     spectral subsample, each as a fraction of the centered label energy (NaN when not measured);
-    an a-priori predictor shown beside the verdict, not used by it.
+    an a-priori predictor shown beside the verdict, not used by it. ``gain``, ``gain_low``,
+    ``gain_high``: the expected gain (ADV, a fraction) and its interval when a pilot ran
+    (:mod:`kcover.advisor.decide`), NaN otherwise; ``verdict`` may then be "either".
     """
 
     k: int
@@ -125,6 +127,10 @@ class BudgetAdvice(NamedTuple):
     reach_input: float = float("nan")
     reach_learner: float = float("nan")
     reach_gap: float = float("nan")
+    gain: float = float("nan")
+    gain_low: float = float("nan")
+    gain_high: float = float("nan")
+    extrapolation: Any = None  # a kcover.advisor.decide.PoolFit when the pilot extrapolated
 
 
 def default_budgets(num_classes: int, available: int) -> tuple[int, ...]:

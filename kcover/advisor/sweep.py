@@ -20,11 +20,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kcover.selection.facility_location import facility_location_dense
+from kcover.advisor.decide import PoolFit
 from kcover.kernels import Kernel
 from kcover.labels import stratified_split
 from kcover.learn.probe import fit_probe, predict_probe, standardizer
 from kcover.selection.entry import select
+from kcover.selection.facility_location import facility_location_dense
 
 SELECTORS = ("input-fl", "learner-fl", "random")
 
@@ -67,23 +68,35 @@ def _pad_fit_predict(e_pool, y_pool, picks, k_max, e_test, c, l2, seed) -> np.nd
     return predict_probe(probe, e_test)
 
 
-def _fl_picks(x: np.ndarray, kernel: Kernel, full: np.ndarray | None, pool: np.ndarray, k: int) -> np.ndarray:
-    """Lazy facility-location picks (k,) from the rows ``pool`` of ``x``, covering the pool."""
-    if full is not None:
-        return facility_location_dense(full[np.ix_(pool, pool)], k, method="lazy", floor=kernel.floor).indices
-    return select(x[pool], k, method="lazy", kernel=kernel).indices
+def _fl_picks(x: np.ndarray, kernel: Kernel, full: np.ndarray | None, pool: np.ndarray, k: int,
+              method: str = "lazy", seed: int = 0) -> np.ndarray:
+    """Picks (k,) by ``method`` (as ``kcover select``) from the rows ``pool`` of ``x``, covering the pool.
+
+    Facility location selects on the slice of ``full`` (the Gram matrix) when given; k-center and
+    a missing ``full`` go through :func:`kcover.select` on the features.
+    """
+    if full is not None and method != "kcenter":
+        return facility_location_dense(full[np.ix_(pool, pool)], k, method=method, floor=kernel.floor,
+                                       seed=seed).indices
+    if method == "stochastic" or method == "kcenter":
+        return select(x[pool], k, method=method, kernel=kernel, seed=seed).indices
+    return select(x[pool], k, method=method, kernel=kernel).indices
 
 
 def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int, budgets: tuple[int, ...],
                    seeds: tuple[int, ...], test_fraction: float, kernels: tuple[Kernel, Kernel],
                    full: tuple[np.ndarray, np.ndarray] | None, l2: float, progress: bool,
-                   selectors: tuple[str, ...] = SELECTORS, desc: str = "kcover sweep") -> Sweep:
+                   selectors: tuple[str, ...] = SELECTORS, desc: str = "kcover sweep", method: str = "lazy",
+                   subpool: float = 1.0) -> Sweep:
     """Input-FL vs learner-FL vs random at ``budgets`` over ``seeds``; see the module docstring.
 
     ``x_in`` (N, d_in), ``x_l`` (N, d_l), class ids ``y`` (N,); ``kernels`` and ``full`` (the two
     N x N Gram matrices, or None) are (input, learner). ``selectors``: a subset of
     :data:`SELECTORS` (the pilot of :func:`kcover.advise` runs the two facility locations only).
-    ``progress``: a tqdm bar on stderr, labelled ``desc``. Seeds are independent: a sweep over
+    ``progress``: a tqdm bar on stderr, labelled ``desc``. ``method``: the selector of both
+    geometries (``kcover select --method``; its picks must nest, as greedy picks do). ``subpool``
+    < 1: each seed selects from that share of its training part only (a seeded random subset,
+    nested across shares: the prefix of one permutation) and scores on the same held-out part. Seeds are independent: a sweep over
     seeds a + b holds the sweeps over a and over b side by side.
     """
     from tqdm.auto import tqdm
@@ -100,6 +113,9 @@ def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes
     try:
         for j, seed in enumerate(seeds):
             train, test = stratified_split(y, test_fraction, seed)
+            if subpool < 1.0:
+                order = np.random.default_rng([seed, 11]).permutation(train.size)
+                train = np.sort(train[order[:max(1, round(subpool * train.size))]])
             if k_max > train.size:
                 raise ValueError(f"budgets: {k_max} exceeds the {train.size} training points of seed {seed}")
             e_pool = x_l[train]
@@ -112,7 +128,8 @@ def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes
                 if name in ("input-fl", "learner-fl"):
                     v = 0 if name == "input-fl" else 1
                     try:
-                        picks = _fl_picks((x_in, x_l)[v], kernels[v], None if full is None else full[v], train, k_max)
+                        picks = _fl_picks((x_in, x_l)[v], kernels[v], None if full is None else full[v], train, k_max,
+                                          method, seed)
                     except ValueError as err:  # e.g. negative linear similarities
                         raise ValueError(f"{('input_kernel', 'learner_kernel')[v]}: {err}") from None
                 else:
@@ -145,6 +162,24 @@ class Pilot(NamedTuple):
     seconds: float
     pilot_budgets: tuple[int, ...] = ()
     pool_size: int = 0
+    subpools: tuple[tuple[int, Sweep], ...] = ()
+
+    def fit_at(self, k: int) -> PoolFit | None:
+        """ADV at the user's budget ``k`` extrapolated from the sub-pools to ``pool_size`` (None without two sizes).
+
+        The points: the mean ADV over splits on each sub-pool holding the pilot's budget, and on the
+        whole selection part; :func:`kcover.advisor.decide.extrapolate` fits a + b ln n.
+        """
+        from kcover.advisor.decide import extrapolate
+
+        kp = self.pilot_budgets[self.budgets.index(k)] if self.pilot_budgets else k
+        points = [(size, sw.advantage[sw.budgets.index(kp)]) for size, sw in self.subpools if kp in sw.budgets]
+        points.append((self.selection_points, self.advantage_at(k)))
+        if len({size for size, _ in points}) < 2:
+            return None
+        ses = [float(a.std(ddof=1) / np.sqrt(a.size)) if a.size > 1 else 0.0 for _, a in points]
+        return extrapolate([size for size, _ in points], [float(a.mean()) for _, a in points], ses,
+                           max(self.pool_size, self.selection_points))
 
     def advantage_at(self, k: int) -> np.ndarray:
         """ADV over the splits (splits,) for the user's budget ``k`` (one of ``budgets``)."""
@@ -165,7 +200,7 @@ def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int
               kernels: tuple[Kernel, Kernel], *, test_fraction: float, splits: int, max_splits: int, points: int,
               margin: float, seed: int, l2: float, dense_limit: int,
               full: tuple[np.ndarray, np.ndarray] | None, progress: bool, pool_size: int | None = None,
-              budget_rule: str = "same") -> Pilot | None:
+              budget_rule: str = "same", method: str = "lazy", subpools: tuple[float, ...] = ()) -> Pilot | None:
     """Measure ADV at ``budgets`` on ``splits`` stratified splits, adding ``splits`` more while undecided.
 
     ``x_in`` (N, d_in), ``x_l`` (N, d_l), ids ``y`` (N,). The rows are a stratified subsample of at
@@ -175,7 +210,10 @@ def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int
     asks for another round of ``splits`` splits, up to ``max_splits`` in all. Budgets larger than
     the smallest selection part are not piloted; returns None when none fits. The user's budget
     k on a pool of ``pool_size`` points (default N) runs on the pilot at
-    :func:`kcover.advisor.rules.pilot_budget` with ``budget_rule``.
+    :func:`kcover.advisor.rules.pilot_budget` with ``budget_rule``. Both geometries select with
+    ``method`` and their ``kernels``: the settings the user will select with. ``subpools`` (shares
+    of the selection part, e.g. 1/4, 1/2, 3/4): the same splits again selecting from that share
+    only, for the extrapolation of :meth:`Pilot.fit_at` (each costs about one more pilot).
     Cost per split: two lazy greedy runs on slices of the pilot's Gram matrices (formed once,
     8 m^2 bytes for m <= ``dense_limit`` rows; matrix-free above) and 2 |budgets| probe fits.
     """
@@ -207,11 +245,21 @@ def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int
     sweep = None
     while True:
         more = realized_sweep(xi, xl, yp, num_classes, ks, tuple(range(seed + done, seed + done + splits)),
-                              test_fraction, kernels, grams, l2, progress, selectors=sels, desc="kcover pilot")
+                              test_fraction, kernels, grams, l2, progress, selectors=sels, desc="kcover pilot",
+                              method=method)
         sweep = more if sweep is None else sweep.joined(more)
         done += splits
         undecided = any(pilot_undecided(pilot_verdict(a, margin)) for a in sweep.advantage)
         if not undecided or done + splits > max_splits:
             break
+    seeds = sweep.seeds
+    subs = []
+    for share in subpools:
+        size = round(share * n_sel)
+        fits = tuple(k for k in ks if k <= size)
+        if fits:
+            subs.append((size, realized_sweep(
+                xi, xl, yp, num_classes, fits, seeds, test_fraction, kernels, grams, l2, progress, selectors=sels,
+                desc=f"kcover pilot ({share:.2f} of the pool)", method=method, subpool=share)))
     return Pilot(sweep, int(m), int(n_sel), int(m - n_sel), piloted, time.perf_counter() - t0,
-                 tuple(scaled[k] for k in piloted), pool_size)
+                 tuple(scaled[k] for k in piloted), pool_size, tuple(subs))

@@ -163,9 +163,15 @@ def test_advise_readable_summary(run, data):
     assert code == 0, err
     assert "(B) full-budget probe accuracy" in out and "realized sweep" not in out
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("6 ", "12 "))]
-    # budget, k/C, in-tail, reach, verdict, pilot ADV, se, splits > 0, a priori
+    # budget, k/C, in-tail, reach, verdict, gain [low, high] (3 tokens), pilot ADV, se, splits > 0, a priori
     assert [r[0] for r in rows] == ["6", "12"] and rows[0][4] == "pay" and rows[1][4] == "do-not-pay"
-    assert rows[0][8] == "pay" and rows[1][8] == "do-not-pay"
+    assert rows[0][11] == "pay" and rows[1][11] == "do-not-pay"
+    gain, low, high = float(rows[0][5]), float(rows[0][6].strip("[,")), float(rows[0][7].strip("]"))
+    assert low < gain < high and gain == pytest.approx(100 * float(rows[0][8]), abs=0.06)
+    # the settings assumed and the select command that follows from each verdict
+    assert "selection assumed (as kcover select will run it): method lazy; input rbf (bandwidth" in out
+    assert f"k = 6 (pay): kcover select --features {data['e']} --k 6 --method lazy --kernel rbf" in out
+    assert f"k = 12 (do-not-pay): kcover select --features {data['x']} --k 12 --method lazy --kernel rbf" in out
     assert float(rows[0][3]) > 0 and "reach: the reach gap" in out
     assert "(C) fails" in out and "(A') holds" in out  # --verbose prints the reasons in words
     assert "pilot: " in out and "the a-priori rule agrees" in out
@@ -187,6 +193,13 @@ def test_advise_text_input(run, data):
     assert d["classes"] == [f"topic{c}" for c in range(C)] and d["budgets"][0]["k"] == 2 * C
     assert "lexical n-gram hashing" in d["input_source"]
     assert d["input_probe_acc"] > 0.9  # the words name the topic: the lexical geometry is aligned
+    assert "--text-ngrams words --tf tfidf" in d["input_note"]  # the default hashing is the weaker input
+    code, out, err = run("advise", "--text", data["csv"], "--text-column", "body", "--label-column", "topic",
+                         "--text-dim", 20, "--learner", data["e"], "--json", "--budgets", "2C", "--no-pilot",
+                         "--text-ngrams", "words", "--tf", "tfidf")
+    assert code == 0, err
+    d = json.loads(out)
+    assert "words)" in d["input_source"] and "input_note" not in d
 
 
 @pytest.mark.parametrize(
@@ -205,6 +218,10 @@ def test_advise_text_input(run, data):
         (["--input", "{x}", "--learner", "{e}"], "--labels"),
         (["--learner", "{e}", "--labels", "{y}"], "--input"),
         (["--text", "{csv}", "--learner", "{e}"], "--text-column"),  # the csv's column is "body"
+        (["--input", "{x}", "--learner", "{e}", "--labels", "{y}", "--input-kernel", "cosine", "--input-bandwidth",
+          "1"], "--input-bandwidth"),
+        (["--input", "{x}", "--learner", "{e}", "--labels", "{y}", "--learner-bandwidth", "-2"], "--learner-bandwidth"),
+        (["--input", "{x}", "--learner", "{e}", "--labels", "{y}", "--method", "random"], "--method"),
         (["--text", "{csv}", "--text-column", "body", "--label-column", "topic", "--learner", "{short2d}"],
          "--learner"),
         (["--text", "{missing_csv}", "--learner", "{e}"], "--text"),

@@ -113,7 +113,7 @@ def test_pilot_is_the_realized_sweep_on_two_selectors():
     from kcover.advisor.sweep import realized_sweep
 
     x, e, y = misaligned_case()
-    kernels = (kernel_for("rbf", x, 1000, 0), kernel_for("rbf", e, 1000, 0))
+    kernels = (kernel_for("rbf", x), kernel_for("rbf", e))
     both = realized_sweep(x, e, y, C, (6, 12), (3, 4), 0.25, kernels, None, 1e-3, False)
     two = realized_sweep(x, e, y, C, (6, 12), (3, 4), 0.25, kernels, None, 1e-3, False,
                          selectors=("learner-fl", "input-fl"))
@@ -131,7 +131,7 @@ def test_pilot_adds_splits_while_a_budget_is_undecided():
     from kcover.advisor.sweep import realized_sweep, run_pilot
 
     x, e, y = aligned_case()
-    kernels = (kernel_for("rbf", x, 1000, 0), kernel_for("rbf", e, 1000, 0))
+    kernels = (kernel_for("rbf", x), kernel_for("rbf", e))
     kw = dict(test_fraction=0.25, points=N, seed=5, l2=1e-3, dense_limit=8000, full=None, progress=False)
     decided = run_pilot(x, e, y, C, (6,), kernels, splits=3, max_splits=9, margin=0.5, **kw)
     assert decided.sweep.seeds == (5, 6, 7)  # far from the margin: one round

@@ -85,3 +85,32 @@ def test_confidence_section_recomputes_confidence_with_the_current_rule():
     got = record["scores"]["pilot by confidence"]["0.9-1.01 all"]
     assert got["right"] == got["pairs"] == 1 and got["mean_confidence"] == pytest.approx(conf)
     assert any("[0.9, 1.0]" in line and "1/1" in line for line in lines)
+
+
+def test_regret_table_hand_worked():
+    from kcover.experiments.calibrate_regret import POLICIES, decision, policy_verdicts, regret_section, score
+
+    def cell(dataset, truth, close, pilot_means, sd=0.01):
+        ms = [_pool(0.0, 0.9, 0.9, 5, "pay" if m > 0.02 else "do-not-pay", m) for m in pilot_means]
+        for m in ms:
+            m["budget"]["pilot"]["adv_se"] = sd / 10 ** 0.5  # 10 splits: sd over splits = sd
+        return {"dataset": dataset, "truth": {"mean": truth}, "close_call": close, "measurements": ms,
+                "verdicts": {"pilot": [m["budget"]["pilot"]["verdict"] for m in ms], "paper": ["pay"] * len(ms),
+                             "a priori": ["do-not-pay"] * len(ms)}}
+
+    # truth +0.10 (clear pay): the pilot pays on one pool, misses on the other (regret 0.08 there)
+    a = cell("t", 0.10, False, [0.09, -0.01])
+    # truth +0.03 (close): the pilot's 0.025 +- 0.005 lies inside (0, 0.04): either, counted as not paying
+    b = cell("t", 0.03, True, [0.025])
+    assert [decision(m) for m in a["measurements"]] == ["pay", "do-not-pay"]
+    assert policy_verdicts(b, "advisor (either, A' overrule)") == ["either"]
+    s = score([a, b], "advisor (either, A' overrule)")
+    assert s["regret"] == pytest.approx((0.0 + 0.08 + 0.01) / 3)
+    assert (s["clear_right"], s["clear_pairs"], s["either"], s["pairs"]) == (1, 2, 1, 3)
+    assert score([a, b], "always pay")["regret"] == pytest.approx(0.0)
+    assert score([a, b], "never pay")["regret"] == pytest.approx((0.08 + 0.08 + 0.01) / 3)
+    record = {}
+    md = "\n".join(regret_section([a, b], {"tuning": ["t"], "held out": ["h"]}, record))
+    assert all(p in md for p in POLICIES) and record["regret"]["pilot (measured)"]["tuning"]["pairs"] == 3
+    with pytest.raises(ValueError, match="^policy:"):
+        policy_verdicts(a, "nope")

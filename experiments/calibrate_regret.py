@@ -1,0 +1,127 @@
+"""The calibration scored by what a verdict costs the user (issue 28): regret against the oracle.
+
+    python -m kcover.experiments.calibrate_regret docs/results/calibration/calibration.json [--out DIR]
+
+Per (cell, pool): regret = max(t - margin, 0) - (t - margin if the verdict pays else 0), t the
+cell's truth (mean realized ADV over its fresh pools), ``either`` counted as not paying
+(:func:`kcover.advisor.decide.regret`). Rules (:data:`POLICIES`): the paper's gap rule, the
+repaired a-priori rule, the pilot's measured verdict (pay when its mean ADV exceeds the margin),
+the advisor's decision (:func:`kcover.advisor.decide.decide`: ``either``, and (A') overruling a
+marginal pilot ``pay``), always-pay and never-pay. Beside the regret (accuracy points, mean over
+pairs): the share right on clear cells (``either`` as not paying) and the share of ``either``.
+
+It reads the calibration's JSON record (``calibration.json``: cells with ``truth``,
+``close_call``, ``verdicts`` and per-pool ``measurements``), so the table is recomputed from
+results already on disk; :mod:`kcover.experiments.calibrate` appends it to every new calibration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from kcover.experiments import protocol as P
+
+from kcover.advisor.decide import decide, regret
+from kcover.advisor.options import MARGIN
+from kcover.advisor.rules import NN_MARGIN
+
+POLICIES = ("paper", "a priori", "pilot (measured)", "advisor (either, A' overrule)", "always pay", "never pay")
+
+
+def decision(measurement: Mapping[str, Any], margin: float = MARGIN) -> str:
+    """The advisor's verdict (:func:`kcover.advisor.decide.decide`) from one pool's recorded pilot and (A')."""
+    r, b = measurement["record"], measurement["budget"] or {}
+    p = b.get("pilot")
+    if not p:
+        return "n/a"
+    sd = p["adv_se"] * math.sqrt(p["splits"])
+    nn_in, nn_l = r.get("nn_input"), r.get("nn_learner")
+    local = None if nn_in is None or nn_l is None else bool(nn_l >= nn_in - NN_MARGIN)
+    return decide(p["adv_mean"], sd, margin, p.get("confidence", 1.0), local).verdict
+
+
+def policy_verdicts(cell: Mapping[str, Any], policy: str, margin: float = MARGIN) -> list[str]:
+    """``policy``'s verdict on each advisor pool of a JSON ``cell``."""
+    pools = cell["measurements"]
+    if policy == "always pay":
+        return ["pay"] * len(pools)
+    if policy == "never pay":
+        return ["do-not-pay"] * len(pools)
+    if policy == "advisor (either, A' overrule)":
+        return [decision(m, margin) for m in pools]
+    name = {"pilot (measured)": "pilot"}.get(policy, policy)
+    if name not in cell["verdicts"]:
+        raise ValueError(f"policy: unknown {policy!r}")
+    return list(cell["verdicts"][name])
+
+
+def score(cells: Sequence[Mapping[str, Any]], policy: str, margin: float = MARGIN) -> dict[str, Any]:
+    """Mean regret (accuracy fraction), right on clear cells, share of ``either``, over (cell, pool) pairs."""
+    regrets, clear_right, clear, either = [], 0, 0, 0
+    for cell in cells:
+        t = cell["truth"]["mean"]
+        for v in policy_verdicts(cell, policy, margin):
+            if v == "n/a":
+                continue
+            regrets.append(regret(t, v, margin))
+            either += v == "either"
+            if not cell["close_call"]:
+                clear += 1
+                clear_right += (v == "pay") == (t > margin)
+    n = len(regrets)
+    return {"regret": float(np.mean(regrets)) if n else float("nan"),
+            "regret_sd": float(np.std(regrets)) if n else float("nan"), "pairs": n,
+            "clear_right": clear_right, "clear_pairs": clear, "either": either}
+
+
+def regret_section(cells: Sequence[Mapping[str, Any]], groups: Mapping[str, Sequence[str]],
+                   record: dict[str, Any] | None = None, margin: float = MARGIN) -> list[str]:
+    """The regret table as markdown lines; ``groups`` maps a name to its datasets. Recorded in ``record``."""
+    header = ["policy"] + [f"{g}: regret (points)" for g in groups] + [f"{g}: right on clear" for g in groups] + [
+        "either (all pairs)"]
+    rows = []
+    for policy in POLICIES:
+        row: list[Any] = [policy]
+        scores = {g: score([c for c in cells if c["dataset"] in ds], policy, margin) for g, ds in groups.items()}
+        row += [f"{100 * s['regret']:.2f}" for s in scores.values()]
+        row += [f"{s['clear_right']}/{s['clear_pairs']} ({s['clear_right'] / max(s['clear_pairs'], 1):.0%})"
+                for s in scores.values()]
+        every = score(cells, policy, margin)
+        row.append(f"{every['either']}/{every['pairs']} ({every['either'] / max(every['pairs'], 1):.0%})")
+        rows.append(row)
+        if record is not None:
+            record.setdefault("regret", {})[policy] = {g: s for g, s in scores.items()}
+    intro = ("Regret against the oracle, accuracy points, mean over (cell, pool) pairs: max(t - m, 0) - (t - m if "
+             f"the verdict pays else 0), t the cell's truth, m = {margin}; `either` counts as not paying. Right on "
+             "clear: pairs of cells whose truth is not a close call where the verdict (either as not paying) "
+             "matches the truth.")
+    return [intro, "", P.study_table(header, rows, signed=False)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m kcover.experiments.calibrate_regret", description=__doc__.split("\n\n")[0])
+    p.add_argument("record", help="a calibration.json")
+    p.add_argument("--tuning", nargs="+", default=["bbc_news", "mnist5k"], help="datasets used for tuning")
+    p.add_argument("--out", default=None, help="write regret.md and regret.json to this folder")
+    args = p.parse_args(argv)
+    cells = json.loads(Path(args.record).read_text())["cells"]
+    held = sorted({c["dataset"] for c in cells} - set(args.tuning))
+    record: dict[str, Any] = {}
+    lines = regret_section(cells, {"tuning": args.tuning, "held out": held}, record)
+    print("\n".join(lines))
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "regret.md").write_text("\n".join(lines) + "\n")
+        (Path(args.out) / "regret.json").write_text(json.dumps(record, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
