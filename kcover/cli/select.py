@@ -1,14 +1,19 @@
 """``kcover select``: pick k rows of a feature matrix and write their indices and weights.
 
     kcover select --features E.npy|E.npz [--key NAME] --k 100
-                  [--method lazy|naive|stochastic|kcenter|random] [--kernel rbf|cosine|linear]
+                  [--method auto|lazy|naive|stochastic|knn|kcenter|random] [--kernel rbf|cosine|linear]
                   [--bandwidth B] [--targets T.npy] [--target-weights W.npy] [--initial I.npy]
                   [--epsilon E] [--block B|auto] [--cache|--no-cache] [--precision highest|default]
                   [--seed S] --out picks.npy [--json]
+                  [--exact] [--targets-sketch K] [--partitions P] [--split random|kmeans] [--neighbors M]
 
 The defaults are the fast path: ``--block auto`` and, unless ``--cache`` or ``--no-cache`` is
 given, the float16 bound cache when it fits (see :mod:`kcover.selection.facility_options`); what they chose is in
-the summary and the JSON (``block``, ``cache``). ``.npy`` features are memory-mapped, not read
+the summary and the JSON (``block``, ``cache``). ``--method auto`` (the default) runs exact lazy
+greedy while its first pass fits a time budget and a weighted target sketch above it
+(:mod:`kcover.selection.auto`); the summary and the JSON (``info.method``,
+``info.approximation``, ``info.reason``) say which path ran and why, and ``objective`` is
+always F over every real target. ``.npy`` features are memory-mapped, not read
 twice.
 
 Writes ``picks.npy`` (k int64 indices into the rows of --features, in selection order) and
@@ -84,10 +89,40 @@ def output_paths(out: str, name: str = "--out") -> tuple[str, str]:
     return out, out[: -len(".npy")] + ".weights.npy"
 
 
+def _scale_options(args: argparse.Namespace, method: str, n: int) -> dict[str, Any]:
+    """The keywords of the approximate paths (issue 26's flags); a flag that does not apply is an error."""
+    fl = method in ("auto", "lazy", "naive", "stochastic")
+    opts: dict[str, Any] = {}
+    if args.exact:
+        if method != "auto":
+            raise ValueError(f"--exact: applies to --method auto only (the default), not {method}")
+        if args.targets_sketch is not None or args.partitions is not None:
+            raise ValueError("--exact: cannot be combined with --targets-sketch or --partitions")
+        opts["exact"] = True
+    for flag, value in (("--targets-sketch", args.targets_sketch), ("--partitions", args.partitions)):
+        if value is not None and not fl:
+            raise ValueError(f"{flag}: applies to facility location (auto, lazy, naive, stochastic) only, not {method}")
+    if args.targets_sketch is not None:
+        opts["targets_sketch"] = checks.positive_int(parse_int(args.targets_sketch, "--targets-sketch"),
+                                                     "--targets-sketch")
+    if args.partitions is not None:
+        opts["partitions"] = checks.positive_int(parse_int(args.partitions, "--partitions"), "--partitions",
+                                                 maximum=n)
+    if args.split is not None:
+        if args.partitions is None:
+            raise ValueError("--split: needs --partitions")
+        opts["split"] = checks.choice(args.split, ("random", "kmeans"), "--split")
+    if args.neighbors is not None:
+        if method != "knn":
+            raise ValueError(f"--neighbors: applies to --method knn only, not {method}")
+        opts["neighbors"] = checks.positive_int(parse_int(args.neighbors, "--neighbors"), "--neighbors", maximum=n)
+    return opts
+
+
 def _selection_options(args: argparse.Namespace, method: str, n: int, t: int | None, joined: bool) -> dict[str, Any]:
     """The selector keywords that the flags ask for; a flag that does not apply to ``method`` is an error."""
-    fl = method in ("lazy", "naive", "stochastic")
-    opts: dict[str, Any] = {}
+    fl = method in ("auto", "lazy", "naive", "stochastic")
+    opts: dict[str, Any] = _scale_options(args, method, n)
     if args.epsilon is not None:
         if method != "stochastic":
             raise ValueError(f"--epsilon: applies to --method stochastic only, not {method}")
@@ -97,7 +132,7 @@ def _selection_options(args: argparse.Namespace, method: str, n: int, t: int | N
     for flag, value, default in (("--block", args.block, "auto"), ("--cache", args.cache, "auto"),
                                  ("--precision", args.precision, "highest")):
         if value != default and not fl:
-            raise ValueError(f"{flag}: applies to facility location (lazy, naive, stochastic) only, not {method}")
+            raise ValueError(f"{flag}: applies to facility location (auto, lazy, naive, stochastic) only, not {method}")
     if fl:
         opts["block"] = "auto" if args.block == "auto" else parse_int(args.block, "--block")
         if opts["block"] != "auto" and opts["block"] <= 0:
@@ -158,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {
         "n": int(x.shape[0]), "d": int(x.shape[1]), "k": k, "method": method, "kernel": kernel_name,
         "bandwidth": float(kern.bandwidth) if kernel_name == "rbf" else None,
-        "objective": float(sel.objective[-1]), "random_objective": baseline,
+        "objective": float(sel.info.get("exact_objective", sel.objective[-1])), "random_objective": baseline,
         "picks": picks_path, "weights": weights_path, "seconds": round(took, 3),
         "block": sel.info.get("block"), "cache": sel.info.get("cache"),
         "auto": [o for o in ("block", "cache") if o in sel.info and getattr(args, o) == "auto"],
@@ -177,10 +212,13 @@ def run(args: argparse.Namespace) -> int:
     if method == "kcenter":
         print(f"covering radius {sel.objective[-1]:.4g} (after the first pick: {sel.objective[0]:.4g})")
     else:
-        line = f"facility-location objective F(S) = {sel.objective[-1]:.6g}"
+        value = float(report["objective"])
+        line = f"facility-location objective F(S) = {value:.6g}"
         if baseline is not None and baseline > 0:
-            line += f" (random {k}: {baseline:.6g}, ratio {sel.objective[-1] / baseline:.3f})"
+            line += f" (random {k}: {baseline:.6g}, ratio {value / baseline:.3f})"
         print(line)
+        if "method" in sel.info:
+            print(path_line(sel.info))
     if "block" in sel.info:
         chosen = [f"block {sel.info['block']}" + (" (auto)" if args.block == "auto" else ""),
                   f"cache {'on' if sel.info['cache'] else 'off'}" + (" (auto)" if args.cache == "auto" else "")]
@@ -204,8 +242,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="(N, d) feature matrix: .npy (memory-mapped) or .npz (see --key)")
     p.add_argument("--key", default=None, metavar="NAME", help="the array of a .npz --features file to use")
     p.add_argument("--k", required=True, metavar="K", help="number of points to pick, 1 <= K <= N")
-    p.add_argument("--method", default="lazy", metavar="M",
-                   help=f"selector: {', '.join(METHODS)} (default lazy)")
+    p.add_argument("--method", default="auto", metavar="M",
+                   help=f"selector: {', '.join(METHODS)} (default auto: exact lazy greedy while its first pass fits "
+                        "the time budget, a weighted target sketch above; see --exact)")
     p.add_argument("--kernel", default=None, metavar="KERNEL",
                    help=f"similarity: {', '.join(KERNELS)} (default rbf with the median-heuristic bandwidth; "
                         f"for kcenter {KCENTER_KERNEL}, i.e. Euclidean distance)")
@@ -231,5 +270,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="PICKS.npy",
                    help="where to write the indices; weights go to PICKS.weights.npy")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    add_scale_args(p)
     distributed.add_distributed_args(p)
     p.set_defaults(func=run)
+
+
+def add_scale_args(parser: argparse.ArgumentParser) -> None:
+    """The approximate paths' options (an argument group of ``parser``); see docs/scale.md."""
+    g = parser.add_argument_group("large pools", "approximate facility location; see docs/scale.md")
+    g.add_argument("--exact", action="store_true", help="--method auto: always exact lazy greedy")
+    g.add_argument("--targets-sketch", default=None, metavar="K",
+                   help="cover K weighted k-means centres of the targets instead of every target "
+                        "(auto: max(2048, 4k) above the exact budget)")
+    g.add_argument("--partitions", default=None, metavar="P",
+                   help="partitioned greedy (GreeDi): greedy in P parts of the pool, then over their picks; "
+                        "in a distributed run the parts are spread over the processes")
+    g.add_argument("--split", default=None, metavar="S", help="how --partitions splits the pool: random (default) "
+                                                              "or kmeans")
+    g.add_argument("--neighbors", default=None, metavar="M",
+                   help="--method knn: neighbours kept per target (default 32; faiss when installed)")
+
+
+def path_line(info: Any) -> str:
+    """One summary line: which facility-location path ran, its approximation, and why."""
+    approx = info.get("approximation")
+    text = f"path: {info['method']}" + (" (exact)" if not approx else
+                                        " (approximate: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float)
+                                                                      else f"{k} {v}" for k, v in approx.items())
+                                        + ")")
+    if approx:
+        text += f"; F over the surrogate {info['approximate_objective']:.6g}"
+    return text + (f"; {info['reason']}" if info.get("reason") else "")

@@ -76,7 +76,7 @@ def auto_plan(n: int, t: int, d: int, k: int, *, exact: bool = False, processes:
 
 def with_exact_objective(x: np.ndarray, sel: Selection, opts: dict[str, Any], extra: dict[str, Any]) -> Selection:
     """``sel`` with ``info`` completed: the exact objective of its picks over the real targets."""
-    cov = {o: opts.get(o) for o in ("kernel", "bandwidth", "targets", "target_weights")}
+    cov = {o: opts[o] for o in ("kernel", "bandwidth", "targets", "target_weights") if opts.get(o) is not None}
     exact = objective(x, sel.indices, **cov)
     return sel._replace(info={**sel.info, **extra, "exact_objective": exact,
                               "approximate_objective": float(sel.objective[-1])})

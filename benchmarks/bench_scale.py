@@ -1,0 +1,213 @@
+"""Scaling benchmark of issue 26: kcover's exact and approximate paths, and apricot on a sparse kernel.
+
+    python benchmarks/bench_scale.py grid --data mixture --ns 30000 100000 300000 1000000 \
+        --tools auto knn partitions apricot-knn --repeat 2 --timeout 1200
+    python benchmarks/bench_scale.py cli --n 1000000          # the default `kcover select`, /usr/bin/time -v
+    python benchmarks/bench_scale.py cosine --n 30000 --k 500 --repeat 2   # CLI defaults vs apricot, cosine
+    python benchmarks/bench_scale.py report                   # results/scale.{md,png} from results/scale.json
+
+Every run is a fresh process (``spawn``) that builds the data (benchmarks/scale_data.py), runs one
+tool, and reports wall seconds, peak RSS (``ru_maxrss``) and the picks' objective F(S), scored
+exactly over all N targets with ``kcover.objective`` (rbf, the median-heuristic bandwidth: the
+same for every tool). The quality column is F(S) / F(exact greedy): exact lazy greedy where it
+ran (on this machine at N <= 100,000, or from a lent GPU: results/scale_refs/, made by
+gpu_reference.py), else marked as missing. Runs append to results/scale.json.
+
+Tools: ``exact`` (lazy greedy), ``auto`` (select(method="auto"), the default: exact below the
+budget, target sketch above), ``sketch-sample`` (a uniformly sampled sketch of the same size),
+``knn`` (faiss kNN graph, m = 32), ``partitions`` (GreeDi, P = 4, over the auto sketch's targets
+above the budget), ``apricot-knn`` (apricot's FacilityLocationSelection on a precomputed sparse
+m = 32 nearest-neighbour rbf kernel, built with faiss; its build time counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+RESULTS = HERE / "results"
+OUT_JSON = RESULTS / "scale.json"
+TOOLS = ("exact", "auto", "sketch-sample", "knn", "partitions", "apricot-knn")
+NEIGHBORS, PARTITIONS = 32, 4
+
+
+def data_file(name: str, n: int) -> Path:
+    """The data set as a .npy in /tmp (made once: the 1M rows take seconds to draw)."""
+    from scale_data import dataset
+
+    path = Path("/tmp/kcover_scale") / f"{name}_{n}.npy"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        np.save(path, dataset(name, n))
+    return path
+
+
+def apricot_knn(x: np.ndarray, k: int, bw: float) -> np.ndarray:
+    """apricot on a sparse m-nearest-neighbour rbf kernel (faiss flat/IVF lists, as kcover's knn path)."""
+    import scipy.sparse as sp
+    from apricot import FacilityLocationSelection
+
+    import kcover
+
+    lists, _ = kcover.knn_graph(x, NEIGHBORS, bandwidth=bw)
+    rows = np.repeat(np.arange(x.shape[0]), NEIGHBORS)
+    graph = sp.csr_matrix((lists.values.ravel().astype(np.float64), (rows, lists.indices.ravel())),
+                          shape=(x.shape[0], x.shape[0]))
+    sel = FacilityLocationSelection(k, metric="precomputed", optimizer="lazy").fit(graph)
+    return np.asarray(sel.ranking)
+
+
+def worker(spec: dict) -> dict:
+    """One tool on one data set, in this (fresh) process."""
+    import kcover
+    from kcover.selection.auto import auto_plan, facility_location_scaled, sketch_size
+
+    x = np.load(spec["path"])
+    bw = kcover.median_bandwidth(x)
+    n, d, k, tool = x.shape[0], x.shape[1], spec["k"], spec["tool"]
+    t0 = time.perf_counter()
+    info: dict = {}
+    if tool == "exact":
+        sel = kcover.facility_location(x, k, bandwidth=bw)
+        picks, info = sel.indices, dict(sel.info)
+    elif tool == "auto":
+        sel = kcover.select(x, k, method="auto", bandwidth=bw)
+        picks, info = sel.indices, dict(sel.info)
+    elif tool in ("sketch-sample", "partitions"):
+        plan = auto_plan(n, n, d, k)
+        size = plan.targets_sketch
+        if tool == "sketch-sample":
+            size = size or sketch_size(n, k)
+        sel = facility_location_scaled(x, k, targets_sketch=size, partitions=PARTITIONS if tool == "partitions" else 1,
+                                       sketch_method="sample" if tool == "sketch-sample" else "kmeans", bandwidth=bw)
+        picks, info = sel.indices, dict(sel.info)
+    elif tool == "knn":
+        sel = kcover.select(x, k, method="knn", neighbors=NEIGHBORS, bandwidth=bw)
+        picks, info = sel.indices, dict(sel.info)
+    elif tool == "apricot-knn":
+        picks = apricot_knn(x, k, bw)
+    else:
+        raise ValueError(f"tool: unknown {tool!r}")
+    took = time.perf_counter() - t0
+    value = kcover.objective(x, picks, bandwidth=bw)
+    info.pop("coverage", None)
+    return dict(seconds=round(took, 2), peak_rss_gb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3),
+                objective=value, bandwidth=bw, info=json.loads(json.dumps(info, default=str)))
+
+
+def spawn(spec: dict, timeout: float) -> dict:
+    """Run ``worker(spec)`` in a fresh process; its report, or the reason it has none."""
+    cmd = [sys.executable, __file__, "worker", json.dumps(spec)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {**spec, "status": f"timeout after {timeout:.0f} s"}
+    if done.returncode != 0:
+        return {**spec, "status": f"failed: {done.stderr.strip().splitlines()[-1][:200] if done.stderr else ''}"}
+    return {**spec, "status": "ok", **json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+def reference(data: str, n: int, k: int, bw_objective) -> tuple[float | None, str]:
+    """F of exact lazy greedy's picks: results/scale_refs/ref_<data>_<n>.npy (GPU) or an exact row in the results."""
+    path = RESULTS / "scale_refs" / f"ref_{data}_{n}.npy"
+    if path.exists() and k == 1000:
+        return bw_objective(np.load(path)), "exact lazy greedy (GPU, results/scale_refs)"
+    return None, "none"
+
+
+def load_average() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def append(rows: list[dict]) -> None:
+    old = json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else []
+    OUT_JSON.write_text(json.dumps(old + rows, indent=1))
+
+
+def grid(args) -> None:
+    import kcover
+
+    for n in args.ns:
+        path = data_file(args.data, n)
+        x = np.load(path, mmap_mode="r")
+        bw = kcover.median_bandwidth(np.asarray(x))
+        ref, ref_kind = reference(args.data, n, args.k, lambda p: kcover.objective(np.asarray(x), p, bandwidth=bw))
+        for tool in args.tools:
+            for rep in range(args.repeat):
+                spec = dict(data=args.data, n=n, k=args.k, tool=tool, path=str(path), run=rep + 1)
+                row = {**spawn(spec, args.timeout), "load_before": load_average(), "reference": ref,
+                       "reference_kind": ref_kind, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+                if ref and row.get("objective"):
+                    row["fraction_of_exact"] = row["objective"] / ref
+                print(json.dumps({key: row.get(key) for key in ("data", "n", "tool", "run", "status", "seconds",
+                                                                  "peak_rss_gb", "fraction_of_exact")}), flush=True)
+                append([row])
+
+
+def cli_run(args) -> None:
+    """The default command line at N rows, under /usr/bin/time -v: wall time, peak RSS, the path taken."""
+    path = data_file(args.data, args.n)
+    out = Path("/tmp/kcover_scale") / "cli_picks.npy"
+    cmd = ["/usr/bin/time", "-v", str(Path(sys.executable).with_name("kcover")), "select", "--features", str(path),
+           "--k", str(args.k), "--out", str(out), "--json"]
+    for rep in range(args.repeat):
+        load = load_average()
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+        wall = time.perf_counter() - t0
+        rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        row = dict(kind="cli", data=args.data, n=args.n, k=args.k, run=rep + 1, wall_seconds=round(wall, 1),
+                   peak_rss_gb=int(rss.group(1)) / 1e6 if rss else None, load_before=load, report=report,
+                   date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+        import kcover
+
+        x = np.load(path)
+        ref, kind = reference(args.data, args.n, args.k, lambda p: kcover.objective(x, p))
+        row.update(reference=ref, reference_kind=kind,
+                   fraction_of_exact=None if ref is None else report["objective"] / ref)
+        print(json.dumps({key: row[key] for key in ("n", "run", "wall_seconds", "peak_rss_gb", "fraction_of_exact")}),
+              flush=True)
+        append([row])
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("grid")
+    g.add_argument("--data", default="mixture", choices=["mixture", "embedding"])
+    g.add_argument("--ns", type=int, nargs="+", default=[30_000, 100_000, 300_000, 1_000_000])
+    g.add_argument("--k", type=int, default=1000)
+    g.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
+    g.add_argument("--repeat", type=int, default=2)
+    g.add_argument("--timeout", type=float, default=1800)
+    c = sub.add_parser("cli")
+    c.add_argument("--data", default="mixture", choices=["mixture", "embedding"])
+    c.add_argument("--n", type=int, default=1_000_000)
+    c.add_argument("--k", type=int, default=1000)
+    c.add_argument("--repeat", type=int, default=1)
+    c.add_argument("--timeout", type=float, default=1800)
+    w = sub.add_parser("worker")
+    w.add_argument("spec")
+    args = p.parse_args(argv)
+    if args.cmd == "worker":
+        print(json.dumps(worker(json.loads(args.spec))))
+    elif args.cmd == "grid":
+        grid(args)
+    else:
+        cli_run(args)
+
+
+if __name__ == "__main__":
+    main()
