@@ -182,6 +182,55 @@ def cli_run(args) -> None:
         append([row])
 
 
+APRICOT_COSINE = """
+import sys, time, json, resource
+t0 = time.perf_counter()
+import numpy as np
+from apricot import FacilityLocationSelection
+x = np.load(sys.argv[1])
+sel = FacilityLocationSelection(int(sys.argv[2]), metric="cosine", optimizer="lazy").fit(x)
+np.save(sys.argv[3], np.asarray(sel.ranking))
+print(json.dumps(dict(seconds=time.perf_counter() - t0, peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)))
+"""
+
+
+def cosine(args) -> None:
+    """``kcover select --kernel cosine`` (its defaults, a fresh process) against apricot's cosine facility
+    location (a fresh process, its own dense kernel), alternating, end to end from process start."""
+    import kcover
+
+    path = Path("/tmp/kcover_scale") / f"cosine_{args.n}.npy"
+    if not path.exists():
+        from bench_selection import mixture
+
+        path.parent.mkdir(exist_ok=True)
+        np.save(path, np.abs(mixture(args.n, 128)))  # a 50-centre positive mixture, d = 128
+    x = np.load(path)
+    kc_out, ap_out = Path("/tmp/kcover_scale/cos_kc.npy"), Path("/tmp/kcover_scale/cos_ap.npy")
+    kc_cmd = [str(Path(sys.executable).with_name("kcover")), "select", "--features", str(path), "--k", str(args.k),
+              "--kernel", "cosine", "--out", str(kc_out), "--json"]
+    for rep in range(args.repeat):
+        load = load_average()
+        t0 = time.perf_counter()
+        done = subprocess.run(kc_cmd, capture_output=True, text=True, timeout=args.timeout, check=True)
+        kc_s = time.perf_counter() - t0
+        info = json.loads(done.stdout.strip().splitlines()[-1])
+        t0 = time.perf_counter()
+        ap = subprocess.run([sys.executable, "-c", APRICOT_COSINE, str(path), str(args.k), str(ap_out)],
+                            capture_output=True, text=True, timeout=args.timeout, check=True)
+        ap_s = time.perf_counter() - t0
+        ap_r = json.loads(ap.stdout.strip().splitlines()[-1])
+        f_kc = kcover.objective(x, np.load(kc_out), kernel="cosine")
+        f_ap = kcover.objective(x, np.load(ap_out), kernel="cosine")
+        row = dict(kind="cosine", n=args.n, k=args.k, run=rep + 1, load_before=load, kcover_cli_seconds=round(kc_s, 2),
+                   apricot_seconds=round(ap_s, 2), apricot_fit_seconds=round(ap_r["seconds"], 2),
+                   apricot_peak_rss_gb=ap_r["peak_rss_gb"], ratio=round(ap_s / kc_s, 2), kcover_objective=f_kc,
+                   apricot_objective=f_ap, kcover_rounds=info["info"].get("rounds"), kcover_path=info["info"].get("method"),
+                   date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+        print(json.dumps(row), flush=True)
+        append([row])
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -198,6 +247,11 @@ def main(argv=None) -> None:
     c.add_argument("--k", type=int, default=1000)
     c.add_argument("--repeat", type=int, default=1)
     c.add_argument("--timeout", type=float, default=1800)
+    co = sub.add_parser("cosine")
+    co.add_argument("--n", type=int, default=30_000)
+    co.add_argument("--k", type=int, default=500)
+    co.add_argument("--repeat", type=int, default=2)
+    co.add_argument("--timeout", type=float, default=900)
     w = sub.add_parser("worker")
     w.add_argument("spec")
     args = p.parse_args(argv)
@@ -205,6 +259,8 @@ def main(argv=None) -> None:
         print(json.dumps(worker(json.loads(args.spec))))
     elif args.cmd == "grid":
         grid(args)
+    elif args.cmd == "cosine":
+        cosine(args)
     else:
         cli_run(args)
 

@@ -281,7 +281,7 @@ def add_scale_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--exact", action="store_true", help="--method auto: always exact lazy greedy")
     g.add_argument("--targets-sketch", default=None, metavar="K",
                    help="cover K weighted k-means centres of the targets instead of every target "
-                        "(auto: max(2048, 4k) above the exact budget)")
+                        "(auto: max(1024, k) above the exact budget)")
     g.add_argument("--partitions", default=None, metavar="P",
                    help="partitioned greedy (GreeDi): greedy in P parts of the pool, then over their picks; "
                         "in a distributed run the parts are spread over the processes")

@@ -79,7 +79,7 @@ def knn_graph(features: Any, m: int, *, index: str = "auto", seed: int = 0,
     if index == "auto":
         index = "jax" if faiss is None else ("flat" if x.shape[0] <= FLAT_LIMIT else "ivf")
     if index == "jax":
-        return knn_similarity(x, m, **opts), "jax"
+        return knn_similarity(x, m, **{o: opts[o] for o in ("kernel", "bandwidth", "targets")}), "jax"
     if faiss is None:
         raise ValueError(f"index: {index!r} needs faiss (pip install faiss-cpu); use 'jax' or 'auto'")
     t = x if opts["targets"] is None else checks.features(opts["targets"], "targets")

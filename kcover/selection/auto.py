@@ -38,7 +38,7 @@ EXACT_SECONDS = 60.0  # the time budget of exact lazy greedy's first pass
 # multiply-adds per second of the blocked similarity pass, measured (benchmarks/README.md): 2 CPU cores
 # (2e10), one H200 at precision "highest" (2e13)
 RATE = {"cpu": 2e10, "gpu": 2e13, "tpu": 2e13}
-SKETCH_MIN, SKETCH_PER_PICK = 2048, 4  # K = max(SKETCH_MIN, SKETCH_PER_PICK k), at most T / 4
+SKETCH_MIN, SKETCH_PER_PICK = 1024, 1  # K = max(SKETCH_MIN, SKETCH_PER_PICK k), at most T / 4
 
 
 class Plan(NamedTuple):
@@ -56,7 +56,7 @@ def exact_budget(backend: str | None = None) -> float:
 
 
 def sketch_size(t: int, k: int) -> int:
-    """The auto sketch size for T targets and k picks: max(2048, 4 k), at most T / 4."""
+    """The auto sketch size for T targets and k picks: max(1024, k), at most T / 4."""
     return int(max(1, min(t // 4, max(SKETCH_MIN, SKETCH_PER_PICK * k))))
 
 

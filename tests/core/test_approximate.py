@@ -78,9 +78,12 @@ def test_partitioned_greedy_is_greedi(split):
     assert kcover.objective(X, sel.indices, bandwidth=2.0) >= 0.97 * ref.objective[-1]
 
 
-def test_one_partition_is_exact_greedy():
+def test_one_partition_is_exact_greedy_and_a_sampled_sketch_runs():
     sel = kcover.facility_location_partitioned(X, 10, partitions=1, bandwidth=2.0)
     np.testing.assert_array_equal(sel.indices, kcover.facility_location(X, 10, bandwidth=2.0).indices)
+    sampled = auto.facility_location_scaled(X, 10, targets_sketch=50, sketch_method="sample", bandwidth=2.0)
+    assert sampled.info["approximation"]["sketch_method"] == "sample"
+    assert sampled.info["exact_objective"] == pytest.approx(kcover.objective(X, sampled.indices, bandwidth=2.0))
 
 
 def test_auto_keeps_exact_lazy_greedy_bit_for_bit_below_the_budget():
@@ -96,7 +99,7 @@ def test_auto_sketches_above_the_budget_and_exact_overrides(monkeypatch):
     monkeypatch.setattr(auto, "EXACT_SECONDS", 1e-9)
     sel = kcover.select(X, 15, method="auto")
     assert sel.info["method"] == "lazy+sketch"
-    assert sel.info["approximation"]["targets_sketch"] == auto.sketch_size(X.shape[0], 15) == 150
+    assert sel.info["approximation"]["targets_sketch"] == auto.sketch_size(X.shape[0], 15) == 100
     assert "> budget" in sel.info["reason"]
     forced = kcover.select(X, 15, method="auto", exact=True)
     np.testing.assert_array_equal(forced.indices, kcover.facility_location(X, 15).indices)
@@ -108,10 +111,10 @@ def test_the_auto_rule():
     assert auto.auto_plan(30_000, 30_000, 128, 500, backend="cpu").targets_sketch is None
     assert 30_000 * 30_000 * 128 <= budget < 100_000 * 100_000 * 128
     big = auto.auto_plan(1_000_000, 1_000_000, 128, 1000, backend="cpu")
-    assert big.targets_sketch == 4000 and big.partitions == 1
+    assert big.targets_sketch == 1024 and big.partitions == 1
     assert auto.auto_plan(1_000_000, 1_000_000, 128, 1000, processes=4, backend="cpu").partitions == 4
     assert auto.auto_plan(1_000_000, 1_000_000, 128, 1000, exact=True, backend="cpu").targets_sketch is None
-    assert auto.auto_plan(10_000_000, 10_000_000, 128, 1000, backend="gpu").targets_sketch == 4000
+    assert auto.auto_plan(10_000_000, 10_000_000, 128, 1000, backend="gpu").targets_sketch == 1024
     assert auto.auto_plan(1_000_000, 1_000_000, 128, 1000, backend="gpu").targets_sketch is None
 
 
