@@ -16,7 +16,7 @@ gpu_reference.py), else marked as missing. Runs append to results/scale.json.
 Tools: ``exact`` (lazy greedy), ``auto`` (select(method="auto"), the default: exact below the
 budget, target sketch above), ``sketch-sample`` (a uniformly sampled sketch of the same size),
 ``knn`` (faiss kNN graph, m = 32), ``partitions`` (GreeDi, P = 4, over the auto sketch's targets
-above the budget), ``apricot-knn`` (apricot's FacilityLocationSelection on a precomputed sparse
+above the budget), ``greedi`` (GreeDi, P = 4, no sketch: each part covers its own rows), ``apricot-knn`` (apricot's FacilityLocationSelection on a precomputed sparse
 m = 32 nearest-neighbour rbf kernel, built with faiss; its build time counted).
 """
 
@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 RESULTS = HERE / "results"
 OUT_JSON = RESULTS / "scale.json"
-TOOLS = ("exact", "auto", "sketch-sample", "knn", "partitions", "apricot-knn")
+TOOLS = ("exact", "auto", "sketch-sample", "knn", "partitions", "greedi", "apricot-knn")
 NEIGHBORS, PARTITIONS = 32, 4
 
 
@@ -91,6 +91,9 @@ def worker(spec: dict) -> dict:
             size = size or sketch_size(n, k)
         sel = facility_location_scaled(x, k, targets_sketch=size, partitions=PARTITIONS if tool == "partitions" else 1,
                                        sketch_method="sample" if tool == "sketch-sample" else "kmeans", bandwidth=bw)
+        picks, info = sel.indices, dict(sel.info)
+    elif tool == "greedi":  # partitions alone: every part covers its own rows, stage 2 the whole pool
+        sel = facility_location_scaled(x, k, partitions=PARTITIONS, bandwidth=bw)
         picks, info = sel.indices, dict(sel.info)
     elif tool == "knn":
         sel = kcover.select(x, k, method="knn", neighbors=NEIGHBORS, bandwidth=bw)
