@@ -239,6 +239,10 @@ def cosine(args) -> None:
 def report(args) -> None:
     """results/scale_paths.md (every row of results/scale.json) and results/scale_paths.png (log-log time vs N)."""
     rows = json.loads(OUT_JSON.read_text())
+    rand = {(r["data"], r["n"]): r["random_objective"] for r in rows if r.get("random_objective")}
+    for r in rows:  # rows from before the baseline was recorded: the same (data, N) baseline
+        if r.get("kind") not in ("cli", "cosine"):
+            r.setdefault("random_objective", rand.get((r["data"], r["n"])))
     lines = ["# Scaling: kcover's exact and approximate paths (benchmarks/bench_scale.py)", "",
              "2 shared CPU cores (other engineers' jobs ran at the same time: `load` is the 1-minute load "
              "average before each run), k = 1,000, rbf with the median-heuristic bandwidth. `F/exact`: the "
