@@ -2,7 +2,7 @@
 
 The rule (``method="auto"``, the command line's default): lazy greedy's first pass costs
 N T d multiply-adds (N candidates, T targets, d features). While that fits
-``EXACT_SECONDS`` at the device's measured rate (:data:`RATE`), i.e. N T d <= :func:`exact_budget`,
+``EXACT_SECONDS`` at the device's stated rate (:data:`RATE`), i.e. N T d <= :func:`exact_budget`,
 exact lazy greedy runs, exactly as ``method="lazy"`` (same picks, bit for bit). Above it the
 targets are replaced by a weighted k-means sketch of K = :func:`sketch_size` centres
 (:mod:`kcover.selection.sketch`), and lazy greedy runs on all N candidates against them; in a
@@ -35,8 +35,8 @@ from kcover.selection.result import Selection
 from kcover.selection.sketch import sketch_bound, target_sketch
 
 EXACT_SECONDS = 60.0  # the time budget of exact lazy greedy's first pass
-# multiply-adds per second of the blocked similarity pass, measured (benchmarks/README.md): 2 CPU cores
-# (2e10), one H200 at precision "highest" (2e13)
+# multiply-adds per second of the blocked similarity pass, stated round figures (docs/scale.md): 2 CPU
+# cores (2e10), a GPU (2e13; an H200 ran exact lazy greedy at N = 1e6, d = 128 in 131 s)
 RATE = {"cpu": 2e10, "gpu": 2e13, "tpu": 2e13}
 SKETCH_MIN, SKETCH_PER_PICK = 1024, 1  # K = max(SKETCH_MIN, SKETCH_PER_PICK k), at most T / 4
 
@@ -76,7 +76,8 @@ def auto_plan(n: int, t: int, d: int, k: int, *, exact: bool = False, processes:
 
 def with_exact_objective(x: np.ndarray, sel: Selection, opts: dict[str, Any], extra: dict[str, Any]) -> Selection:
     """``sel`` with ``info`` completed: the exact objective of its picks over the real targets."""
-    cov = {o: opts[o] for o in ("kernel", "bandwidth", "targets", "target_weights") if opts.get(o) is not None}
+    cov = {o: opts[o] for o in ("kernel", "bandwidth", "targets", "target_weights", "initial")
+           if opts.get(o) is not None}
     exact = objective(x, sel.indices, **cov)
     return sel._replace(info={**sel.info, **extra, "exact_objective": exact,
                               "approximate_objective": float(sel.objective[-1])})
@@ -105,8 +106,6 @@ def facility_location_scaled(features: Any, k: int, *, targets_sketch: int | Non
     t0 = time.perf_counter()
     run_opts = dict(opts)
     if targets_sketch is not None:
-        if opts.get("initial") is not None:
-            raise ValueError("initial: not supported with a target sketch")
         t = x if opts.get("targets") is None else checks.features(opts["targets"], "targets")
         kern = make_kernel(opts.get("kernel", "rbf"), opts.get("bandwidth"), x)
         sk = target_sketch(t, checks.budget(targets_sketch, t.shape[0], "targets_sketch"),

@@ -59,6 +59,10 @@ def test_the_sketch_path_reaches_99_percent_of_exact_greedy():
     sel = kcover.select(X, 20, method="lazy", targets_sketch=150)
     assert sel.info["exact_objective"] >= 0.99 * ref.objective[-1]
     np.testing.assert_allclose(sel.info["exact_objective"], kcover.objective(X, sel.indices), rtol=1e-6)
+    start = kcover.select(X, 20, method="lazy", targets_sketch=150, initial=[5, 9])  # the initial subset counts
+    assert not {5, 9} & set(start.indices.tolist())
+    np.testing.assert_allclose(start.info["exact_objective"], kcover.objective(X, start.indices, initial=[5, 9]),
+                               rtol=1e-6)
 
 
 def greedi_by_hand(x, k, parts, bandwidth):
