@@ -73,4 +73,7 @@ def path_line(info: Any) -> str:
                                         + ")")
     if approx:
         text += f"; F over the surrogate {info['approximate_objective']:.6g}"
+        built = [f"{name} {info[key]:.2f} s" for name, key in (("index", "index_seconds"), ("sketch", "sketch_seconds"),
+                                                                ("selection", "select_seconds")) if key in info]
+        text += "; " + ", ".join(built)
     return text + (f"; {info['reason']}" if info.get("reason") else "")

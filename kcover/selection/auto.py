@@ -121,8 +121,9 @@ def facility_location_scaled(features: Any, k: int, *, targets_sketch: int | Non
     else:
         sel = facility_location(x, k, **run_opts)
     path = method + ("+sketch" if targets_sketch is not None else "") + ("+partitions" if parts > 1 else "")
-    extra = dict(method=path, approximation=approx, reason=reason, sketch_seconds=round(t1 - t0, 3),
-                 select_seconds=round(time.perf_counter() - t1, 3))
+    extra = dict(method=path, approximation=approx, reason=reason, select_seconds=round(time.perf_counter() - t1, 3))
+    if targets_sketch is not None:
+        extra["sketch_seconds"] = round(t1 - t0, 3)
     return with_exact_objective(x, sel, opts, extra)
 
 
