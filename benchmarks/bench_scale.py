@@ -308,6 +308,8 @@ def report(args) -> None:
         if r.get("kind") == "cosine" or (r.get("kind") != "cli" and r.get("status") != "ok"):
             continue
         name = "kcover select (CLI defaults)" if r.get("kind") == "cli" else r["tool"]
+        if r.get("tool") == "knn":
+            name = path_name(r.get("info") or {})
         series.setdefault(f"{name}, {r['data']}", []).append((r["n"], r.get("wall_seconds") or r["seconds"]))
     for label, pts in sorted(series.items()):
         pts = sorted(pts)
