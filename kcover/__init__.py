@@ -22,6 +22,9 @@ from kcover.kernels import make_kernel as make_kernel
 from kcover.kernels import median_bandwidth as median_bandwidth
 from kcover.selection.knn import facility_location_knn as facility_location_knn
 from kcover.selection.knn import knn_similarity as knn_similarity
+from kcover.selection.ann import knn_graph as knn_graph
+from kcover.selection.partition import facility_location_partitioned as facility_location_partitioned
+from kcover.selection.sketch import target_sketch as target_sketch
 from kcover.learn.krr import KRRModel as KRRModel
 from kcover.learn.krr import krr_fit as krr_fit
 from kcover.learn.krr import krr_predict as krr_predict
@@ -60,6 +63,7 @@ __all__ = [
     "facility_location",
     "facility_location_dense",
     "facility_location_knn",
+    "facility_location_partitioned",
     "facility_location_sharded",
     "feature_alignment",
     "fit_probe",
@@ -67,6 +71,7 @@ __all__ = [
     "gram_eigenvalues",
     "hash_text",
     "k_center",
+    "knn_graph",
     "knn_similarity",
     "krr_fit",
     "krr_predict",
@@ -84,6 +89,7 @@ __all__ = [
     "select_dataset",
     "tail_energy",
     "target_alignment",
+    "target_sketch",
     "target_mesh",
 ]
 

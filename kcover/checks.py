@@ -64,7 +64,7 @@ def budget_list(values: Any, available: int, name: str = "budgets") -> np.ndarra
     """Return one budget or a list of them as a 1-d int array (order kept), each in ``[1, available]``."""
     vals = [values] if isinstance(values, (int, np.integer)) else values
     try:
-        arr = np.asarray(vals)
+        arr = np.asarray(list(vals) if not isinstance(vals, np.ndarray) else vals)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: must be integers, got {values!r}") from None
     if arr.ndim != 1 or arr.size == 0:

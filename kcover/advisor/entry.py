@@ -127,18 +127,7 @@ class Advice:
 def _budgets(budgets: Any, num_classes: int, available: int) -> tuple[int, ...]:
     if budgets is None:
         return default_budgets(num_classes, available)
-    vals = [budgets] if isinstance(budgets, (int, np.integer)) else list(budgets)
-    if not vals:
-        raise ValueError("budgets: is empty")
-    out = []
-    for b in vals:
-        if isinstance(b, bool) or not isinstance(b, (int, np.integer)):
-            raise ValueError(f"budgets: must be integers, got {b!r}")
-        if not 1 <= b <= available:
-            raise ValueError(f"budgets: {int(b)} is out of range; the training pool has {available} points "
-                             f"(budgets must lie in [1, {available}])")
-        out.append(int(b))
-    return tuple(sorted(set(out)))
+    return tuple(sorted({int(b) for b in checks.budget_list(budgets, available, "budgets")}))
 
 
 def advise(

@@ -25,6 +25,7 @@ from typing import Any
 
 import jax
 
+from kcover.selection.auto import auto_plan
 from kcover.selection.facility_rules import METHODS as FL_METHODS
 from kcover.selection.result import Selection
 from kcover.selection.entry import select as select_one
@@ -164,7 +165,17 @@ def select_rows(joined: bool, local_targets: bool, x: Any, k: int, **options: An
     holds only this process's rows (facility location in a distributed run only).
     """
     method = options.get("method", "lazy")
-    if joined and method in FL_METHODS:
+    scaled = any(options.get(o) is not None for o in ("targets_sketch", "partitions"))
+    if joined and method == "auto" and not scaled:  # exact under the budget: the sharded run, as lazy
+        t = options.get("targets")
+        t = x.shape[0] if t is None else t.shape[0] * (jax.process_count() if local_targets else 1)
+        plan = auto_plan(x.shape[0], t, x.shape[1], k, exact=bool(options.get("exact")),
+                         processes=jax.process_count())
+        if plan.targets_sketch is None and plan.partitions == 1:
+            rest = {o: v for o, v in options.items() if o not in ("method", "exact")}
+            sel = select_rows(joined, local_targets, x, k, method="lazy", **rest)
+            return sel._replace(info={**sel.info, "method": "lazy", "approximation": None, "reason": plan.reason})
+    if joined and method in FL_METHODS and not scaled:
         with _stdout_to_stderr():
             return facility_location_sharded(x, k, mesh=target_mesh(jax.devices()), local_targets=local_targets,
                                              **options)

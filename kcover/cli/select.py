@@ -4,14 +4,19 @@
 :mod:`kcover.cli.select_data` and docs/data.md.)
 
     kcover select --features E.npy|E.npz [--key NAME] --k 100
-                  [--method lazy|naive|stochastic|kcenter|random] [--kernel rbf|cosine|linear]
+                  [--method auto|lazy|naive|stochastic|knn|kcenter|random] [--kernel rbf|cosine|linear]
                   [--bandwidth B] [--targets T.npy] [--target-weights W.npy] [--initial I.npy]
                   [--epsilon E] [--block B|auto] [--cache|--no-cache] [--precision highest|default]
                   [--seed S] --out picks.npy [--json]
+                  [--exact] [--targets-sketch K] [--partitions P] [--split random|kmeans] [--neighbors M]
 
 The defaults are the fast path: ``--block auto`` and, unless ``--cache`` or ``--no-cache`` is
 given, the float16 bound cache when it fits (see :mod:`kcover.selection.facility_options`); what they chose is in
-the summary and the JSON (``block``, ``cache``). ``.npy`` features are memory-mapped, not read
+the summary and the JSON (``block``, ``cache``). ``--method auto`` (the default) runs exact lazy
+greedy while its first pass fits a time budget and a weighted target sketch above it
+(:mod:`kcover.selection.auto`); the summary and the JSON (``info.method``,
+``info.approximation``, ``info.reason``) say which path ran and why, and ``objective`` is
+always F over every real target. ``.npy`` features are memory-mapped, not read
 twice.
 
 Writes ``picks.npy`` (k int64 indices into the rows of --features, in selection order) and
@@ -33,6 +38,7 @@ import numpy as np
 
 from kcover import checks
 from kcover.cli import distributed
+from kcover.cli.large_pools import add_scale_args, path_line, scale_options
 from kcover.selection.similarity import PRECISIONS
 from kcover.selection.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 from kcover.kernels import KERNELS, make_kernel
@@ -91,8 +97,8 @@ def output_paths(out: str, name: str = "--out") -> tuple[str, str]:
 
 def selection_options(args: argparse.Namespace, method: str, n: int, t: int | None, joined: bool) -> dict[str, Any]:
     """The selector keywords that the flags ask for; a flag that does not apply to ``method`` is an error."""
-    fl = method in ("lazy", "naive", "stochastic")
-    opts: dict[str, Any] = {}
+    fl = method in ("auto", "lazy", "naive", "stochastic")
+    opts: dict[str, Any] = scale_options(args, method, n)
     if args.epsilon is not None:
         if method != "stochastic":
             raise ValueError(f"--epsilon: applies to --method stochastic only, not {method}")
@@ -102,7 +108,7 @@ def selection_options(args: argparse.Namespace, method: str, n: int, t: int | No
     for flag, value, default in (("--block", args.block, "auto"), ("--cache", args.cache, "auto"),
                                  ("--precision", args.precision, "highest")):
         if value != default and not fl:
-            raise ValueError(f"{flag}: applies to facility location (lazy, naive, stochastic) only, not {method}")
+            raise ValueError(f"{flag}: applies to facility location (auto, lazy, naive, stochastic) only, not {method}")
     if fl:
         opts["block"] = "auto" if args.block == "auto" else parse_int(args.block, "--block")
         if opts["block"] != "auto" and opts["block"] <= 0:
@@ -167,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {
         "n": int(x.shape[0]), "d": int(x.shape[1]), "k": k, "method": method, "kernel": kernel_name,
         "bandwidth": float(kern.bandwidth) if kernel_name == "rbf" else None,
-        "objective": float(sel.objective[-1]), "random_objective": baseline,
+        "objective": float(sel.info.get("exact_objective", sel.objective[-1])), "random_objective": baseline,
         "picks": picks_path, "weights": weights_path, "seconds": round(took, 3),
         "block": sel.info.get("block"), "cache": sel.info.get("cache"),
         "auto": [o for o in ("block", "cache") if o in sel.info and getattr(args, o) == "auto"],
@@ -186,10 +192,13 @@ def run(args: argparse.Namespace) -> int:
     if method == "kcenter":
         print(f"covering radius {sel.objective[-1]:.4g} (after the first pick: {sel.objective[0]:.4g})")
     else:
-        line = f"facility-location objective F(S) = {sel.objective[-1]:.6g}"
+        value = float(report["objective"])
+        line = f"facility-location objective F(S) = {value:.6g}"
         if baseline is not None and baseline > 0:
-            line += f" (random {k}: {baseline:.6g}, ratio {sel.objective[-1] / baseline:.3f})"
+            line += f" (random {k}: {baseline:.6g}, ratio {value / baseline:.3f})"
         print(line)
+        if "method" in sel.info:
+            print(path_line(sel.info))
     if "block" in sel.info:
         chosen = [f"block {sel.info['block']}" + (" (auto)" if args.block == "auto" else ""),
                   f"cache {'on' if sel.info['cache'] else 'off'}" + (" (auto)" if args.cache == "auto" else "")]
@@ -215,8 +224,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--key", default=None, metavar="NAME", help="the array of a .npz --features file to use")
     p.add_argument("--k", required=True, metavar="K",
                    help="number of points to pick, 1 <= K <= N, or a fraction of N: 10%% or 0.1")
-    p.add_argument("--method", default="lazy", metavar="M",
-                   help=f"selector: {', '.join(METHODS)} (default lazy)")
+    p.add_argument("--method", default="auto", metavar="M",
+                   help=f"selector: {', '.join(METHODS)} (default auto: exact lazy greedy while its first pass fits "
+                        "the time budget, a weighted target sketch above; see --exact)")
     p.add_argument("--kernel", default=None, metavar="KERNEL",
                    help=f"similarity: {', '.join(KERNELS)} (default rbf with the median-heuristic bandwidth; "
                         f"for kcenter {KCENTER_KERNEL}, i.e. Euclidean distance)")
@@ -243,6 +253,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --features: PICKS.npy, the indices (weights go to PICKS.weights.npy); with --data: "
                         "the selected rows, as .jsonl, .csv, .tsv, .parquet or a datasets folder (no extension)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    add_scale_args(p)
     distributed.add_distributed_args(p)
     add_data_arguments(p)
     p.set_defaults(func=run)

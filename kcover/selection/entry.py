@@ -12,10 +12,13 @@ from kcover.selection.facility_location import evaluate_sequence, facility_locat
 from kcover.selection.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 from kcover.selection.kcenter import k_center
 from kcover.selection.facility_options import CoverageKeywords
+from kcover.selection.auto import facility_location_auto, facility_location_scaled
+from kcover.selection.ann import knn_select
 from kcover.kernels import Kernel
 from kcover.selection.result import Selection
 
-METHODS = FL_METHODS + ("kcenter", "random")
+METHODS = FL_METHODS + ("auto", "knn", "kcenter", "random")
+SCALE_OPTIONS = ("targets_sketch", "partitions", "split")  # facility location's approximate paths
 
 
 def random_subset(features: Any, k: int, *, seed: int = 0, **coverage: Unpack[CoverageKeywords]) -> Selection:
@@ -53,15 +56,28 @@ def select(features: Any, k: int, *, method: str = "lazy", kernel: str | Kernel 
            **options: Any) -> Selection:
     """Select ``k`` of the rows of ``features`` (N, d).
 
-    ``method``: "lazy" (default), "naive", "stochastic" (facility location: ``options`` are its
-    keywords, see :func:`~kcover.selection.facility_location.facility_location`), "kcenter" (Gonzalez, in
-    the kernel's metric; ``bandwidth``, ``initial``, ``seed``) or "random" (scored on facility
-    location; ``bandwidth``, ``targets``, ``target_weights``, ``initial``, ``seed``).
+    ``method``: "lazy" (default, exact), "naive", "stochastic" (facility location: ``options`` are its
+    keywords, see :func:`~kcover.selection.facility_location.facility_location`, plus
+    ``targets_sketch`` K and ``partitions`` P / ``split`` for the approximate paths of
+    :mod:`kcover.selection.auto`), "auto" (exact lazy greedy while its first pass fits the
+    time budget, a target sketch above; ``exact=True`` forces exact; see
+    :func:`~kcover.selection.auto.auto_plan`), "knn" (greedy on a faiss kNN graph;
+    ``neighbors`` m, default 32, ``index``), "kcenter" (Gonzalez, in the kernel's metric;
+    ``bandwidth``, ``initial``, ``seed``) or "random" (scored on facility location;
+    ``bandwidth``, ``targets``, ``target_weights``, ``initial``, ``seed``).
     ``kernel``: default "rbf" for facility location and random, "linear" (Euclidean distance)
-    for k-center.
+    for k-center. ``info["method"]`` and ``info["approximation"]`` say which path ran (auto,
+    knn, or with a sketch or partitions).
     """
     checks.choice(method, METHODS, "method")
+    if method == "auto":
+        return facility_location_auto(features, k, kernel=kernel or "rbf", **options)
+    if method == "knn":
+        return knn_select(features, k, kernel=kernel or "rbf", **options)
     if method in FL_METHODS:
+        if any(options.get(o) is not None for o in SCALE_OPTIONS):
+            return facility_location_scaled(features, k, method=method, kernel=kernel or "rbf", **options)
+        options = {key: v for key, v in options.items() if key not in SCALE_OPTIONS}
         return facility_location(features, k, method=method, kernel=kernel or "rbf", **options)
     options = {key: v for key, v in options.items() if v is not None}  # None: not given
     allowed = {"kcenter": ("bandwidth", "initial", "seed"),
