@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 PAGES = [README, ROOT / "benchmarks" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-COMMANDS = ('pip install -e ".[test,data,experiments]" && kcover demo', "python -m pytest -q")
+COMMANDS = ('pip install -e ".[test,data,scale,experiments]" && kcover demo', "python -m pytest -q")
 
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")

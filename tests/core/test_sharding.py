@@ -66,6 +66,7 @@ SCRIPT = textwrap.dedent(
 def test_sharded_picks_equal_single_device_picks_on_8_devices():
     env = dict(os.environ)
     env.pop("XLA_FLAGS", None)
+    env["JAX_PLATFORMS"] = "cpu"  # eight fake host devices, also on a machine whose default backend is a GPU
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-4000:]
     assert "SHARDING OK" in out.stdout
