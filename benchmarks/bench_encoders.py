@@ -92,8 +92,28 @@ def random_documents(n: int, seed: int = 0) -> list[str]:
     return [" ".join(rng.choice(words, size=int(rng.integers(5, 40)))) for _ in range(n)]
 
 
-TINY_WORDS = ("the", "cat", "sat", "on", "mat", "data", "selection", "coverage", "budget", "geometry",
-              "learner", "kernel", "news", "market", "rates", "team", "won", "game", "film", "music")
+TINY_WORDS = (
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "mat",
+    "data",
+    "selection",
+    "coverage",
+    "budget",
+    "geometry",
+    "learner",
+    "kernel",
+    "news",
+    "market",
+    "rates",
+    "team",
+    "won",
+    "game",
+    "film",
+    "music",
+)
 
 
 def torch_lite0(weights: str | Path | None) -> Any:
@@ -140,8 +160,14 @@ def tiny_minilm_dir(directory: Path, seed: int = 0) -> Path:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *TINY_WORDS, *"abcdefghijklmnopqrstuvwxyz.,!?'"]
     (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
     BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True).save_pretrained(directory)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     torch.manual_seed(seed)
     BertModel(config).eval().save_pretrained(directory, safe_serialization=True)
     modules = [
@@ -151,9 +177,17 @@ def tiny_minilm_dir(directory: Path, seed: int = 0) -> Path:
     ]
     (directory / "modules.json").write_text(json.dumps(modules))
     (directory / "1_Pooling").mkdir(exist_ok=True)
-    (directory / "1_Pooling" / "config.json").write_text(json.dumps({
-        "word_embedding_dimension": 32, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}))
+    (directory / "1_Pooling" / "config.json").write_text(
+        json.dumps(
+            {
+                "word_embedding_dimension": 32,
+                "pooling_mode_cls_token": False,
+                "pooling_mode_mean_tokens": True,
+                "pooling_mode_max_tokens": False,
+                "pooling_mode_mean_sqrt_len_tokens": False,
+            }
+        )
+    )
     (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 64, "do_lower_case": False}))
     return directory
 
@@ -166,8 +200,9 @@ def rel_err(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.linalg.norm(a - b, axis=-1) / np.maximum(np.linalg.norm(b, axis=-1), 1e-30)))
 
 
-def take_turns(rows: dict[str, Callable[[], Any]], repeats: int,
-               setup: dict[str, Callable[[], Any]] | None = None) -> dict[str, list[float]]:
+def take_turns(
+    rows: dict[str, Callable[[], Any]], repeats: int, setup: dict[str, Callable[[], Any]] | None = None
+) -> dict[str, list[float]]:
     """Seconds of each row's pass, the rows taking turns ``repeats`` times; ``setup[row]``, if
     any, runs untimed before each of that row's passes (PyTorch's thread count and a warm call)."""
     setup = setup or {}
@@ -197,8 +232,16 @@ def summarize(times: dict[str, list[float]], n: dict[str, int], meta: dict[str, 
     rows = []
     for name, ts in times.items():
         med = float(np.median(ts))
-        rows.append(dict(meta[name], row=name, items=n[name], passes_s=[round(t, 4) for t in ts],
-                         median_per_s=n[name] / med, best_per_s=n[name] / min(ts)))
+        rows.append(
+            dict(
+                meta[name],
+                row=name,
+                items=n[name],
+                passes_s=[round(t, 4) for t in ts],
+                median_per_s=n[name] / med,
+                best_per_s=n[name] / min(ts),
+            )
+        )
     return rows
 
 
@@ -211,8 +254,17 @@ def ratios(rows: list[dict], ours: str, references: list[str]) -> dict[str, floa
 # ---------------------------------------------------------------- the two benchmarks
 
 
-def bench_images(images: np.ndarray, batch: int, repeats: int, weights: Path | None, *, split: bool,
-                 reference: bool, threads: tuple[int, ...], dtypes: tuple[str, ...] = ("float32",)) -> dict:
+def bench_images(
+    images: np.ndarray,
+    batch: int,
+    repeats: int,
+    weights: Path | None,
+    *,
+    split: bool,
+    reference: bool,
+    threads: tuple[int, ...],
+    dtypes: tuple[str, ...] = ("float32",),
+) -> dict:
     """EfficientNet-Lite0: kcover (folded; optionally the Flax reference and the device split) vs PyTorch."""
     import jax
     import torch
@@ -239,8 +291,11 @@ def bench_images(images: np.ndarray, batch: int, repeats: int, weights: Path | N
         first, warm = first_and_warm(lambda e=e: e.encode(images[:batch]))
         compile_s[name] = max(first - warm, 0.0)
         rows[name], counts[name] = (lambda e=e: e.encode(images)), n
-        meta[name] = dict(impl="kcover (JAX)", config=f"{dtype}, folded BN, shifted depthwise, micro-batch",
-                          threads=f"all ({jax.default_backend()})")
+        meta[name] = dict(
+            impl="kcover (JAX)",
+            config=f"{dtype}, folded BN, shifted depthwise, micro-batch",
+            threads=f"all ({jax.default_backend()})",
+        )
         feats[name] = e.encode(images)
         if dtype == "float32":
             enc = e
@@ -269,8 +324,9 @@ def bench_images(images: np.ndarray, batch: int, repeats: int, weights: Path | N
             compile_s["kcover-split"] = max(first - warm, 0.0)
             rows["kcover-split"] = split_pass
             counts["kcover-split"] = n
-            meta["kcover-split"] = dict(impl="kcover (JAX)", threads="all (cpu)",
-                                        config=f"folded, batch split over {len(devices)} CPU devices")
+            meta["kcover-split"] = dict(
+                impl="kcover (JAX)", threads="all (cpu)", config=f"folded, batch split over {len(devices)} CPU devices"
+            )
 
     if reference:
         variables = jax.tree_util.tree_map(jax.numpy.asarray, load_variables(weights_file(weights)))
@@ -285,8 +341,11 @@ def bench_images(images: np.ndarray, batch: int, repeats: int, weights: Path | N
         compile_s["kcover-reference"] = max(first - warm, 0.0)
         rows["kcover-reference"] = ref_pass
         counts["kcover-reference"] = min(n, batch * len(ref_chunks))
-        meta["kcover-reference"] = dict(impl="kcover (JAX)", config="Flax reference: BN unfolded, grouped conv",
-                                        threads=f"all ({jax.default_backend()})")
+        meta["kcover-reference"] = dict(
+            impl="kcover (JAX)",
+            config="Flax reference: BN unfolded, grouped conv",
+            threads=f"all ({jax.default_backend()})",
+        )
 
     model = torch_lite0(weights)
     pre = [torch.from_numpy(np.asarray(PIPELINE.apply(c)).transpose(0, 3, 1, 2).copy()) for c in chunks]
@@ -313,8 +372,14 @@ def bench_images(images: np.ndarray, batch: int, repeats: int, weights: Path | N
     times = take_turns(rows, repeats, setup)
     out = summarize(times, counts, meta)
     others = [f"torch-{t}" for t in threads] + [row_name(d) for d in dtypes if d != "float32"]
-    return dict(rows=out, compile_s=compile_s, n=n, batch=batch, **errors(feats, torch_feats),
-                ratios=ratios(out, "kcover", others + ["kcover-reference", "kcover-split"]))
+    return dict(
+        rows=out,
+        compile_s=compile_s,
+        n=n,
+        batch=batch,
+        **errors(feats, torch_feats),
+        ratios=ratios(out, "kcover", others + ["kcover-reference", "kcover-split"]),
+    )
 
 
 def row_name(dtype: str) -> str:
@@ -324,8 +389,10 @@ def row_name(dtype: str) -> str:
 
 def errors(feats: dict[str, np.ndarray], reference: np.ndarray) -> dict[str, float]:
     """``feature_rel_err`` (float32 row) and ``feature_rel_err_<dtype>`` against PyTorch's features."""
-    return {"feature_rel_err" + ("" if name == "kcover" else "_" + name.split("-", 1)[1]): rel_err(f, reference)
-            for name, f in feats.items()}
+    return {
+        "feature_rel_err" + ("" if name == "kcover" else "_" + name.split("-", 1)[1]): rel_err(f, reference)
+        for name, f in feats.items()
+    }
 
 
 def enc_micro_batch() -> int:
@@ -335,8 +402,15 @@ def enc_micro_batch() -> int:
     return default_micro_batch()
 
 
-def bench_text(docs: list[str], batch: int, repeats: int, weights: Path | None, *, threads: tuple[int, ...],
-               dtypes: tuple[str, ...] = ("float32",)) -> dict:
+def bench_text(
+    docs: list[str],
+    batch: int,
+    repeats: int,
+    weights: Path | None,
+    *,
+    threads: tuple[int, ...],
+    dtypes: tuple[str, ...] = ("float32",),
+) -> dict:
     """MiniLM: kcover's Flax encoder vs sentence-transformers, tokenization included on both sides."""
     import jax
     import torch
@@ -359,8 +433,11 @@ def bench_text(docs: list[str], batch: int, repeats: int, weights: Path | None, 
         compile_s[name] = max(first - warm, 0.0)
         feats[name] = e.encode(docs)  # compiles the other length buckets too
         rows[name] = lambda e=e: e.encode(docs)
-        meta[name] = dict(impl="kcover (JAX)", config=f"{dtype}, Flax BERT, {e.max_length} tokens",
-                          threads=f"all ({jax.default_backend()})")
+        meta[name] = dict(
+            impl="kcover (JAX)",
+            config=f"{dtype}, Flax BERT, {e.max_length} tokens",
+            threads=f"all ({jax.default_backend()})",
+        )
 
     def st_pass() -> np.ndarray:
         return st.encode(docs, batch_size=batch, convert_to_numpy=True)
@@ -381,8 +458,9 @@ def bench_text(docs: list[str], batch: int, repeats: int, weights: Path | None, 
     times = take_turns(rows, repeats, setup)
     out = summarize(times, {k: n for k in rows}, meta)
     others = [f"torch-{t}" for t in threads] + [row_name(d) for d in dtypes if d != "float32"]
-    return dict(rows=out, compile_s=compile_s, n=n, batch=batch, **errors(feats, ref),
-                ratios=ratios(out, "kcover", others))
+    return dict(
+        rows=out, compile_s=compile_s, n=n, batch=batch, **errors(feats, ref), ratios=ratios(out, "kcover", others)
+    )
 
 
 # ---------------------------------------------------------------- report
@@ -398,9 +476,11 @@ def observations(part: dict) -> list[str]:
         verb = "at least" if by["kcover"] >= by[best] else "below"
         out.append(f"kcover is {verb} the fastest PyTorch row ({best}): {by['kcover'] / by[best]:.2f}x.")
     if len(torch_rows) > 1 and by[torch_rows[-1]] < by[torch_rows[0]]:
-        out.append(f"PyTorch with {torch_rows[-1].split('-')[1]} threads was slower than with "
-                   f"{torch_rows[0].split('-')[1]} in this run, likely because the cores were shared with other "
-                   "processes (see the load average) and a thread team waits for its slowest thread at every barrier.")
+        out.append(
+            f"PyTorch with {torch_rows[-1].split('-')[1]} threads was slower than with "
+            f"{torch_rows[0].split('-')[1]} in this run, likely because the cores were shared with other "
+            "processes (see the load average) and a thread team waits for its slowest thread at every barrier."
+        )
     return out
 
 
@@ -437,15 +517,24 @@ def markdown(result: dict) -> str:
         ]
         for r in part["rows"]:
             passes = ", ".join(f"{t:.2f}" for t in r["passes_s"])
-            lines.append(f"| {r['row']} | {r['impl']} | {r['config']} | {r['threads']} | {r['median_per_s']:.1f} | "
-                         f"{r['best_per_s']:.1f} | {passes} |")
+            lines.append(
+                f"| {r['row']} | {r['impl']} | {r['config']} | {r['threads']} | {r['median_per_s']:.1f} | "
+                f"{r['best_per_s']:.1f} | {passes} |"
+            )
         comp = ", ".join(f"{k} {v:.1f} s" for k, v in part["compile_s"].items())
         rat = "; ".join(f"{v:.2f}x {k}" for k, v in part["ratios"].items())
-        lines += ["", f"kcover's throughput over each row's (medians, same run): {rat}.",
-                  f"Compilation (first batch minus a warm batch), not in the rates: {comp}.",
-                  "Features: largest row-wise relative error against PyTorch "
-                  + ", ".join(f"{k[len('feature_rel_err_'):] or 'float32'} {v:.1e}" for k, v in part.items()
-                              if k.startswith("feature_rel_err")) + "."]
+        lines += [
+            "",
+            f"kcover's throughput over each row's (medians, same run): {rat}.",
+            f"Compilation (first batch minus a warm batch), not in the rates: {comp}.",
+            "Features: largest row-wise relative error against PyTorch "
+            + ", ".join(
+                f"{k[len('feature_rel_err_') :] or 'float32'} {v:.1e}"
+                for k, v in part.items()
+                if k.startswith("feature_rel_err")
+            )
+            + ".",
+        ]
         lines += [sentence for sentence in observations(part)] + [""]
     if info.get("note"):
         lines += [info["note"], ""]
@@ -456,9 +545,15 @@ def run(args: argparse.Namespace) -> dict:
     import jax
     import torch
 
-    info: dict[str, Any] = dict(quick=args.quick, repeats=args.repeats, cpu=os.cpu_count(), machine=platform.processor()
-                                or platform.machine(), jax=jax.__version__, torch=torch.__version__,
-                                load_before=load_average())
+    info: dict[str, Any] = dict(
+        quick=args.quick,
+        repeats=args.repeats,
+        cpu=os.cpu_count(),
+        machine=platform.processor() or platform.machine(),
+        jax=jax.__version__,
+        torch=torch.__version__,
+        load_before=load_average(),
+    )
     threads = tuple(args.threads)
     dtypes = ("float32",) + tuple(d for d in dict.fromkeys(args.dtypes) if d != "float32")
     info["backend"] = jax.default_backend()
@@ -476,8 +571,16 @@ def run(args: argparse.Namespace) -> dict:
             info["images_data"], info["text_data"] = "MNIST-5k digits (28 x 28 -> 224)", "BBC News articles"
         if "images" in args.parts:
             print(f"EfficientNet-Lite0 on {len(images)} images ...", flush=True)
-            result["images"] = bench_images(images, args.batch, args.repeats, effnet_w, split=args.split,
-                                            reference=args.reference, threads=threads, dtypes=dtypes)
+            result["images"] = bench_images(
+                images,
+                args.batch,
+                args.repeats,
+                effnet_w,
+                split=args.split,
+                reference=args.reference,
+                threads=threads,
+                dtypes=dtypes,
+            )
         if "text" in args.parts:
             print(f"MiniLM on {len(docs)} documents ...", flush=True)
             result["text"] = bench_text(docs, args.text_batch, args.repeats, minilm_w, threads=threads, dtypes=dtypes)
@@ -495,17 +598,29 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--text-batch", type=int, default=None, help="text batch size (default 32; quick 4)")
     p.add_argument("--repeats", type=int, default=None, help="passes per row (default 3; quick 1)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="PyTorch thread counts")
-    p.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "bfloat16"],
-                   help="kcover compute dtypes, one row each (float32 always; bfloat16 is slower on most CPUs)")
-    p.add_argument("--devices", type=int, default=1,
-                   help="CPU devices to ask JAX for; above 1 adds the row with each batch split over them "
-                        "(measured slower than one device on 2 cores, so off by default)")
+    p.add_argument(
+        "--dtypes",
+        nargs="+",
+        default=["float32"],
+        choices=["float32", "bfloat16"],
+        help="kcover compute dtypes, one row each (float32 always; bfloat16 is slower on most CPUs)",
+    )
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="CPU devices to ask JAX for; above 1 adds the row with each batch split over them "
+        "(measured slower than one device on 2 cores, so off by default)",
+    )
     p.add_argument("--no-reference", dest="reference", action="store_false", help="skip the Flax reference row")
     p.add_argument("--efficientnet", default=None, help="EfficientNet-Lite0 weights (default: the shipped ones)")
     p.add_argument("--minilm", default=None, help="MiniLM directory (default: the shipped one)")
     p.add_argument("--results", default=str(RESULTS), help="folder for the results")
-    p.add_argument("--out", default="encoders",
-                   help="result file prefix: a name (written under --results) or a path such as OUT/encoders")
+    p.add_argument(
+        "--out",
+        default="encoders",
+        help="result file prefix: a name (written under --results) or a path such as OUT/encoders",
+    )
     p.add_argument("--render", action="store_true", help="rewrite the markdown from the saved JSON")
     args = p.parse_args(argv)
     out = Path(args.out)

@@ -50,8 +50,13 @@ def worker(args: argparse.Namespace) -> None:
 
     if args.processes > 1:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        jax.distributed.initialize(f"127.0.0.1:{args.port}", args.processes, args.pid,
-                                   initialization_timeout=120, heartbeat_timeout_seconds=120)
+        jax.distributed.initialize(
+            f"127.0.0.1:{args.port}",
+            args.processes,
+            args.pid,
+            initialization_timeout=120,
+            heartbeat_timeout_seconds=120,
+        )
     import kcover
 
     x, t = data(args.n, args.d)
@@ -67,6 +72,7 @@ def worker(args: argparse.Namespace) -> None:
 
         multihost_utils.sync_global_devices("start")  # both processes start the clock together
     else:
+
         def call():
             return kcover.facility_location(x, args.k, targets=t, method=args.method)
 
@@ -77,12 +83,23 @@ def worker(args: argparse.Namespace) -> None:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({
-        "pid": args.pid, "first_s": times[0], "second_s": times[1], "first_cpu_s": cpu[0], "second_cpu_s": cpu[1],
-        "picks": sel.indices.tolist(),
-        "objective": float(sel.objective[-1]), "info": {k: v for k, v in dict(sel.info).items()},
-        "peak_rss_gb": usage.ru_maxrss / 2**20, "cpu_user_s": usage.ru_utime, "cpu_system_s": usage.ru_stime,
-    }))
+    print(
+        json.dumps(
+            {
+                "pid": args.pid,
+                "first_s": times[0],
+                "second_s": times[1],
+                "first_cpu_s": cpu[0],
+                "second_cpu_s": cpu[1],
+                "picks": sel.indices.tolist(),
+                "objective": float(sel.objective[-1]),
+                "info": {k: v for k, v in dict(sel.info).items()},
+                "peak_rss_gb": usage.ru_maxrss / 2**20,
+                "cpu_user_s": usage.ru_utime,
+                "cpu_system_s": usage.ru_stime,
+            }
+        )
+    )
 
 
 def free_port() -> int:
@@ -96,11 +113,28 @@ def launch(n_proc: int, args: argparse.Namespace) -> dict:
     port = free_port()
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     env.pop("XLA_FLAGS", None)
-    base = [sys.executable, __file__, "--worker", "--processes", str(n_proc), "--port", str(port),
-            "--n", str(args.n), "--d", str(args.d), "--k", str(args.k), "--method", args.method]
+    base = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--processes",
+        str(n_proc),
+        "--port",
+        str(port),
+        "--n",
+        str(args.n),
+        "--d",
+        str(args.d),
+        "--k",
+        str(args.k),
+        "--method",
+        args.method,
+    ]
     t0 = time.perf_counter()
-    procs = [subprocess.Popen(base + ["--pid", str(i)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for i in range(n_proc)]
+    procs = [
+        subprocess.Popen(base + ["--pid", str(i)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(n_proc)
+    ]
     outs = [p.communicate(timeout=3600) for p in procs]
     wall = time.perf_counter() - t0
     for p, (_, err) in zip(procs, outs):
@@ -117,13 +151,19 @@ def compare(args: argparse.Namespace) -> dict:
     p1, p2 = one["processes"][0], two["processes"]
     first2, second2 = max(p["first_s"] for p in p2), max(p["second_s"] for p in p2)
     summary = {
-        "one_first_s": p1["first_s"], "one_second_s": p1["second_s"],
-        "two_first_s": first2, "two_second_s": second2,
-        "speedup_first": p1["first_s"] / first2, "speedup_second": p1["second_s"] / second2,
-        "one_second_cpu_s": p1["second_cpu_s"], "two_second_cpu_s": [p["second_cpu_s"] for p in p2],
+        "one_first_s": p1["first_s"],
+        "one_second_s": p1["second_s"],
+        "two_first_s": first2,
+        "two_second_s": second2,
+        "speedup_first": p1["first_s"] / first2,
+        "speedup_second": p1["second_s"] / second2,
+        "one_second_cpu_s": p1["second_cpu_s"],
+        "two_second_cpu_s": [p["second_cpu_s"] for p in p2],
         "same_picks": all(p["picks"] == p1["picks"] for p in p2),
-        "objective_one": p1["objective"], "objective_two": p2[0]["objective"],
-        "peak_rss_gb_one": p1["peak_rss_gb"], "peak_rss_gb_two": [p["peak_rss_gb"] for p in p2],
+        "objective_one": p1["objective"],
+        "objective_two": p2[0]["objective"],
+        "peak_rss_gb_one": p1["peak_rss_gb"],
+        "peak_rss_gb_two": [p["peak_rss_gb"] for p in p2],
     }
     return {"summary": summary, "one_process": one, "two_processes": two}
 
@@ -154,9 +194,19 @@ def main() -> None:
         print(method, json.dumps(runs[method]["summary"], indent=1))
     load_after = " ".join(f"{v:.1f}" for v in os.getloadavg())
     result = {
-        "info": {"n": args.n, "t": args.n, "d": args.d, "k": args.k, "kernel": "rbf", "epsilon": 0.1,
-                 "cpu_cores": os.cpu_count(), "load_before": load_before, "load_after": load_after,
-                 "devices_per_process": 1, "two_process_mode": "local_targets (each process: half the rows)"},
+        "info": {
+            "n": args.n,
+            "t": args.n,
+            "d": args.d,
+            "k": args.k,
+            "kernel": "rbf",
+            "epsilon": 0.1,
+            "cpu_cores": os.cpu_count(),
+            "load_before": load_before,
+            "load_after": load_after,
+            "devices_per_process": 1,
+            "two_process_mode": "local_targets (each process: half the rows)",
+        },
         "runs": runs,
     }
     if not args.quick:

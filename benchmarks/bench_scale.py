@@ -16,7 +16,8 @@ gpu_reference.py), else marked as missing. Runs append to results/scale.json.
 Tools: ``exact`` (lazy greedy), ``auto`` (select(method="auto"), the default: exact below the
 budget, target sketch above), ``sketch-sample`` (a uniformly sampled sketch of the same size),
 ``knn`` (faiss kNN graph, m = 32), ``partitions`` (GreeDi, P = 4, over the auto sketch's targets
-above the budget), ``greedi`` (GreeDi, P = 4, no sketch: each part covers its own rows), ``apricot-knn`` (apricot's FacilityLocationSelection on a precomputed sparse
+above the budget), ``greedi`` (GreeDi, P = 4, no sketch: each part covers its own rows), ``apricot-knn``
+(apricot's FacilityLocationSelection on a precomputed sparse
 m = 32 nearest-neighbour rbf kernel, built with faiss; its build time counted), ``submodlib-knn``
 (submodlib's lazy greedy on the same sparse kernel).
 """
@@ -62,8 +63,9 @@ def sparse_kernel(x: np.ndarray, bw: float):
 
     lists, _ = kcover.knn_graph(x, NEIGHBORS, bandwidth=bw)
     rows = np.repeat(np.arange(x.shape[0]), NEIGHBORS)
-    return sp.csr_matrix((lists.values.ravel().astype(np.float64), (rows, lists.indices.ravel())),
-                         shape=(x.shape[0], x.shape[0]))
+    return sp.csr_matrix(
+        (lists.values.ravel().astype(np.float64), (rows, lists.indices.ravel())), shape=(x.shape[0], x.shape[0])
+    )
 
 
 def apricot_knn(x: np.ndarray, k: int, bw: float) -> np.ndarray:
@@ -79,8 +81,14 @@ def submodlib_knn(x: np.ndarray, k: int, bw: float) -> np.ndarray:
     from submodlib import FacilityLocationFunction
 
     f = FacilityLocationFunction(n=x.shape[0], mode="sparse", sijs=sparse_kernel(x, bw), num_neighbors=NEIGHBORS)
-    res = f.maximize(budget=k, optimizer="LazyGreedy", stopIfZeroGain=False, stopIfNegativeGain=False, verbose=False,
-                     show_progress=False)
+    res = f.maximize(
+        budget=k,
+        optimizer="LazyGreedy",
+        stopIfZeroGain=False,
+        stopIfNegativeGain=False,
+        verbose=False,
+        show_progress=False,
+    )
     return np.asarray([p for p, _ in res])
 
 
@@ -105,8 +113,14 @@ def worker(spec: dict) -> dict:
         size = plan.targets_sketch
         if tool == "sketch-sample":
             size = size or sketch_size(n, k)
-        sel = facility_location_scaled(x, k, targets_sketch=size, partitions=PARTITIONS if tool == "partitions" else 1,
-                                       sketch_method="sample" if tool == "sketch-sample" else "kmeans", bandwidth=bw)
+        sel = facility_location_scaled(
+            x,
+            k,
+            targets_sketch=size,
+            partitions=PARTITIONS if tool == "partitions" else 1,
+            sketch_method="sample" if tool == "sketch-sample" else "kmeans",
+            bandwidth=bw,
+        )
         picks, info = sel.indices, dict(sel.info)
     elif tool == "greedi":  # partitions alone: every part covers its own rows, stage 2 the whole pool
         sel = facility_location_scaled(x, k, partitions=PARTITIONS, bandwidth=bw)
@@ -123,8 +137,13 @@ def worker(spec: dict) -> dict:
     took = time.perf_counter() - t0
     value = kcover.objective(x, picks, bandwidth=bw)
     info.pop("coverage", None)
-    return dict(seconds=round(took, 2), peak_rss_gb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3),
-                objective=value, bandwidth=bw, info=json.loads(json.dumps(info, default=str)))
+    return dict(
+        seconds=round(took, 2),
+        peak_rss_gb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3),
+        objective=value,
+        bandwidth=bw,
+        info=json.loads(json.dumps(info, default=str)),
+    )
 
 
 def spawn(spec: dict, timeout: float) -> dict:
@@ -163,18 +182,41 @@ def grid(args) -> None:
         path = data_file(args.data, n)
         x = np.load(path, mmap_mode="r")
         bw = kcover.median_bandwidth(np.asarray(x))
-        ref, ref_kind = reference(args.data, n, args.k, lambda p: kcover.objective(np.asarray(x), p, bandwidth=bw))
+        ref, ref_kind = reference(
+            args.data, n, args.k, lambda p, x=x, bw=bw: kcover.objective(np.asarray(x), p, bandwidth=bw)
+        )
         rand = kcover.objective(np.asarray(x), np.random.default_rng(0).choice(n, args.k, replace=False), bandwidth=bw)
         for tool in args.tools:
             for rep in range(args.repeat):
                 spec = dict(data=args.data, n=n, k=args.k, tool=tool, path=str(path), run=rep + 1)
-                row = {**spawn(spec, args.timeout), "load_before": load_average(), "reference": ref,
-                       "random_objective": rand,
-                       "reference_kind": ref_kind, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+                row = {
+                    **spawn(spec, args.timeout),
+                    "load_before": load_average(),
+                    "reference": ref,
+                    "random_objective": rand,
+                    "reference_kind": ref_kind,
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                }
                 if ref and row.get("objective"):
                     row["fraction_of_exact"] = row["objective"] / ref
-                print(json.dumps({key: row.get(key) for key in ("data", "n", "tool", "run", "status", "seconds",
-                                                                  "peak_rss_gb", "fraction_of_exact")}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            key: row.get(key)
+                            for key in (
+                                "data",
+                                "n",
+                                "tool",
+                                "run",
+                                "status",
+                                "seconds",
+                                "peak_rss_gb",
+                                "fraction_of_exact",
+                            )
+                        }
+                    ),
+                    flush=True,
+                )
                 append([row])
 
 
@@ -182,8 +224,19 @@ def cli_run(args) -> None:
     """The default command line at N rows, under /usr/bin/time -v: wall time, peak RSS, the path taken."""
     path = data_file(args.data, args.n)
     out = Path("/tmp/kcover_scale") / "cli_picks.npy"
-    cmd = ["/usr/bin/time", "-v", str(Path(sys.executable).with_name("kcover")), "select", "--features", str(path),
-           "--k", str(args.k), "--out", str(out), "--json"]
+    cmd = [
+        "/usr/bin/time",
+        "-v",
+        str(Path(sys.executable).with_name("kcover")),
+        "select",
+        "--features",
+        str(path),
+        "--k",
+        str(args.k),
+        "--out",
+        str(out),
+        "--json",
+    ]
     for rep in range(args.repeat):
         load = load_average()
         t0 = time.perf_counter()
@@ -191,17 +244,29 @@ def cli_run(args) -> None:
         wall = time.perf_counter() - t0
         rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
         report = json.loads(done.stdout.strip().splitlines()[-1])
-        row = dict(kind="cli", data=args.data, n=args.n, k=args.k, run=rep + 1, wall_seconds=round(wall, 1),
-                   peak_rss_gb=int(rss.group(1)) / 1e6 if rss else None, load_before=load, report=report,
-                   date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+        row = dict(
+            kind="cli",
+            data=args.data,
+            n=args.n,
+            k=args.k,
+            run=rep + 1,
+            wall_seconds=round(wall, 1),
+            peak_rss_gb=int(rss.group(1)) / 1e6 if rss else None,
+            load_before=load,
+            report=report,
+            date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        )
         import kcover
 
         x = np.load(path)
-        ref, kind = reference(args.data, args.n, args.k, lambda p: kcover.objective(x, p))
-        row.update(reference=ref, reference_kind=kind,
-                   fraction_of_exact=None if ref is None else report["objective"] / ref)
-        print(json.dumps({key: row[key] for key in ("n", "run", "wall_seconds", "peak_rss_gb", "fraction_of_exact")}),
-              flush=True)
+        ref, kind = reference(args.data, args.n, args.k, lambda p, x=x: kcover.objective(x, p))
+        row.update(
+            reference=ref, reference_kind=kind, fraction_of_exact=None if ref is None else report["objective"] / ref
+        )
+        print(
+            json.dumps({key: row[key] for key in ("n", "run", "wall_seconds", "peak_rss_gb", "fraction_of_exact")}),
+            flush=True,
+        )
         append([row])
 
 
@@ -213,7 +278,8 @@ from apricot import FacilityLocationSelection
 x = np.load(sys.argv[1])
 sel = FacilityLocationSelection(int(sys.argv[2]), metric="cosine", optimizer="lazy").fit(x)
 np.save(sys.argv[3], np.asarray(sel.ranking))
-print(json.dumps(dict(seconds=time.perf_counter() - t0, peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)))
+print(json.dumps(dict(seconds=time.perf_counter() - t0,
+peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)))
 """
 
 
@@ -230,8 +296,19 @@ def cosine(args) -> None:
         np.save(path, np.abs(mixture(args.n, 128)))  # a 50-centre positive mixture, d = 128
     x = np.load(path)
     kc_out, ap_out = Path("/tmp/kcover_scale/cos_kc.npy"), Path("/tmp/kcover_scale/cos_ap.npy")
-    kc_cmd = [str(Path(sys.executable).with_name("kcover")), "select", "--features", str(path), "--k", str(args.k),
-              "--kernel", "cosine", "--out", str(kc_out), "--json"]
+    kc_cmd = [
+        str(Path(sys.executable).with_name("kcover")),
+        "select",
+        "--features",
+        str(path),
+        "--k",
+        str(args.k),
+        "--kernel",
+        "cosine",
+        "--out",
+        str(kc_out),
+        "--json",
+    ]
     for rep in range(args.repeat):
         load = load_average()
         t0 = time.perf_counter()
@@ -239,17 +316,34 @@ def cosine(args) -> None:
         kc_s = time.perf_counter() - t0
         info = json.loads(done.stdout.strip().splitlines()[-1])
         t0 = time.perf_counter()
-        ap = subprocess.run([sys.executable, "-c", APRICOT_COSINE, str(path), str(args.k), str(ap_out)],
-                            capture_output=True, text=True, timeout=args.timeout, check=True)
+        ap = subprocess.run(
+            [sys.executable, "-c", APRICOT_COSINE, str(path), str(args.k), str(ap_out)],
+            capture_output=True,
+            text=True,
+            timeout=args.timeout,
+            check=True,
+        )
         ap_s = time.perf_counter() - t0
         ap_r = json.loads(ap.stdout.strip().splitlines()[-1])
         f_kc = kcover.objective(x, np.load(kc_out), kernel="cosine")
         f_ap = kcover.objective(x, np.load(ap_out), kernel="cosine")
-        row = dict(kind="cosine", n=args.n, k=args.k, run=rep + 1, load_before=load, kcover_cli_seconds=round(kc_s, 2),
-                   apricot_seconds=round(ap_s, 2), apricot_fit_seconds=round(ap_r["seconds"], 2),
-                   apricot_peak_rss_gb=ap_r["peak_rss_gb"], ratio=round(ap_s / kc_s, 2), kcover_objective=f_kc,
-                   apricot_objective=f_ap, kcover_rounds=info["info"].get("rounds"), kcover_path=info["info"].get("method"),
-                   date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+        row = dict(
+            kind="cosine",
+            n=args.n,
+            k=args.k,
+            run=rep + 1,
+            load_before=load,
+            kcover_cli_seconds=round(kc_s, 2),
+            apricot_seconds=round(ap_s, 2),
+            apricot_fit_seconds=round(ap_r["seconds"], 2),
+            apricot_peak_rss_gb=ap_r["peak_rss_gb"],
+            ratio=round(ap_s / kc_s, 2),
+            kcover_objective=f_kc,
+            apricot_objective=f_ap,
+            kcover_rounds=info["info"].get("rounds"),
+            kcover_path=info["info"].get("method"),
+            date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        )
         print(json.dumps(row), flush=True)
         append([row])
 
@@ -265,37 +359,53 @@ def report(args) -> None:
             if r.get("reference") is None and (r["data"], r["n"]) in exact and r.get("objective"):
                 r["reference"] = exact[(r["data"], r["n"])]  # no GPU reference: this machine's exact run
                 r["fraction_of_exact"] = r["objective"] / r["reference"]
-    lines = ["# Scaling: kcover's exact and approximate paths (benchmarks/bench_scale.py)", "",
-             "2 shared CPU cores (other engineers' jobs ran at the same time: `load` is the 1-minute load "
-             "average before each run), k = 1,000, rbf with the median-heuristic bandwidth. `F/exact`: the "
-             "picks' objective over all N targets divided by exact lazy greedy's (results/scale_refs: a GPU's "
-             "exact run at 300k and 1M, this machine's at 100k gave the same picks' value). `gap closed`: "
-             "(F - F_random) / (F_exact - F_random), where the random baseline is reported.", "",
-             "| data | N | tool | run | seconds | peak RSS GB | F/exact | gap closed | path | load |",
-             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    lines = [
+        "# Scaling: kcover's exact and approximate paths (benchmarks/bench_scale.py)",
+        "",
+        "2 shared CPU cores (other engineers' jobs ran at the same time: `load` is the 1-minute load "
+        "average before each run), k = 1,000, rbf with the median-heuristic bandwidth. `F/exact`: the "
+        "picks' objective over all N targets divided by exact lazy greedy's (results/scale_refs: a GPU's "
+        "exact run at 300k and 1M, this machine's at 100k gave the same picks' value). `gap closed`: "
+        "(F - F_random) / (F_exact - F_random), where the random baseline is reported.",
+        "",
+        "| data | N | tool | run | seconds | peak RSS GB | F/exact | gap closed | path | load |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
     for r in rows:
         if r.get("kind") == "cosine":
             continue
         if r.get("kind") == "cli":
             info = r["report"]["info"]
-            lines.append(f"| {r['data']} | {r['n']:,} | kcover select (defaults, CLI) | {r['run']} | "
-                         f"{r['wall_seconds']} | {r['peak_rss_gb']:.2f} | {fmt(r.get('fraction_of_exact'))} | "
-                         f"{gap(r['report']['objective'], r['report']['random_objective'], r.get('reference'))} | "
-                         f"{info.get('method')} | {r['load_before']} |")
+            lines.append(
+                f"| {r['data']} | {r['n']:,} | kcover select (defaults, CLI) | {r['run']} | "
+                f"{r['wall_seconds']} | {r['peak_rss_gb']:.2f} | {fmt(r.get('fraction_of_exact'))} | "
+                f"{gap(r['report']['objective'], r['report']['random_objective'], r.get('reference'))} | "
+                f"{info.get('method')} | {r['load_before']} |"
+            )
             continue
         info = r.get("info") or {}
-        lines.append(f"| {r['data']} | {r['n']:,} | {r['tool']} | {r['run']} | {r.get('seconds', r['status'])} | "
-                     f"{fmt(r.get('peak_rss_gb'), '.2f')} | {fmt(r.get('fraction_of_exact'))} | "
-                     f"{gap(r.get('objective'), r.get('random_objective'), r.get('reference'))} | "
-                     f"{path_name(info)} | {r['load_before']} |")
+        lines.append(
+            f"| {r['data']} | {r['n']:,} | {r['tool']} | {r['run']} | {r.get('seconds', r['status'])} | "
+            f"{fmt(r.get('peak_rss_gb'), '.2f')} | {fmt(r.get('fraction_of_exact'))} | "
+            f"{gap(r.get('objective'), r.get('random_objective'), r.get('reference'))} | "
+            f"{path_name(info)} | {r['load_before']} |"
+        )
     cos = [r for r in rows if r.get("kind") == "cosine"]
     if cos:
-        lines += ["", "## Cosine: `kcover select --kernel cosine` (defaults) vs apricot, end to end", "",
-                  "Fresh processes, alternating; N = 30,000, d = 128, a 50-centre positive mixture, k = 500.", "",
-                  "| run | kcover CLI s | apricot s | apricot / kcover | F kcover / F apricot | load |",
-                  "| ---: | ---: | ---: | ---: | ---: | --- |"]
-        lines += [f"| {r['run']} | {r['kcover_cli_seconds']} | {r['apricot_seconds']} | {r['ratio']}x | "
-                  f"{r['kcover_objective'] / r['apricot_objective']:.6f} | {r['load_before']} |" for r in cos]
+        lines += [
+            "",
+            "## Cosine: `kcover select --kernel cosine` (defaults) vs apricot, end to end",
+            "",
+            "Fresh processes, alternating; N = 30,000, d = 128, a 50-centre positive mixture, k = 500.",
+            "",
+            "| run | kcover CLI s | apricot s | apricot / kcover | F kcover / F apricot | load |",
+            "| ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
+        lines += [
+            f"| {r['run']} | {r['kcover_cli_seconds']} | {r['apricot_seconds']} | {r['ratio']}x | "
+            f"{r['kcover_objective'] / r['apricot_objective']:.6f} | {r['load_before']} |"
+            for r in cos
+        ]
     (RESULTS / "scale_paths.md").write_text("\n".join(lines) + "\n")
     import matplotlib
 
@@ -314,8 +424,13 @@ def report(args) -> None:
     for label, pts in sorted(series.items()):
         pts = sorted(pts)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
-    ax.set(xscale="log", yscale="log", xlabel="N (rows)", ylabel="seconds (2 shared CPU cores)",
-           title="k = 1,000: time against N")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="N (rows)",
+        ylabel="seconds (2 shared CPU cores)",
+        title="k = 1,000: time against N",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(RESULTS / "scale_paths.png", dpi=120)

@@ -12,7 +12,8 @@ own), and writes ``benchmarks/results/``:
 Data: a Gaussian mixture (50 centres in d = 128), float32; the RBF kernel with the median
 heuristic bandwidth, the same for everyone. kcover runs matrix-free lazy greedy with the float16
 bound cache; the peers get the dense float32 kernel (built by kcover's jitted ``gram``, the
-fastest builder at hand, compiled beforehand, timed as part of their end-to-end time): apricot's ``FacilityLocationSelection(metric="precomputed",
+fastest builder at hand, compiled beforehand, timed as part of their end-to-end time): apricot's
+``FacilityLocationSelection(metric="precomputed",
 optimizer="lazy")`` and submodlib's ``FacilityLocationFunction(mode="dense")`` maximised with
 ``LazyGreedy``. The peers are the ``bench`` extra: ``pip install -e ".[bench]"``.
 
@@ -111,8 +112,13 @@ def run_kcover(x, k, bw, opts):
         sel = facility_location(x, k, **kw)
         return sel, {c: sel.info[c] for c in ("similarity_columns", "cache_rows", "rounds")}
 
-    kw = dict(method=opts.get("method", "lazy"), bandwidth=bw, block=opts.get("block", 16),
-              cache=opts.get("cache", True), epsilon=opts.get("epsilon", 0.1))
+    kw = dict(
+        method=opts.get("method", "lazy"),
+        bandwidth=bw,
+        block=opts.get("block", 16),
+        cache=opts.get("cache", True),
+        epsilon=opts.get("epsilon", 0.1),
+    )
     first = None
     if opts.get("repeat", True):
         t0 = time.perf_counter()
@@ -124,8 +130,16 @@ def run_kcover(x, k, bw, opts):
     steady = time.perf_counter() - t0
     cpu = cpu_since(c0)
     compile_s = None if first is None else max(first - steady, 0.0)  # a single call includes its compilation
-    return dict(picks=sel.indices.tolist(), compile_s=compile_s, steady_s=steady, **cpu,
-                kernel_s=0.0, select_s=steady, stats=stats, options=kw | {"bandwidth": float(bw)})
+    return dict(
+        picks=sel.indices.tolist(),
+        compile_s=compile_s,
+        steady_s=steady,
+        **cpu,
+        kernel_s=0.0,
+        select_s=steady,
+        stats=stats,
+        options=kw | {"bandwidth": float(bw)},
+    )
 
 
 def run_kcover_cli(x, k, bw, opts):
@@ -139,8 +153,19 @@ def run_kcover_cli(x, k, bw, opts):
     with tempfile.TemporaryDirectory() as tmp:
         np.save(f"{tmp}/x.npy", x)
         env = {**os.environ, "KCOVER_COMPILE_CACHE": f"{tmp}/jax"}
-        cmd = [sys.executable, "-m", "kcover.cli", "select", "--features", f"{tmp}/x.npy", "--k", str(k),
-               "--out", f"{tmp}/picks.npy", "--json"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "kcover.cli",
+            "select",
+            "--features",
+            f"{tmp}/x.npy",
+            "--k",
+            str(k),
+            "--out",
+            f"{tmp}/picks.npy",
+            "--json",
+        ]
         walls = []
         for _ in range(2):
             t0 = time.perf_counter()
@@ -151,10 +176,18 @@ def run_kcover_cli(x, k, bw, opts):
         report = json.loads(done.stdout)
         picks = np.load(f"{tmp}/picks.npy").tolist()
     child = dict(user_s=c1.children_user - c0.children_user, sys_s=c1.children_system - c0.children_system)
-    return dict(picks=picks, compile_s=max(walls[0] - walls[1], 0.0), steady_s=walls[1],
-                cpu_s=child["user_s"] + child["sys_s"], **child, kernel_s=0.0, select_s=report["seconds"],
-                stats=report["info"], options=dict(block=report["block"], cache=report["cache"], auto=report["auto"]),
-                child_peak_rss_gb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6)
+    return dict(
+        picks=picks,
+        compile_s=max(walls[0] - walls[1], 0.0),
+        steady_s=walls[1],
+        cpu_s=child["user_s"] + child["sys_s"],
+        **child,
+        kernel_s=0.0,
+        select_s=report["seconds"],
+        stats=report["info"],
+        options=dict(block=report["block"], cache=report["cache"], auto=report["auto"]),
+        child_peak_rss_gb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6,
+    )
 
 
 def run_product(x, k, bw, opts):
@@ -187,8 +220,14 @@ def run_apricot(x, k, bw, opts):
     t1 = time.perf_counter()
     sel = apricot.FacilityLocationSelection(k, metric="precomputed", optimizer="lazy", verbose=False).fit(kmat)
     t2 = time.perf_counter()
-    return dict(picks=[int(i) for i in sel.ranking], compile_s=compile_s, steady_s=t2 - t0, **cpu_since(c0),
-                kernel_s=t1 - t0, select_s=t2 - t1)
+    return dict(
+        picks=[int(i) for i in sel.ranking],
+        compile_s=compile_s,
+        steady_s=t2 - t0,
+        **cpu_since(c0),
+        kernel_s=t1 - t0,
+        select_s=t2 - t1,
+    )
 
 
 def run_submodlib(x, k, bw, opts):
@@ -203,19 +242,36 @@ def run_submodlib(x, k, bw, opts):
     t1 = time.perf_counter()
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):  # it prints a progress bar
         f = FacilityLocationFunction(n=x.shape[0], mode="dense", sijs=kmat, separate_rep=False)
-        out = f.maximize(budget=k, optimizer="LazyGreedy", stopIfZeroGain=False, stopIfNegativeGain=False,
-                         verbose=False, show_progress=False)
+        out = f.maximize(
+            budget=k,
+            optimizer="LazyGreedy",
+            stopIfZeroGain=False,
+            stopIfNegativeGain=False,
+            verbose=False,
+            show_progress=False,
+        )
     t2 = time.perf_counter()
-    return dict(picks=[int(i) for i, _ in out], compile_s=compile_s, steady_s=t2 - t0, **cpu_since(c0),
-                kernel_s=t1 - t0, select_s=t2 - t1)
+    return dict(
+        picks=[int(i) for i, _ in out],
+        compile_s=compile_s,
+        steady_s=t2 - t0,
+        **cpu_since(c0),
+        kernel_s=t1 - t0,
+        select_s=t2 - t1,
+    )
 
 
 def worker(spec: dict) -> None:
     """Run one configuration in this process and print one JSON line."""
     x = mixture(spec["n"], spec["d"], spec.get("seed", 0))
     bw = bandwidth(x)
-    fn = {"kcover": run_kcover, "kcover-cli": run_kcover_cli, "apricot": run_apricot, "submodlib": run_submodlib,
-          "product": run_product}[spec["tool"]]
+    fn = {
+        "kcover": run_kcover,
+        "kcover-cli": run_kcover_cli,
+        "apricot": run_apricot,
+        "submodlib": run_submodlib,
+        "product": run_product,
+    }[spec["tool"]]
     try:
         res = fn(x, spec["k"], bw, spec.get("opts", {}))
         res["status"] = "ok"
@@ -285,8 +341,13 @@ def table(ns, ks, d, timeouts, tools=TOOLS, out_prefix="selection", knn_n=10_000
                     r["ratio"] = r["objective"] / best
                 rows.append(dict(n=n, k=k, tool=tool, **r))
     knn = knn_check(min(knn_n, max(ns)), d, min(max(ks), 500), knn_m)
-    info = dict(cpu=os.cpu_count(), load_at_end=load_average(), d=d, data="Gaussian mixture, 50 centres, float32",
-                kernel="rbf, median-heuristic bandwidth")
+    info = dict(
+        cpu=os.cpu_count(),
+        load_at_end=load_average(),
+        d=d,
+        data="Gaussian mixture, 50 centres, float32",
+        kernel="rbf, median-heuristic bandwidth",
+    )
     RESULTS.mkdir(exist_ok=True)
     info["products"] = {str(n): p for n, p in products.items()}
     (RESULTS / f"{out_prefix}.json").write_text(json.dumps(dict(rows=rows, knn=knn, info=info), indent=1))
@@ -325,24 +386,26 @@ def fmt(v, spec):
 
 
 def _times(peer_s: float, kcover_s: float) -> str:
-    """"2.50x faster" or "1.30x slower": kcover against a peer, never a ratio below 1 called faster."""
+    """ "2.50x faster" or "1.30x slower": kcover against a peer, never a ratio below 1 called faster."""
     r = peer_s / kcover_s
     return f"{r:.2f}x faster" if r >= 1.0 else f"{1.0 / r:.2f}x slower"
 
 
 def _cpu(r: dict) -> str:
-    """"17.48 + 24.84" (user + system); the total alone for results saved before the split was recorded."""
+    """ "17.48 + 24.84" (user + system); the total alone for results saved before the split was recorded."""
     if r.get("user_s") is None:
         return fmt(r.get("cpu_s"), ".2f")
     return f"{r['user_s']:.2f} + {r['sys_s']:.2f}"
 
 
 def _sys_share(kc: dict, peer: dict) -> str:
-    """"; system time was 71% of apricot's CPU time and 12% of kcover's", when both were recorded."""
+    """ "; system time was 71% of apricot's CPU time and 12% of kcover's", when both were recorded."""
     if not (kc.get("cpu_s") and peer.get("cpu_s")) or kc.get("sys_s") is None or peer.get("sys_s") is None:
         return ""
-    return (f"; system time was {peer['sys_s'] / peer['cpu_s']:.0%} of {peer['tool']}'s CPU time and "
-            f"{kc['sys_s'] / kc['cpu_s']:.0%} of kcover's")
+    return (
+        f"; system time was {peer['sys_s'] / peer['cpu_s']:.0%} of {peer['tool']}'s CPU time and "
+        f"{kc['sys_s'] / kc['cpu_s']:.0%} of kcover's"
+    )
 
 
 def markdown(rows, knn, info) -> str:
@@ -360,7 +423,8 @@ def markdown(rows, knn, info) -> str:
         "its second call; kcover-cli: `kcover select` with its defaults in a fresh process, start-up included, its "
         "second run, which finds the persistent compilation cache the first wrote; the peers: the dense "
         "kernel build plus the selection). Bare X Xᵀ: one jitted float32 all-pairs product at the same N, the "
-        "floor of exact greedy, which must see every pair once. Compile: kcover's first call minus its second; for the peers, the "
+        "floor of exact greedy, which must see every pair once. Compile: kcover's first call minus "
+        "its second; for the peers, the "
         "numba warm-up plus one untimed full-size kernel build that compiles the builder. Peak RSS: the "
         "configuration's own process. CPU: user plus system seconds of the end-to-end run, all threads; system "
         "time is the operating system's work for the process, mostly page faults on freshly allocated memory, and "
@@ -369,7 +433,8 @@ def markdown(rows, knn, info) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['n']:,} | {r['k']} | {r['tool']} | {fmt(r.get('steady_s'), '.2f')} | {fmt(r.get('kernel_s'), '.2f')} | "
+            f"| {r['n']:,} | {r['k']} | {r['tool']} | {fmt(r.get('steady_s'), '.2f')} | "
+            f"{fmt(r.get('kernel_s'), '.2f')} | "
             f"{fmt(r.get('select_s'), '.2f')} | {fmt(r.get('compile_s'), '.2f')} | {_cpu(r)} | "
             f"{fmt(r.get('peak_rss_gb'), '.2f')} | {fmt(r.get('ratio'), '.7f')} | {fmt(r.get('product_s'), '.2f')} | "
             f"{r.get('status', '')} |"
@@ -385,8 +450,12 @@ def markdown(rows, knn, info) -> str:
                 f"- N = {n:,}, k = {k}: `kcover select` with its defaults took {cli['steady_s']:.2f} s end to end "
                 f"({cli['compile_s']:.2f} s more on a cold compilation cache), {cli['steady_s'] / kc['steady_s']:.2f}x "
                 f"the tuned API call's warm {kc['steady_s']:.2f} s; it chose {cli.get('options', {})}. The tuned call "
-                + (f"took {kc['steady_s'] / kc['product_s']:.2f}x the bare all-pairs product ({kc['product_s']:.2f} s)."
-                   if kc.get("product_s") else "had no bare-product time to compare with.")
+                + (
+                    f"took {kc['steady_s'] / kc['product_s']:.2f}x the bare all-pairs product "
+                    f"({kc['product_s']:.2f} s)."
+                    if kc.get("product_s")
+                    else "had no bare-product time to compare with."
+                )
             )
             if peers:
                 fastest = min(peers, key=lambda r: r["steady_s"])
@@ -406,14 +475,18 @@ def markdown(rows, knn, info) -> str:
             f"fastest peer ({fastest['tool']}), at {kc['peak_rss_gb'] / fastest['peak_rss_gb']:.2f}x its peak memory, "
             f"objective {kc['ratio']:.7f} of the best; {_times(alone_s, kc['steady_s'])} "
             f"than the fastest peer's selection alone ({alone['tool']}, its kernel build not counted)"
-            + _sys_share(kc, fastest) + "."
+            + _sys_share(kc, fastest)
+            + "."
         )
     if knn:
         lines += [
             "",
-            f"Sparse kNN option (m = {knn['m']}) against exact greedy on a subsample of N = {knn['n']:,}, k = {knn['k']}, "
-            f"both scored on the exact objective (kNN / exact): {knn['ratio']:.6f} with the median-heuristic bandwidth, "
-            f"{knn['ratio_local_kernel']:.6f} with a quarter of it (a more local kernel); kNN took {knn['knn_s']:.1f} s "
+            f"Sparse kNN option (m = {knn['m']}) against exact greedy on a subsample of N = "
+            f"{knn['n']:,}, k = {knn['k']}, "
+            f"both scored on the exact objective (kNN / exact): {knn['ratio']:.6f} with the "
+            "median-heuristic bandwidth, "
+            f"{knn['ratio_local_kernel']:.6f} with a quarter of it (a more local kernel); kNN took "
+            f"{knn['knn_s']:.1f} s "
             f"against {knn['exact_s']:.1f} s for exact lazy greedy with the cache.",
         ]
     return "\n".join(lines) + "\n"
@@ -452,9 +525,11 @@ def scaling_markdown(points, info) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for p in points:
-        lines.append(f"| {p['n']:,} | {fmt(p.get('steady_s'), '.1f')} | {fmt(p.get('cpu_s'), '.1f')} | "
-                     f"{fmt(p.get('peak_rss_gb'), '.2f')} | {p.get('stats', {}).get('similarity_columns', '–')} | "
-                     f"{p['n'] ** 2 * 4 / 1e9:.1f} | {p.get('status', '')} |")
+        lines.append(
+            f"| {p['n']:,} | {fmt(p.get('steady_s'), '.1f')} | {fmt(p.get('cpu_s'), '.1f')} | "
+            f"{fmt(p.get('peak_rss_gb'), '.2f')} | {p.get('stats', {}).get('similarity_columns', '–')} | "
+            f"{p['n'] ** 2 * 4 / 1e9:.1f} | {p.get('status', '')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -520,9 +595,16 @@ def main(argv=None):
         return
     ns = args.n or ([300, 600] if args.quick else [2000, 10_000, 30_000])
     ks = args.k or ([10, 50] if args.quick else [50, 500])
-    table(ns, ks, 16 if args.quick else 128, {t: args.timeout for t in args.tools}, tools=tuple(args.tools),
-          out_prefix=args.out or ("selection_quick" if args.quick else "selection"),
-          knn_n=600 if args.quick else 10_000, knn_m=16 if args.quick else 64)
+    table(
+        ns,
+        ks,
+        16 if args.quick else 128,
+        {t: args.timeout for t in args.tools},
+        tools=tuple(args.tools),
+        out_prefix=args.out or ("selection_quick" if args.quick else "selection"),
+        knn_n=600 if args.quick else 10_000,
+        knn_m=16 if args.quick else 64,
+    )
 
 
 if __name__ == "__main__":

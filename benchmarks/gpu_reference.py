@@ -21,17 +21,27 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import jax  # noqa: E402
+import jax
+from scale_data import dataset
 
-import kcover  # noqa: E402
-from scale_data import dataset  # noqa: E402
+import kcover
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
-    p.add_argument("--cases", nargs="+", default=["mixture:100000", "mixture:1000000", "embedding:1000000",
-                                                  "mixture:300000", "embedding:300000", "embedding:100000"])
+    p.add_argument(
+        "--cases",
+        nargs="+",
+        default=[
+            "mixture:100000",
+            "mixture:1000000",
+            "embedding:1000000",
+            "mixture:300000",
+            "embedding:300000",
+            "embedding:100000",
+        ],
+    )
     p.add_argument("--k", type=int, default=1000)
     p.add_argument("--block", type=int, default=1024)
     args = p.parse_args(argv)
@@ -48,9 +58,18 @@ def main(argv=None) -> dict:
         sel = kcover.facility_location(x, args.k, method="lazy", bandwidth=bw, block=args.block, precision="highest")
         took = time.perf_counter() - t0
         np.save(out / f"ref_{name}_{n}.npy", sel.indices)
-        report["cases"].append(dict(data=name, n=int(n), d=int(x.shape[1]), bandwidth=bw, seconds=round(took, 2),
-                                    data_seconds=round(made, 2), objective=float(sel.objective[-1]),
-                                    info={k: v for k, v in sel.info.items()}))
+        report["cases"].append(
+            dict(
+                data=name,
+                n=int(n),
+                d=int(x.shape[1]),
+                bandwidth=bw,
+                seconds=round(took, 2),
+                data_seconds=round(made, 2),
+                objective=float(sel.objective[-1]),
+                info={k: v for k, v in sel.info.items()},
+            )
+        )
         (out / "gpu_reference.json").write_text(json.dumps(report, indent=1))
         print(json.dumps(report["cases"][-1]), flush=True)
     return report

@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kcover.kernels import Kernel, median_bandwidth
 from kcover.selection.facility_rules import run
 from kcover.selection.similarity import PRECISIONS, FeatureSimilarity
-from kcover.kernels import Kernel, median_bandwidth
 
 
 def rate(flops: float) -> str:
@@ -79,13 +79,24 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
 
     dev = jax.devices()[0]
-    report = dict(device=str(dev), platform=dev.platform, n=args.n, d=args.d, k=args.k, method=args.method,
-                  block=args.block, precision=args.precision)
+    report = dict(
+        device=str(dev),
+        platform=dev.platform,
+        n=args.n,
+        d=args.d,
+        k=args.k,
+        method=args.method,
+        block=args.block,
+        precision=args.precision,
+    )
     size = min(args.probe_size, 8192)
     report["matmul_bf16_flops"] = matmul_rate(size, jnp.bfloat16, "default")
     report["matmul_f32_flops"] = matmul_rate(size, jnp.float32, args.precision)
-    print(f"device {dev}: matmul probe {size}^3: bf16 {rate(report['matmul_bf16_flops'])}, float32 "
-          f"({args.precision}) {rate(report['matmul_f32_flops'])}", flush=True)
+    print(
+        f"device {dev}: matmul probe {size}^3: bf16 {rate(report['matmul_bf16_flops'])}, float32 "
+        f"({args.precision}) {rate(report['matmul_f32_flops'])}",
+        flush=True,
+    )
 
     t0 = time.perf_counter()
     x = mixture(args.n, args.d, args.centres)
@@ -94,8 +105,9 @@ def main(argv=None) -> dict:
     bw = median_bandwidth(np.asarray(x[np.sort(rows)]))
     report["data_s"] = time.perf_counter() - t0
     src = FeatureSimilarity(x, x, Kernel("rbf", jnp.float32(bw)), args.precision, True)  # targets = the pool
-    opts = dict(method=args.method, initial=np.zeros(0, np.int32), order=None, epsilon=args.epsilon, seed=0,
-                block=args.block)
+    opts = dict(
+        method=args.method, initial=np.zeros(0, np.int32), order=None, epsilon=args.epsilon, seed=0, block=args.block
+    )
     w = np.ones(args.n, np.float32)
 
     t0 = time.perf_counter()
@@ -115,12 +127,14 @@ def main(argv=None) -> dict:
     report["fraction_of_bf16_matmul"] = report["achieved_flops"] / report["matmul_bf16_flops"]
     report["objective"] = float(sel.objective[-1])
     report["distinct_picks"] = bool(len(set(sel.indices.tolist())) == args.k)
-    print(f"N={args.n:,} d={args.d} k={args.k} {args.method} B={args.block}: first call {report['first_call_s']:.1f} s"
-          + (f", steady {report['steady_s']:.1f} s" if args.repeat else "")
-          + f"; {stats['similarity_columns']:,} similarity columns = {flops:.3g} flop, "
-          f"{rate(report['achieved_flops'])} = {report['fraction_of_f32_matmul']:.0%} of the float32 "
-          f"and {report['fraction_of_bf16_matmul']:.0%} of the bf16 matmul rate; objective {report['objective']:.6g}",
-          flush=True)
+    print(
+        f"N={args.n:,} d={args.d} k={args.k} {args.method} B={args.block}: first call {report['first_call_s']:.1f} s"
+        + (f", steady {report['steady_s']:.1f} s" if args.repeat else "")
+        + f"; {stats['similarity_columns']:,} similarity columns = {flops:.3g} flop, "
+        f"{rate(report['achieved_flops'])} = {report['fraction_of_f32_matmul']:.0%} of the float32 "
+        f"and {report['fraction_of_bf16_matmul']:.0%} of the bf16 matmul rate; objective {report['objective']:.6g}",
+        flush=True,
+    )
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
     return report

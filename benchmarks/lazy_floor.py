@@ -33,7 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_selection import bandwidth, dense_rbf, load_average, mixture  # noqa: E402
+from bench_selection import bandwidth, dense_rbf, load_average, mixture
 
 
 def heap_lazy_greedy(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,10 +89,16 @@ def divergence(sim: np.ndarray, ref: np.ndarray, other: list[int]) -> dict:
     """Where two pick sequences first differ, and both picks' float64 gains after their common prefix."""
     i = int(np.argmax(np.asarray(ref) != np.asarray(other)))
     cur = sim[ref[:i]].max(axis=0) if i else np.zeros(sim.shape[0], sim.dtype)
-    gain = lambda j: float(np.maximum(sim[j].astype(np.float64) - cur, 0.0).sum())  # noqa: E731
+    gain = lambda j: float(np.maximum(sim[j].astype(np.float64) - cur, 0.0).sum())
     g_ref, g_other = gain(int(ref[i])), gain(int(other[i]))
-    return dict(step=i + 1, reference_pick=int(ref[i]), kcover_pick=int(other[i]), reference_gain=g_ref,
-                kcover_gain=g_other, relative_gap=(g_ref - g_other) / max(abs(g_ref), 1e-300))
+    return dict(
+        step=i + 1,
+        reference_pick=int(ref[i]),
+        kcover_pick=int(other[i]),
+        reference_gain=g_ref,
+        kcover_gain=g_other,
+        relative_gap=(g_ref - g_other) / max(abs(g_ref), 1e-300),
+    )
 
 
 def live_pairs(sim: np.ndarray, picks: np.ndarray, ks: list[int]) -> dict[int, float]:
@@ -123,7 +129,8 @@ def markdown(info: dict, ref: dict, kc: list[dict]) -> str:
         f"{info['cpu']} CPU cores (load average at the end: {info['load_at_end']}). Same picks: "
         f"{'yes' if info['same_picks'] else 'no'}.",
         "",
-        "| picks | reference re-evaluations | live pairs after | kcover cache rows | kcover exact columns | kcover rounds "
+        "| picks | reference re-evaluations | live pairs after | kcover cache rows | kcover exact "
+        "columns | kcover rounds "
         "| kcover time (s) |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -142,9 +149,12 @@ def markdown(info: dict, ref: dict, kc: list[dict]) -> str:
         lines[0] += (
             f" The sequences first differ at pick {diff['step']}: the reference takes {diff['reference_pick']}, kcover "
             f"{diff['kcover_pick']}, whose gains (float64, the dense kernel) differ by {diff['relative_gap']:.1e} "
-            + ("relative: a tie at float32 precision (kcover sums float32 similarities; the reference, built by "
-               "another matrix product, sums them in float64)." if abs(diff["relative_gap"]) < 1e-5 else
-               "relative: more than float32 rounding explains; one of the two is wrong.")
+            + (
+                "relative: a tie at float32 precision (kcover sums float32 similarities; the reference, built by "
+                "another matrix product, sums them in float64)."
+                if abs(diff["relative_gap"]) < 1e-5
+                else "relative: more than float32 rounding explains; one of the two is wrong."
+            )
         )
     total = int(evals.sum())
     last = kc[-1]
@@ -186,8 +196,16 @@ def main(argv: list[str] | None = None) -> dict:
     live = live_pairs(sim, ref_picks, phases(args.k))
     kc = kcover_phases(x, bw, phases(args.k), args.block)
     same = kc[-1]["picks"] == ref_picks.tolist()
-    info = dict(n=args.n, d=args.d, k=args.k, block=args.block, cpu=os.cpu_count(), load_at_end=load_average(),
-                same_picks=same, first_difference=None if same else divergence(sim, ref_picks, kc[-1]["picks"]))
+    info = dict(
+        n=args.n,
+        d=args.d,
+        k=args.k,
+        block=args.block,
+        cpu=os.cpu_count(),
+        load_at_end=load_average(),
+        same_picks=same,
+        first_difference=None if same else divergence(sim, ref_picks, kc[-1]["picks"]),
+    )
     del sim
     ref = dict(picks=ref_picks.tolist(), evals=evals.tolist(), live_pairs={str(m): v for m, v in live.items()})
     md = markdown(info, ref, kc)

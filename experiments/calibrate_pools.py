@@ -51,8 +51,9 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def pool_scores(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]], rules: Sequence[str],
-                margin: float) -> dict[str, tuple[int, int]]:
+def pool_scores(
+    cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]], rules: Sequence[str], margin: float
+) -> dict[str, tuple[int, int]]:
     """Per rule, (right, pairs) against each pool's own realized ADV (pay when it exceeds ``margin``).
 
     Also ``"own pool's realized ADV (ceiling)"``: that pool's realized ADV as the verdict, scored
@@ -81,8 +82,9 @@ def pool_scores(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]],
 
 PREDICTORS = {
     "reach gap": lambda b: b.get("reach_gap"),
-    "tail difference": lambda b: (None if b.get("input_tail") is None or b.get("learner_tail") is None
-                                  else b["input_tail"] - b["learner_tail"]),
+    "tail difference": lambda b: (
+        None if b.get("input_tail") is None or b.get("learner_tail") is None else b["input_tail"] - b["learner_tail"]
+    ),
     "pilot ADV": lambda b: (b.get("pilot") or {}).get("adv_mean"),
 }
 """Per-budget numbers of an advisor record that may rank cells by realized ADV: the reach gap U(k),
@@ -113,9 +115,16 @@ def reach_ranking(cells: Sequence[Any]) -> list[dict[str, Any]]:
                 if len(groups["all cells"]) > sum(c.task == task for c, _ in groups["all cells"]):
                     groups[f"{task} task"] = [(c, g) for c, g in groups["all cells"] if c.task == task]
             for name, grp in groups.items():
-                rows.append({"predictor": predictor, "dataset": ds, "cells": name, "n": len(grp),
-                             "spearman": spearman([g for _, g in grp], [c.truth.mean for c, _ in grp]),
-                             "sign_agreement": int(sum((g > 0) == (c.truth.mean > 0) for c, g in grp))})
+                rows.append(
+                    {
+                        "predictor": predictor,
+                        "dataset": ds,
+                        "cells": name,
+                        "n": len(grp),
+                        "spearman": spearman([g for _, g in grp], [c.truth.mean for c, _ in grp]),
+                        "sign_agreement": int(sum((g > 0) == (c.truth.mean > 0) for c, g in grp)),
+                    }
+                )
     return rows
 
 
@@ -129,14 +138,26 @@ def plot_reach(cells: Sequence[Any], path: str) -> str | None:
     datasets = sorted({c.dataset for c, _ in pts})
     fig = Figure(figsize=(4.2 * len(datasets), 3.8), dpi=110)
     axes = np.atleast_1d(fig.subplots(1, len(datasets)))
-    marks = {("pretrained", "label"): ("o", "tab:green"), ("random", "label"): ("o", "tab:red"),
-             ("pretrained", "smooth"): ("s", "tab:green"), ("random", "smooth"): ("s", "tab:red")}
+    marks = {
+        ("pretrained", "label"): ("o", "tab:green"),
+        ("random", "label"): ("o", "tab:red"),
+        ("pretrained", "smooth"): ("s", "tab:green"),
+        ("random", "smooth"): ("s", "tab:red"),
+    }
     for ax, ds in zip(axes, datasets):
         for (rep, task), (m, col) in marks.items():
             grp = [(c, g) for c, g in pts if c.dataset == ds and c.representation == rep and c.task == task]
             if grp:
-                ax.errorbar([g for _, g in grp], [c.truth.mean for c, _ in grp], yerr=[c.truth.std for c, _ in grp],
-                            fmt=m, color=col, ms=5, capsize=2, label=f"{rep}, {task}")
+                ax.errorbar(
+                    [g for _, g in grp],
+                    [c.truth.mean for c, _ in grp],
+                    yerr=[c.truth.std for c, _ in grp],
+                    fmt=m,
+                    color=col,
+                    ms=5,
+                    capsize=2,
+                    label=f"{rep}, {task}",
+                )
                 for c, g in grp:
                     ax.annotate(str(c.k), (g, c.truth.mean), textcoords="offset points", xytext=(4, 3), fontsize=7)
         ax.axhline(0.0, color="black", lw=0.8)
@@ -155,8 +176,14 @@ def _fraction(a: int, b: int) -> str:
     return f"{a}/{b} ({a / b:.0%})" if b else "n/a"
 
 
-def pool_sections(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]], rules: Sequence[str],
-                  margin: float, groups: dict[str, Sequence[Any]], record: dict[str, Any]) -> list[str]:
+def pool_sections(
+    cells: Sequence[Any],
+    verdicts: Callable[[Any, str], list[str]],
+    rules: Sequence[str],
+    margin: float,
+    groups: dict[str, Sequence[Any]],
+    record: dict[str, Any],
+) -> list[str]:
     """Markdown lines for the per-pool scores (per group of cells) and the reach ranking; both go into ``record``."""
     pool_rows = []
     for name, group in groups.items():
@@ -165,8 +192,10 @@ def pool_sections(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]
             record["scores"].setdefault("per pool", {}).setdefault(rule, {})[name] = {"right": right, "pairs": pairs}
     ranking = reach_ranking(cells)
     record["reach_ranking"] = ranking
-    reach_rows = [[r["predictor"], r["dataset"], r["cells"], r["n"], f"{r['spearman']:+.2f}",
-                   f"{r['sign_agreement']}/{r['n']}"] for r in ranking]
+    reach_rows = [
+        [r["predictor"], r["dataset"], r["cells"], r["n"], f"{r['spearman']:+.2f}", f"{r['sign_agreement']}/{r['n']}"]
+        for r in ranking
+    ]
     return [
         "Per pool: each rule against the realized ADV of the pool it ran on (pay when that pool's ADV exceeds "
         f"{margin}), right / (cell, pool) pairs. The last rule uses that realized ADV itself as the verdict and "
@@ -179,7 +208,8 @@ def pool_sections(cells: Sequence[Any], verdicts: Callable[[Any, str], list[str]
         "two agree in sign. reach gap: U(k) of `kcover advise` (`reach_gap`); tail difference: `input_tail - "
         "learner_tail`; pilot ADV: the pilot's measured mean, for comparison. Figure: reach.png.",
         "",
-        P.study_table(["predictor", "dataset", "cells", "n", "Spearman", "same sign"], reach_rows) if reach_rows
+        P.study_table(["predictor", "dataset", "cells", "n", "Spearman", "same sign"], reach_rows)
+        if reach_rows
         else "(no reach gap recorded: the advisor ran without it)",
     ]
 
@@ -211,8 +241,14 @@ def confidence_section(groups: dict[str, Sequence[Any]], record: dict[str, Any])
             label = f"[{lo:.1f}, {min(hi, 1.0):.1f}{']' if hi > 1 else ')'}"
             rows.append([label, name, f"{np.mean(confs):.2f}" if confs else "n/a", _fraction(right, len(confs))])
             record["scores"].setdefault("pilot by confidence", {})[f"{lo}-{hi} {name}"] = {
-                "right": right, "pairs": len(confs), "mean_confidence": float(np.mean(confs)) if confs else None}
-    return ["The pilot's verdicts by their confidence (`kcover.advisor.rules.pilot_confidence`: the probability "
-            "that the mean ADV of pools like this one lies on the verdict's side of the margin, from the spread "
-            "over the pilot's splits), against how often they matched the truth, (cell, pool) pairs:", "",
-            P.study_table(["confidence", "cells", "mean confidence", "right"], rows)]
+                "right": right,
+                "pairs": len(confs),
+                "mean_confidence": float(np.mean(confs)) if confs else None,
+            }
+    return [
+        "The pilot's verdicts by their confidence (`kcover.advisor.rules.pilot_confidence`: the probability "
+        "that the mean ADV of pools like this one lies on the verdict's side of the margin, from the spread "
+        "over the pilot's splits), against how often they matched the truth, (cell, pool) pairs:",
+        "",
+        P.study_table(["confidence", "cells", "mean confidence", "right"], rows),
+    ]

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from kcover.experiments import protocol as P
 
 from kcover.advisor.decide import decide, regret
 from kcover.advisor.options import MARGIN
 from kcover.advisor.rules import NN_MARGIN
+from kcover.experiments import protocol as P
 
 POLICIES = ("paper", "a priori", "pilot (measured)", "advisor (either, A' overrule)", "always pay", "never pay")
 
@@ -76,37 +76,56 @@ def score(cells: Sequence[Mapping[str, Any]], policy: str, margin: float = MARGI
                 clear += 1
                 clear_right += (v == "pay") == (t > margin)
     n = len(regrets)
-    return {"regret": float(np.mean(regrets)) if n else float("nan"),
-            "regret_sd": float(np.std(regrets)) if n else float("nan"), "pairs": n,
-            "clear_right": clear_right, "clear_pairs": clear, "either": either}
+    return {
+        "regret": float(np.mean(regrets)) if n else float("nan"),
+        "regret_sd": float(np.std(regrets)) if n else float("nan"),
+        "pairs": n,
+        "clear_right": clear_right,
+        "clear_pairs": clear,
+        "either": either,
+    }
 
 
-def regret_section(cells: Sequence[Mapping[str, Any]], groups: Mapping[str, Sequence[str]],
-                   record: dict[str, Any] | None = None, margin: float = MARGIN) -> list[str]:
+def regret_section(
+    cells: Sequence[Mapping[str, Any]],
+    groups: Mapping[str, Sequence[str]],
+    record: dict[str, Any] | None = None,
+    margin: float = MARGIN,
+) -> list[str]:
     """The regret table as markdown lines; ``groups`` maps a name to its datasets. Recorded in ``record``."""
-    header = ["policy"] + [f"{g}: regret (points)" for g in groups] + [f"{g}: right on clear" for g in groups] + [
-        "either (all pairs)"]
+    header = (
+        ["policy"]
+        + [f"{g}: regret (points)" for g in groups]
+        + [f"{g}: right on clear" for g in groups]
+        + ["either (all pairs)"]
+    )
     rows = []
     for policy in POLICIES:
         row: list[Any] = [policy]
         scores = {g: score([c for c in cells if c["dataset"] in ds], policy, margin) for g, ds in groups.items()}
         row += [f"{100 * s['regret']:.2f}" for s in scores.values()]
-        row += [f"{s['clear_right']}/{s['clear_pairs']} ({s['clear_right'] / max(s['clear_pairs'], 1):.0%})"
-                for s in scores.values()]
+        row += [
+            f"{s['clear_right']}/{s['clear_pairs']} ({s['clear_right'] / max(s['clear_pairs'], 1):.0%})"
+            for s in scores.values()
+        ]
         every = score(cells, policy, margin)
         row.append(f"{every['either']}/{every['pairs']} ({every['either'] / max(every['pairs'], 1):.0%})")
         rows.append(row)
         if record is not None:
             record.setdefault("regret", {})[policy] = {g: s for g, s in scores.items()}
-    intro = ("Regret against the oracle, accuracy points, mean over (cell, pool) pairs: max(t - m, 0) - (t - m if "
-             f"the verdict pays else 0), t the cell's truth, m = {margin}; `either` counts as not paying. Right on "
-             "clear: pairs of cells whose truth is not a close call where the verdict (either as not paying) "
-             "matches the truth.")
+    intro = (
+        "Regret against the oracle, accuracy points, mean over (cell, pool) pairs: max(t - m, 0) - (t - m if "
+        f"the verdict pays else 0), t the cell's truth, m = {margin}; `either` counts as not paying. Right on "
+        "clear: pairs of cells whose truth is not a close call where the verdict (either as not paying) "
+        "matches the truth."
+    )
     return [intro, "", P.study_table(header, rows, signed=False)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m kcover.experiments.calibrate_regret", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m kcover.experiments.calibrate_regret", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("record", help="a calibration.json")
     p.add_argument("--tuning", nargs="+", default=["bbc_news", "mnist5k"], help="datasets used for tuning")
     p.add_argument("--out", default=None, help="write regret.md and regret.json to this folder")

@@ -59,21 +59,43 @@ def settings(quick: bool) -> DemoSettings:
     """The default (laptop) or ``quick`` (tests) settings."""
     if quick:
         return DemoSettings(
-            theory={"mode": {"seeds": 1, "r": 4, "n": 4, "deltas": [0.0, 0.5], "orders": ["mode-major"]},
-                    "law": {"seeds": 1, "r": 4, "n": 3, "deltas": [0.0, 0.5], "orders": ["mode-major"]},
-                    "knob": {"seeds": 2, "alphas": [0.0, 0.5, 1.0], "classes": 8, "n": 6}},
-            text={"pool": 60, "candidates": 60, "test": 40, "seeds": 1, "budgets": (1, 2), "max_tokens": 32,
-                  "hash_dim": 512},
+            theory={
+                "mode": {"seeds": 1, "r": 4, "n": 4, "deltas": [0.0, 0.5], "orders": ["mode-major"]},
+                "law": {"seeds": 1, "r": 4, "n": 3, "deltas": [0.0, 0.5], "orders": ["mode-major"]},
+                "knob": {"seeds": 2, "alphas": [0.0, 0.5, 1.0], "classes": 8, "n": 6},
+            },
+            text={
+                "pool": 60,
+                "candidates": 60,
+                "test": 40,
+                "seeds": 1,
+                "budgets": (1, 2),
+                "max_tokens": 32,
+                "hash_dim": 512,
+            },
             vision={"pool": 40, "candidates": 40, "test": 30, "seeds": 1, "pixel_size": 8},
         )
     return DemoSettings(
         theory={"mode": {"seeds": 2}, "law": {"seeds": 1}, "knob": {"seeds": 5}},
-        text={"pool": 500, "candidates": 700, "test": 300, "seeds": 10, "budgets": (1, 2, 4, 8, 12),
-              "max_tokens": 128, "hash_dim": 4096},
+        text={
+            "pool": 500,
+            "candidates": 700,
+            "test": 300,
+            "seeds": 10,
+            "budgets": (1, 2, 4, 8, 12),
+            "max_tokens": 128,
+            "hash_dim": 4096,
+        },
         # pool 2,000: measured on MNIST-5k with 10 seeds, pools of 600 and 1,000 separated the conjunction from
         # the smooth task on 6/10 seeds only, 2,000 on 9/10 (and from -C, -A on 9/10 and 10/10)
-        vision={"pool": 2000, "candidates": 2500, "test": 500, "seeds": 10, "pixel_size": 8,
-                "selectors": ("input-FL", "learner-FL", "random")},
+        vision={
+            "pool": 2000,
+            "candidates": 2500,
+            "test": 500,
+            "seeds": 10,
+            "pixel_size": 8,
+            "selectors": ("input-FL", "learner-FL", "random"),
+        },
     )
 
 
@@ -136,16 +158,20 @@ def _reading_text(diag: dict, curves: dict, diag_random: dict | None = None) -> 
             right["pilot"] += pilot == truth
             right["paper gap"] += ("pay" if gaps[rep] > 0.05 else "do-not-pay") == truth
             if rep == "pretrained" and i == 0:
-                parts.append(f"at k = {m}C the realized ADV is {c['adv_mean'][i]:+.3f} "
-                             f"({c['adv_positive'][i]}/{c['adv_seeds'][i]} seeds > 0); the pilot said {pilot}, "
-                             f"the a-priori rule {a_priori}")
+                parts.append(
+                    f"at k = {m}C the realized ADV is {c['adv_mean'][i]:+.3f} "
+                    f"({c['adv_positive'][i]}/{c['adv_seeds'][i]} seeds > 0); the pilot said {pilot}, "
+                    f"the a-priori rule {a_priori}"
+                )
     mean = float(np.nanmean(pre["adv_mean"])) if pre["adv_mean"] else float("nan")
-    return (f"The full-budget gap (MiniLM probe minus lexical probe) is {gap:+.3f}, so the paper's gap rule says "
-            f"{'pay' if gap > 0.05 else 'do not pay'}; yet {parts[0] if parts else 'no budget ran'}. Mean ADV over "
-            f"the budget sweep: {mean:+.3f} pretrained, "
-            f"{float(np.nanmean(rnd['adv_mean'])) if rnd['adv_mean'] else float('nan'):+.3f} random-init. Against "
-            f"the realized ADV (pay when it exceeds {TRUTH_MARGIN}), the pilot is right at {right['pilot']} of {n} "
-            f"cells shown, the a-priori rule at {right['a priori']}, the paper's gap rule at {right['paper gap']}.")
+    return (
+        f"The full-budget gap (MiniLM probe minus lexical probe) is {gap:+.3f}, so the paper's gap rule says "
+        f"{'pay' if gap > 0.05 else 'do not pay'}; yet {parts[0] if parts else 'no budget ran'}. Mean ADV over "
+        f"the budget sweep: {mean:+.3f} pretrained, "
+        f"{float(np.nanmean(rnd['adv_mean'])) if rnd['adv_mean'] else float('nan'):+.3f} random-init. Against "
+        f"the realized ADV (pay when it exceeds {TRUTH_MARGIN}), the pilot is right at {right['pilot']} of {n} "
+        f"cells shown, the a-priori rule at {right['a priori']}, the paper's gap rule at {right['paper gap']}."
+    )
 
 
 def _separated(sep: dict) -> bool:
@@ -156,8 +182,10 @@ def _reading_vision(table: dict, detail: dict | None = None) -> str:
     rows = {r[0]: r[1:] for r in table["rows"]}
     name = "mnist5k" if "mnist5k" in rows else next(iter(rows))
     conj, c, a, b = rows[name]
-    text = (f"ADV at the conjunction (pretrained, hard, tight) is {conj:+.3f}; removing (C) gives {c:+.3f}, "
-            f"(A) {a:+.3f}, (B) {b:+.3f}")
+    text = (
+        f"ADV at the conjunction (pretrained, hard, tight) is {conj:+.3f}; removing (C) gives {c:+.3f}, "
+        f"(A) {a:+.3f}, (B) {b:+.3f}"
+    )
     sep = (detail or {}).get(name, {}).get("separation")
     if not sep:  # a record without per-seed detail: the old reading by means alone
         holds = conj > MARGIN and conj - max(c, a, b) >= MARGIN
@@ -165,12 +193,16 @@ def _reading_vision(table: dict, detail: dict | None = None) -> str:
     counts = ", ".join(f"{col} in {s['seeds_conj_ahead']}/{s['seeds']}" for col, s in sep.items())
     apart = [col for col, s in sep.items() if _separated(s)]
     if len(apart) == len(sep) and conj > 0:
-        verdict = ("the conjunction is ahead of every removal on at least 80% of the seeds (each seed's pool is "
-                   "shared by the four cells): the paper's pattern")
+        verdict = (
+            "the conjunction is ahead of every removal on at least 80% of the seeds (each seed's pool is "
+            "shared by the four cells): the paper's pattern"
+        )
     else:
         missing = [col for col in sep if col not in apart]
-        verdict = (f"the data at this size do not separate the conjunction from {', '.join(missing)} (fewer than "
-                   f"80% of seeds agree in sign), so that part of the paper's pattern is not shown here")
+        verdict = (
+            f"the data at this size do not separate the conjunction from {', '.join(missing)} (fewer than "
+            f"80% of seeds agree in sign), so that part of the paper's pattern is not shown here"
+        )
     return f"{text}. The conjunction is ahead of {counts} seeds: {verdict}."
 
 
@@ -178,10 +210,12 @@ def _reading_theory(th: dict) -> str:
     knob = th["knob"]["record"]
     mode = th["mode"]["record"]["summary"]
     err = mode["exact_block_max_abs_error"]
-    return (f"Eq. 1 holds exactly in the block model (largest |ADV - rho*delta| = {err:.1e}); the knob's ADV rises "
-            f"from {knob['adv_mean'][0]:+.2f} at alpha = 0 to {knob['adv_mean'][-1]:+.2f} at alpha = 1 "
-            "(paper: -0.06 to +0.94, see theory/knob.md for why one shared probe caps it near 0.5); the product-law "
-            f"bound has {len(th['law']['record']['violations'])} violations, all listed in theory/law.json.")
+    return (
+        f"Eq. 1 holds exactly in the block model (largest |ADV - rho*delta| = {err:.1e}); the knob's ADV rises "
+        f"from {knob['adv_mean'][0]:+.2f} at alpha = 0 to {knob['adv_mean'][-1]:+.2f} at alpha = 1 "
+        "(paper: -0.06 to +0.94, see theory/knob.md for why one shared probe caps it near 0.5); the product-law "
+        f"bound has {len(th['law']['record']['violations'])} violations, all listed in theory/law.json."
+    )
 
 
 def run_demo(out: str | Path, *, quick: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -197,12 +231,26 @@ def run_demo(out: str | Path, *, quick: bool = False, progress: bool = True) -> 
     th = _theory(out / "theory", cfg.theory, progress)
     times["theory"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _study(llm.run, llm.TextStudy(tasks=("bbc_news",), encoder="minilm", out=str(out / "text"),
-                                  no_progress=not progress, **cfg.text), log)
+    _study(
+        llm.run,
+        llm.TextStudy(
+            tasks=("bbc_news",), encoder="minilm", out=str(out / "text"), no_progress=not progress, **cfg.text
+        ),
+        log,
+    )
     times["text"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _study(vision.run, vision.VisionStudy(datasets=("mnist5k",), backbones=("efficientnet-lite0",),
-                                          out=str(out / "vision"), no_progress=not progress, **cfg.vision), log)
+    _study(
+        vision.run,
+        vision.VisionStudy(
+            datasets=("mnist5k",),
+            backbones=("efficientnet-lite0",),
+            out=str(out / "vision"),
+            no_progress=not progress,
+            **cfg.vision,
+        ),
+        log,
+    )
     times["vision"] = time.perf_counter() - t0
     atomic_write_text(out / "demo.log", log.getvalue())
 
@@ -214,15 +262,25 @@ def run_demo(out: str | Path, *, quick: bool = False, progress: bool = True) -> 
     record = {
         "settings": dataclasses.asdict(cfg),
         "seconds": {k: round(v, 1) for k, v in times.items()},
-        "theory": {"knob": {k: th["knob"]["record"][k] for k in ("alpha", "adv_mean", "adv_std")},
-                   "law": {"c_empirical": th["law"]["record"]["c_empirical"],
-                           "violations": len(th["law"]["record"]["violations"])},
-                   "mode": th["mode"]["record"]["summary"]},
+        "theory": {
+            "knob": {k: th["knob"]["record"][k] for k in ("alpha", "adv_mean", "adv_std")},
+            "law": {
+                "c_empirical": th["law"]["record"]["c_empirical"],
+                "violations": len(th["law"]["record"]["violations"]),
+            },
+            "mode": th["mode"]["record"]["summary"],
+        },
         "text": {"diagnostic": diag, "curves": curves},
-        "vision": {"table1": vis["table1"]["header"], "rows": vis["table1"]["rows"],
-                   "detail": vis["table1"].get("detail", {})},
-        "reading": {"theory": _reading_theory(th), "text": _reading_text(diag, curves, diag_random),
-                    "vision": _reading_vision(vis["table1"], vis["table1"].get("detail"))},
+        "vision": {
+            "table1": vis["table1"]["header"],
+            "rows": vis["table1"]["rows"],
+            "detail": vis["table1"].get("detail", {}),
+        },
+        "reading": {
+            "theory": _reading_theory(th),
+            "text": _reading_text(diag, curves, diag_random),
+            "vision": _reading_vision(vis["table1"], vis["table1"].get("detail")),
+        },
     }
     atomic_write_text(out / "report.json", json.dumps(record, indent=1, default=float))
     atomic_write_text(out / "report.md", _markdown(out, th, record))
@@ -308,10 +366,11 @@ def _run(args: argparse.Namespace) -> int:
     vis = {r[0]: r[1:] for r in rec["vision"]["rows"]}.get("mnist5k", [float("nan")] * 4)
     print(f"kcover demo: {took:.0f} s; report: {Path(args.out) / 'report.md'}")
     print("                                   paper            ours")
-    print(f"  knob ADV alpha=0 -> 1            -0.06 -> +0.94   {knob['adv_mean'][0]:+.2f} -> {knob['adv_mean'][-1]:+.2f}")
+    print(
+        f"  knob ADV alpha=0 -> 1            -0.06 -> +0.94   {knob['adv_mean'][0]:+.2f} -> {knob['adv_mean'][-1]:+.2f}"
+    )
     print(f"  text gap (embed - lexical)       +0.21 (20NG)     {d['gap']:+.3f} (BBC News, MiniLM)")
-    print("  vision conj / -C / -A / -B       +0.27 +0.10 +0.01 -0.00   "
-          + " ".join(f"{v:+.2f}" for v in vis))
+    print("  vision conj / -C / -A / -B       +0.27 +0.10 +0.01 -0.00   " + " ".join(f"{v:+.2f}" for v in vis))
     print()
     for line in _verdict_lines(rec):
         print(line)

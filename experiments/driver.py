@@ -87,11 +87,19 @@ def add_study_flags(p: argparse.ArgumentParser, cls: type, what: str, *, weights
     p.add_argument("--data-dir", default=cls.data_dir, help=data_help)
     p.add_argument("--seeds", type=int, default=cls.seeds)
     p.add_argument("--pool", type=int, default=cls.pool)
-    p.add_argument("--candidates", type=int, default=cls.candidates,
-                   help=f"{what} of the pool split encoded, each seed's pool drawn from them (default 2 x --pool)")
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=cls.candidates,
+        help=f"{what} of the pool split encoded, each seed's pool drawn from them (default 2 x --pool)",
+    )
     p.add_argument("--test", type=int, default=cls.test, help=f"held-out {what} scored (default {cls.test})")
-    p.add_argument("--diagnostic-seeds", type=int, default=cls.diagnostic_seeds,
-                   help="run kcover advise (pilot and a priori) on the pools of this many seeds (default 1; 0: none)")
+    p.add_argument(
+        "--diagnostic-seeds",
+        type=int,
+        default=cls.diagnostic_seeds,
+        help="run kcover advise (pilot and a priori) on the pools of this many seeds (default 1; 0: none)",
+    )
     p.add_argument("--batch-size", type=int, default=cls.batch_size, help="encoder batch size")
     p.add_argument("--dtype", default=cls.dtype, choices=["float32", "bfloat16"])
     p.add_argument("--cache-dir", default=cls.cache_dir, help="feature cache (default OUT/cache)")
@@ -123,8 +131,12 @@ def as_settings(cls: type, args: Any) -> Any:
     return cls(**values)
 
 
-def main_with_errors(prog: str, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int],
-                     argv: Sequence[str] | None = None) -> int:
+def main_with_errors(
+    prog: str,
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], int],
+    argv: Sequence[str] | None = None,
+) -> int:
     """Parse, run, and turn bad input into a one-line error with exit code 2."""
     args = parser.parse_args(argv)
     try:

@@ -99,9 +99,18 @@ class ImageFolder(ImageFiles):
 CHUNK_ROWS = 1024  # rows per resumable chunk of the embedding cache
 
 
-def embed_column(name: str, values: list[str], *, kind: str, weights: str | None = None,
-                 max_length: int | None = None, content: str, column: str, cache_dir: str | None = None,
-                 progress: bool = True) -> np.ndarray:
+def embed_column(
+    name: str,
+    values: list[str],
+    *,
+    kind: str,
+    weights: str | None = None,
+    max_length: int | None = None,
+    content: str,
+    column: str,
+    cache_dir: str | None = None,
+    progress: bool = True,
+) -> np.ndarray:
     """The ``kcover.embedders`` plugin (see :mod:`kcover.data.embedders`): (N, D) float32 features
     of N texts or image paths under encoder ``name``, cached in ``cache_dir`` by content, column,
     encoder identity (weights fingerprint, max length) and resumable in chunks of CHUNK_ROWS."""
@@ -117,11 +126,19 @@ def embed_column(name: str, values: list[str], *, kind: str, weights: str | None
         field, _, rest = str(err).partition(":")
         flag = {"weights": "--weights", "max_length": "--max-length", "name": "--encoder"}.get(field)
         raise ValueError(f"{flag}:{rest}" if flag and rest else str(err)) from None
-    items: Any = list(values) if text else ImageFiles([Path(v) for v in values], encoder.load_image,
-                                                     flag="--image-column")
-    return embed_dataset(encoder, items, cache_dir=cache_dir, dataset=f"sha256-{content[:32]}", split=column,
-                         preprocessing=f"data-{kind}", progress=progress,
-                         chunk_rows=CHUNK_ROWS if cache_dir is not None else None)
+    items: Any = (
+        list(values) if text else ImageFiles([Path(v) for v in values], encoder.load_image, flag="--image-column")
+    )
+    return embed_dataset(
+        encoder,
+        items,
+        cache_dir=cache_dir,
+        dataset=f"sha256-{content[:32]}",
+        split=column,
+        preprocessing=f"data-{kind}",
+        progress=progress,
+        chunk_rows=CHUNK_ROWS if cache_dir is not None else None,
+    )
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
@@ -159,14 +176,24 @@ def embed(args: argparse.Namespace) -> np.ndarray:
         digest = items.digest()
         prep = "cli-images:canvas"
     encoder = get_encoder(
-        args.encoder, args.weights, random_init=args.random_init, seed=args.seed, dtype=args.dtype,
-        batch_size=args.batch_size, max_length=args.max_length,
+        args.encoder,
+        args.weights,
+        random_init=args.random_init,
+        seed=args.seed,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
     )
     if not text:
         items._load = encoder.load_image
     feats = embed_dataset(
-        encoder, items, cache_dir=args.cache_dir, dataset=f"{source.resolve()}@{digest}", split="all",
-        preprocessing=prep, progress=not args.no_progress,
+        encoder,
+        items,
+        cache_dir=args.cache_dir,
+        dataset=f"{source.resolve()}@{digest}",
+        split="all",
+        preprocessing=prep,
+        progress=not args.no_progress,
     )
     out = Path(args.out).expanduser()
     _save_atomic(out, feats)
@@ -177,8 +204,9 @@ def embed(args: argparse.Namespace) -> np.ndarray:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``kcover embed`` and its alias ``python -m kcover.experiments.embed``."""
-    p.add_argument("--encoder", required=True, metavar="NAME",
-                   help="minilm, qwen2.5, vit-b16, clip-b32 or efficientnet-lite0")
+    p.add_argument(
+        "--encoder", required=True, metavar="NAME", help="minilm, qwen2.5, vit-b16, clip-b32 or efficientnet-lite0"
+    )
     p.add_argument("--weights", default=None, help="local weights directory (default: shipped or $KCOVER_WEIGHTS_DIR)")
     p.add_argument("--random-init", action="store_true", help="same architecture, seeded random weights")
     p.add_argument("--seed", type=int, default=0, help="seed of the random init")
@@ -207,8 +235,11 @@ def _run_subcommand(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``kcover embed`` (the same command as ``python -m kcover.experiments.embed``)."""
-    p = subparsers.add_parser("embed", help="embed a text file or an image folder into an .npy feature matrix",
-                              description=__doc__.split("\n\n")[0])
+    p = subparsers.add_parser(
+        "embed",
+        help="embed a text file or an image folder into an .npy feature matrix",
+        description=__doc__.split("\n\n")[0],
+    )
     add_arguments(p)
     p.set_defaults(func=_run_subcommand)
 

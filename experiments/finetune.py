@@ -41,7 +41,7 @@ import numpy as np
 
 from kcover.experiments import protocol as P
 from kcover.experiments.driver import Memo, drive, main_with_errors
-from kcover.experiments.finetune_report import figure, report
+from kcover.experiments.finetune_report import report
 from kcover.experiments.store import atomic_write_text
 
 ENCODERS = ("minilm", "qwen2.5")
@@ -49,27 +49,45 @@ ENCODERS = ("minilm", "qwen2.5")
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m kcover.experiments.finetune", description=__doc__.split("\n\n")[0])
-    p.add_argument("--tasks", nargs="+", default=["bbc_news"],
-                   help="presets (bbc_news 20newsgroups banking77 sst5 emotion amazon_cf) or folders under --data-dir")
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        default=["bbc_news"],
+        help="presets (bbc_news 20newsgroups banking77 sst5 emotion amazon_cf) or folders under --data-dir",
+    )
     p.add_argument("--encoder", default="minilm", choices=ENCODERS)
-    p.add_argument("--weights", "--weights-dir", dest="weights", default=None,
-                   help="the encoder's local Hugging Face directory (default: the shipped MiniLM; "
-                        "$KCOVER_WEIGHTS_DIR/Qwen2.5-0.5B for qwen2.5)")
+    p.add_argument(
+        "--weights",
+        "--weights-dir",
+        dest="weights",
+        default=None,
+        help="the encoder's local Hugging Face directory (default: the shipped MiniLM; "
+        "$KCOVER_WEIGHTS_DIR/Qwen2.5-0.5B for qwen2.5)",
+    )
     p.add_argument("--data-dir", default=None, help="folder of task folders (not needed for bbc_news)")
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--pool", type=int, default=400)
-    p.add_argument("--candidates", type=int, default=None,
-                   help="documents of the pool split prepared, each seed's pool drawn from them (default 2 x --pool)")
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=None,
+        help="documents of the pool split prepared, each seed's pool drawn from them (default 2 x --pool)",
+    )
     p.add_argument("--test", type=int, default=300, help="held-out documents scored, a fixed subsample (default 300)")
     p.add_argument("--budgets", nargs="+", type=int, default=[1, 2, 4, 8], help="k = m x C for each m")
-    p.add_argument("--max-tokens", type=int, default=128,
-                   help="documents are truncated (and padded) to this many tokens")
+    p.add_argument(
+        "--max-tokens", type=int, default=128, help="documents are truncated (and padded) to this many tokens"
+    )
     p.add_argument("--hash-dim", type=int, default=4096, help="lexical hashing dimension")
     g = p.add_argument_group("learner")
     g.add_argument("--rank", type=int, default=8, help="LoRA rank")
     g.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha (the delta is alpha/rank * A B)")
-    g.add_argument("--targets", nargs="+", default=None,
-                   help="projections adapted (default: query value for minilm, q_proj v_proj for qwen2.5)")
+    g.add_argument(
+        "--targets",
+        nargs="+",
+        default=None,
+        help="projections adapted (default: query value for minilm, q_proj v_proj for qwen2.5)",
+    )
     g.add_argument("--top-layers", type=int, default=None, help="adapt only the top N layers (default: all)")
     g.add_argument("--full", action="store_true", help="full fine-tuning of the adapted layers instead of LoRA")
     g.add_argument("--steps", type=int, default=30, help="optimizer steps per fine-tune (fixed, no early stopping)")
@@ -91,10 +109,18 @@ def _check(args: argparse.Namespace) -> None:
 
     if args.candidates is None:
         args.candidates = 2 * args.pool
-    for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--test", args.test),
-                    ("--candidates", args.candidates), ("--max-tokens", args.max_tokens), ("--hash-dim", args.hash_dim),
-                    ("--rank", args.rank), ("--steps", args.steps), ("--batch-size", args.batch_size),
-                    ("--encode-batch", args.encode_batch)):
+    for name, v in (
+        ("--seeds", args.seeds),
+        ("--pool", args.pool),
+        ("--test", args.test),
+        ("--candidates", args.candidates),
+        ("--max-tokens", args.max_tokens),
+        ("--hash-dim", args.hash_dim),
+        ("--rank", args.rank),
+        ("--steps", args.steps),
+        ("--batch-size", args.batch_size),
+        ("--encode-batch", args.encode_batch),
+    ):
         if v <= 0:
             raise ValueError(f"{name}: must be positive, got {v}")
     if args.max_tokens < 2:
@@ -117,12 +143,33 @@ def _check(args: argparse.Namespace) -> None:
         if not path.is_dir():
             raise FileNotFoundError(f"--weights: directory {path} does not exist")
     elif args.encoder == "qwen2.5" and not W.default_dir("qwen2.5").is_dir():
-        raise FileNotFoundError(f"--weights: none given for qwen2.5 and the default directory "
-                                f"{W.default_dir('qwen2.5')} does not exist; pass --weights DIR")
+        raise FileNotFoundError(
+            f"--weights: none given for qwen2.5 and the default directory "
+            f"{W.default_dir('qwen2.5')} does not exist; pass --weights DIR"
+        )
 
 
-SETTINGS = ("encoder", "weights", "pool", "candidates", "test", "max_tokens", "hash_dim", "rank", "alpha", "targets",
-            "top_layers", "full", "steps", "batch_size", "lr", "warmup", "weight_decay", "clip_norm", "dtype")
+SETTINGS = (
+    "encoder",
+    "weights",
+    "pool",
+    "candidates",
+    "test",
+    "max_tokens",
+    "hash_dim",
+    "rank",
+    "alpha",
+    "targets",
+    "top_layers",
+    "full",
+    "steps",
+    "batch_size",
+    "lr",
+    "warmup",
+    "weight_decay",
+    "clip_norm",
+    "dtype",
+)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -157,11 +204,21 @@ class _Learner:
         n = self.backbone.num_layers
         if args.top_layers is not None and args.top_layers > n:
             raise ValueError(f"--top-layers: {args.encoder} has {n} layers, got {args.top_layers}")
-        self.config = LoraConfig(rank=args.rank, alpha=args.alpha,
-                                 targets=None if args.targets is None else tuple(args.targets),
-                                 top_layers=args.top_layers, full=args.full)
-        self.train = TrainConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
-                                 warmup=args.warmup, weight_decay=args.weight_decay, clip_norm=args.clip_norm)
+        self.config = LoraConfig(
+            rank=args.rank,
+            alpha=args.alpha,
+            targets=None if args.targets is None else tuple(args.targets),
+            top_layers=args.top_layers,
+            full=args.full,
+        )
+        self.train = TrainConfig(
+            steps=args.steps,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            warmup=args.warmup,
+            weight_decay=args.weight_decay,
+            clip_norm=args.clip_norm,
+        )
         self.classifiers: dict[int, Any] = {}
 
     def classifier(self, num_classes: int) -> Any:
@@ -195,8 +252,10 @@ class _Prepared(Memo):
         too_big = [m for m in args.budgets if m * c > n_pool]
         if too_big:
             m = max(too_big)
-            raise ValueError(f"--budgets: k = {m} x C = {m * c} exceeds the pool of {n_pool} documents of {task} "
-                             f"(--pool {args.pool}, at most 80% of --candidates {args.candidates})")
+            raise ValueError(
+                f"--budgets: k = {m} x C = {m * c} exceeds the pool of {n_pool} documents of {task} "
+                f"(--pool {args.pool}, at most 80% of --candidates {args.candidates})"
+            )
         self.lexical = hash_text(texts, dim=args.hash_dim)
         self.clf = clf = learner.classifier(c)
         self.train = learner.train
@@ -209,8 +268,9 @@ class _Prepared(Memo):
         # the frozen encoder's features (its zero-adapter output): selection geometry and probe input
         base = clf.init(0)
         self.embed = clf.features(base, self.hidden, self.mask, batch_size=args.encode_batch, normalize=bb.normalize)
-        self.embed_test = clf.features(base, self.hidden_test, self.mask_test, batch_size=args.encode_batch,
-                                       normalize=bb.normalize)
+        self.embed_test = clf.features(
+            base, self.hidden_test, self.mask_test, batch_size=args.encode_batch, normalize=bb.normalize
+        )
         self.budgets = args.budgets
         self.encode_batch = args.encode_batch
         self.prepare_seconds = time.perf_counter() - t0
@@ -227,8 +287,9 @@ class _Prepared(Memo):
         else:
             geom = self.lexical[pool] if sel == "input-FL" else self.embed[pool]
             kmax = max(self.budgets) * c
-            order = self.memo((sel, seed), lambda: P.select_indices(sel, geom, kmax, seed=seed, kernel="cosine",
-                                                                     n=len(pool)))
+            order = self.memo(
+                (sel, seed), lambda: P.select_indices(sel, geom, kmax, seed=seed, kernel="cosine", n=len(pool))
+            )
             picks = order[:k]
         probe_acc = P.subset_accuracy(emb, y, self.labels_test, picks, c, seed=seed)
         rows = pool[picks]
@@ -236,19 +297,31 @@ class _Prepared(Memo):
         fit = self.clf.fit(self.hidden[rows], self.mask[rows], self.labels[rows], seed=seed, train=self.train)
         pred = self.clf.predict(fit.trainable, self.hidden_test, self.mask_test, batch_size=self.encode_batch)
         train_pred = self.clf.predict(fit.trainable, self.hidden[rows], self.mask[rows], batch_size=self.encode_batch)
-        return {"acc": float(np.mean(pred == self.labels_test)), "probe_acc": probe_acc,
-                "train_acc": float(np.mean(train_pred == self.labels[rows])),
-                "loss_first": float(fit.losses[0]), "loss_last": float(fit.losses[-1]),
-                "classes_covered": int(len(np.unique(self.labels[rows]))), "k": int(k), "num_classes": c,
-                "n_pool": len(pool), "n_test": len(self.labels_test),
-                "finetune_seconds": round(time.perf_counter() - t0, 3),
-                "picks": [int(i) for i in picks]}
+        return {
+            "acc": float(np.mean(pred == self.labels_test)),
+            "probe_acc": probe_acc,
+            "train_acc": float(np.mean(train_pred == self.labels[rows])),
+            "loss_first": float(fit.losses[0]),
+            "loss_last": float(fit.losses[-1]),
+            "classes_covered": int(len(np.unique(self.labels[rows]))),
+            "k": int(k),
+            "num_classes": c,
+            "n_pool": len(pool),
+            "n_test": len(self.labels_test),
+            "finetune_seconds": round(time.perf_counter() - t0, 3),
+            "picks": [int(i) for i in picks],
+        }
 
 
 def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every cell key of the run, grouped by task, then by seed (each budget's shapes compile once)."""
-    return [{"task": t, "encoder": args.encoder, "budget": m, "selector": s, "seed": seed}
-            for t in args.tasks for seed in range(args.seeds) for m in args.budgets for s in P.TEXT_SELECTORS]
+    return [
+        {"task": t, "encoder": args.encoder, "budget": m, "selector": s, "seed": seed}
+        for t in args.tasks
+        for seed in range(args.seeds)
+        for m in args.budgets
+        for s in P.TEXT_SELECTORS
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -267,15 +340,25 @@ def run(args: argparse.Namespace) -> int:
         prep_seconds.append(st.prepare_seconds)
         return st
 
-    rows, ran = drive(args.out, cells(args), group=lambda k: k["task"], prepare=prepare,
-                      compute=lambda st, k: st.cell(dict(k)), desc="finetune cells", progress=not args.no_progress)
+    rows, ran = drive(
+        args.out,
+        cells(args),
+        group=lambda k: k["task"],
+        prepare=prepare,
+        compute=lambda st, k: st.cell(dict(k)),
+        desc="finetune cells",
+        progress=not args.no_progress,
+    )
     out = Path(args.out)
     _log_invocation(out, t_start, ran, sum(prep_seconds))
     what_path = out / "learner.txt"
     if learner:
         lc = learner[0]
-        atomic_write_text(what_path, lc.config.describe(args.encoder, lc.backbone.num_layers)
-                          + ", plus a linear head on the mean-pooled last hidden state\n")
+        atomic_write_text(
+            what_path,
+            lc.config.describe(args.encoder, lc.backbone.num_layers)
+            + ", plus a linear head on the mean-pooled last hidden state\n",
+        )
     what = what_path.read_text().strip() if what_path.exists() else None
     paths = report(rows, out, settings=_settings(args), learner=what)
     print(f"{ran} cells computed, {len(rows) - ran} reused; wrote {', '.join(str(p) for p in paths)}")
@@ -290,8 +373,13 @@ def _log_invocation(out: Path, t_start: float, ran: int | None, prep: float) -> 
     log = json.loads(path.read_text()) if path.exists() else []
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t_start))
     wall = None if ran is None else round(time.time() - t_start, 1)
-    entry = {"started": started, "start_time": round(t_start, 3), "wall_seconds": wall,
-             "cells_computed": ran, "prepare_seconds": round(prep, 1)}
+    entry = {
+        "started": started,
+        "start_time": round(t_start, 3),
+        "wall_seconds": wall,
+        "cells_computed": ran,
+        "prepare_seconds": round(prep, 1),
+    }
     if log and log[-1].get("start_time") == entry["start_time"] and ran is not None:
         log[-1] = entry
     else:

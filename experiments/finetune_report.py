@@ -17,9 +17,13 @@ from kcover.experiments import protocol as P
 from kcover.experiments.store import atomic_write_text
 
 
-
-def paired_diffs(rows: Sequence[dict[str, Any]], where: dict[str, Any], field: str = "acc", a: str = "learner-FL",
-                 b: str = "input-FL") -> np.ndarray:
+def paired_diffs(
+    rows: Sequence[dict[str, Any]],
+    where: dict[str, Any],
+    field: str = "acc",
+    a: str = "learner-FL",
+    b: str = "input-FL",
+) -> np.ndarray:
     """Per-seed ``field``(a) - ``field``(b) among rows matching ``where``, over seeds present for both (sorted)."""
     got: dict[str, dict[int, float]] = {a: {}, b: {}}
     for r in rows:
@@ -34,8 +38,12 @@ def _stats(values: Sequence[float]) -> dict[str, Any]:
     v = np.asarray(values, float)
     if v.size == 0:
         return {"mean": float("nan"), "std": float("nan"), "n": 0, "positive": 0}
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0, "n": int(v.size),
-            "positive": int((v > 0).sum())}
+    return {
+        "mean": float(v.mean()),
+        "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+        "n": int(v.size),
+        "positive": int((v > 0).sum()),
+    }
 
 
 def summarize(rows: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
@@ -43,10 +51,16 @@ def summarize(rows: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
     and ``adv_corr``, the Pearson correlation over seeds of the fine-tuned ADV with the probe ADV."""
     mine = [r for r in rows if r["key"]["task"] == task]
     ms = sorted({r["key"]["budget"] for r in mine})
-    per_selector = lambda: {s: [] for s in P.TEXT_SELECTORS}  # noqa: E731
-    out: dict[str, Any] = {"budget_multiplier": ms, "k": [], "finetune": {"adv": [], "acc": per_selector()},
-                           "probe": {"adv": [], "acc": per_selector()}, "classes_covered": per_selector(),
-                           "train_acc": per_selector(), "adv_corr": []}
+    per_selector = lambda: {s: [] for s in P.TEXT_SELECTORS}
+    out: dict[str, Any] = {
+        "budget_multiplier": ms,
+        "k": [],
+        "finetune": {"adv": [], "acc": per_selector()},
+        "probe": {"adv": [], "acc": per_selector()},
+        "classes_covered": per_selector(),
+        "train_acc": per_selector(),
+        "adv_corr": [],
+    }
     for m in ms:
         at = [r for r in mine if r["key"]["budget"] == m]
         out["k"].append(at[0]["value"]["k"])
@@ -57,8 +71,9 @@ def summarize(rows: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
             for s in P.TEXT_SELECTORS:
                 out[learner]["acc"][s].append(_stats([r["value"][field] for r in at if r["key"]["selector"] == s]))
         for s in P.TEXT_SELECTORS:
-            out["classes_covered"][s].append(_stats([r["value"]["classes_covered"] for r in at
-                                                     if r["key"]["selector"] == s]))
+            out["classes_covered"][s].append(
+                _stats([r["value"]["classes_covered"] for r in at if r["key"]["selector"] == s])
+            )
             out["train_acc"][s].append(_stats([r["value"]["train_acc"] for r in at if r["key"]["selector"] == s]))
         a, b = diffs["finetune"], diffs["probe"]
         ok = a.size > 2 and a.std() > 0 and b.std() > 0
@@ -110,13 +125,25 @@ def figure(summary: dict[str, Any], task: str, path: Path) -> None:
     plt.close(fig)
 
 
-def report(rows: Sequence[dict[str, Any]], out: Path, *, settings: dict[str, Any] | None = None,
-           learner: str | None = None) -> list[Path]:
+def report(
+    rows: Sequence[dict[str, Any]], out: Path, *, settings: dict[str, Any] | None = None, learner: str | None = None
+) -> list[Path]:
     """Write finetune.md/.csv, fig_finetune_<task>.png and finetune.json from result rows."""
     out.mkdir(parents=True, exist_ok=True)
     tasks = list(dict.fromkeys(r["key"]["task"] for r in rows))
-    header = ["task", "k/C", "k", "FT input-FL", "FT learner-FL", "FT random", "FT ADV", "FT ADV>0",
-              "probe ADV", "probe ADV>0", "corr"]
+    header = [
+        "task",
+        "k/C",
+        "k",
+        "FT input-FL",
+        "FT learner-FL",
+        "FT random",
+        "FT ADV",
+        "FT ADV>0",
+        "probe ADV",
+        "probe ADV>0",
+        "corr",
+    ]
     body, csv_body, record, paths = [], [], {}, [out / "finetune.md", out / "finetune.csv"]
     for t in tasks:
         s = summarize(rows, t)
@@ -124,10 +151,32 @@ def report(rows: Sequence[dict[str, Any]], out: Path, *, settings: dict[str, Any
         for i, m in enumerate(s["budget_multiplier"]):
             ft, pr = s["finetune"]["adv"][i], s["probe"]["adv"][i]
             acc = [s["finetune"]["acc"][sel][i] for sel in P.TEXT_SELECTORS]
-            body.append([t, m, s["k"][i], *[_pm(a, False) for a in acc], _pm(ft), f"{ft['positive']}/{ft['n']}",
-                         _pm(pr), f"{pr['positive']}/{pr['n']}", s["adv_corr"][i]])
-            csv_body.append([t, m, s["k"][i], *[a["mean"] for a in acc], ft["mean"], ft["positive"], pr["mean"],
-                             pr["positive"], s["adv_corr"][i]])
+            body.append(
+                [
+                    t,
+                    m,
+                    s["k"][i],
+                    *[_pm(a, False) for a in acc],
+                    _pm(ft),
+                    f"{ft['positive']}/{ft['n']}",
+                    _pm(pr),
+                    f"{pr['positive']}/{pr['n']}",
+                    s["adv_corr"][i],
+                ]
+            )
+            csv_body.append(
+                [
+                    t,
+                    m,
+                    s["k"][i],
+                    *[a["mean"] for a in acc],
+                    ft["mean"],
+                    ft["positive"],
+                    pr["mean"],
+                    pr["positive"],
+                    s["adv_corr"][i],
+                ]
+            )
         if s["budget_multiplier"]:
             figure(s, t, out / f"fig_finetune_{t}.png")
             paths.append(out / f"fig_finetune_{t}.png")
@@ -137,27 +186,57 @@ def report(rows: Sequence[dict[str, Any]], out: Path, *, settings: dict[str, Any
     killed = sum(i["wall_seconds"] is None for i in invocations)
     cell_seconds = sum(r["value"].get("seconds", 0.0) for r in rows)
     st = settings or {}
-    lines = ["Fine-tuned (FT) test accuracy per selector and ADV = acc(learner-FL) - acc(input-FL), mean ± sd over "
-             "seeds, with the number of seeds where ADV > 0; the fixed-probe ADV on the same pools and picks "
-             "beside it; corr: Pearson correlation over seeds of the fine-tuned ADV with the probe ADV.", ""]
+    lines = [
+        "Fine-tuned (FT) test accuracy per selector and ADV = acc(learner-FL) - acc(input-FL), mean ± sd over "
+        "seeds, with the number of seeds where ADV > 0; the fixed-probe ADV on the same pools and picks "
+        "beside it; corr: Pearson correlation over seeds of the fine-tuned ADV with the probe ADV.",
+        "",
+    ]
     if learner:
-        lines.append(f"Learner: {learner}; {st.get('steps')} AdamW steps of min({st.get('batch_size')}, k) examples, "
-                     f"peak lr {st.get('lr')}, warmup {st.get('warmup')}, cosine decay, weight decay "
-                     f"{st.get('weight_decay')}, clip {st.get('clip_norm')}; no early stopping.")
+        lines.append(
+            f"Learner: {learner}; {st.get('steps')} AdamW steps of min({st.get('batch_size')}, k) examples, "
+            f"peak lr {st.get('lr')}, warmup {st.get('warmup')}, cosine decay, weight decay "
+            f"{st.get('weight_decay')}, clip {st.get('clip_norm')}; no early stopping."
+        )
     if st:
-        lines.append(f"Data: pool {st.get('pool')} documents per seed from {st.get('candidates')} candidates; test: a "
-                     f"fixed subsample of {st.get('test')} held-out documents; {st.get('max_tokens')} tokens; "
-                     f"encoder {st.get('encoder')}; selection by facility location (cosine) on n-gram hashing "
-                     f"({st.get('hash_dim')} dims, input-FL) or on the frozen encoder's embeddings (learner-FL).")
-    lines.append(f"Compute: {len(rows)} cells, {cell_seconds / 60:.1f} min in cells; wall time of all invocations "
-                 f"{wall / 60:.1f} min" + (f" (plus {killed} interrupted, not timed)." if killed else "."))
+        lines.append(
+            f"Data: pool {st.get('pool')} documents per seed from {st.get('candidates')} candidates; test: a "
+            f"fixed subsample of {st.get('test')} held-out documents; {st.get('max_tokens')} tokens; "
+            f"encoder {st.get('encoder')}; selection by facility location (cosine) on n-gram hashing "
+            f"({st.get('hash_dim')} dims, input-FL) or on the frozen encoder's embeddings (learner-FL)."
+        )
+    lines.append(
+        f"Compute: {len(rows)} cells, {cell_seconds / 60:.1f} min in cells; wall time of all invocations "
+        f"{wall / 60:.1f} min" + (f" (plus {killed} interrupted, not timed)." if killed else ".")
+    )
     note = "\n".join(lines) + "\n\n"
     atomic_write_text(out / "finetune.md", note + P.study_table(header, body))
-    atomic_write_text(out / "finetune.csv", P.csv_table(
-        ["task", "budget", "k", "ft_input_fl", "ft_embed_fl", "ft_random", "ft_adv", "ft_adv_positive", "probe_adv",
-         "probe_adv_positive", "adv_corr"], csv_body))
-    payload = {"settings": settings, "learner": learner, "invocations": invocations, "tasks": record,
-               "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows]}
+    atomic_write_text(
+        out / "finetune.csv",
+        P.csv_table(
+            [
+                "task",
+                "budget",
+                "k",
+                "ft_input_fl",
+                "ft_embed_fl",
+                "ft_random",
+                "ft_adv",
+                "ft_adv_positive",
+                "probe_adv",
+                "probe_adv_positive",
+                "adv_corr",
+            ],
+            csv_body,
+        ),
+    )
+    payload = {
+        "settings": settings,
+        "learner": learner,
+        "invocations": invocations,
+        "tasks": record,
+        "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows],
+    }
     atomic_write_text(out / "finetune.json", json.dumps(payload, indent=1, default=float))
     paths.append(out / "finetune.json")
     return paths

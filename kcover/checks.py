@@ -73,8 +73,10 @@ def budget_list(values: Any, available: int, name: str = "budgets") -> np.ndarra
         raise ValueError(f"{name}: must be integers, got {values!r}")
     bad = arr[(arr < 1) | (arr > available)]
     if bad.size:
-        raise ValueError(f"{name}: {int(bad[0])} is out of range; budgets must lie in [1, {available}] "
-                         f"(the pool has {available} points)")
+        raise ValueError(
+            f"{name}: {int(bad[0])} is out of range; budgets must lie in [1, {available}] "
+            f"(the pool has {available} points)"
+        )
     return arr.astype(np.int64)
 
 

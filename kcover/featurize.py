@@ -70,11 +70,11 @@ class _Vocabulary:
         if found is None:
             padded = f" {token} "
             assert self.chars is not None  # character n-grams are asked for only when they are on
-            grams = [padded[i : i + n] for n in range(self.chars[0], self.chars[1] + 1)
-                     for i in range(len(padded) - n + 1)]
+            grams = [
+                padded[i : i + n] for n in range(self.chars[0], self.chars[1] + 1) for i in range(len(padded) - n + 1)
+            ]
             ids = self.ids
-            found = self._char_cache[token] = np.array([ids.setdefault("c\x00" + g, len(ids)) for g in grams],
-                                                       np.int64)
+            found = self._char_cache[token] = np.array([ids.setdefault("c\x00" + g, len(ids)) for g in grams], np.int64)
         return found
 
     def term_ids(self, text: str) -> np.ndarray:
@@ -82,8 +82,11 @@ class _Vocabulary:
         tokens = _WORD.findall(text.lower())
         parts = []
         if self.words is not None:
-            grams = [" ".join(tokens[i : i + n]) for n in range(self.words[0], self.words[1] + 1)
-                     for i in range(len(tokens) - n + 1)]
+            grams = [
+                " ".join(tokens[i : i + n])
+                for n in range(self.words[0], self.words[1] + 1)
+                for i in range(len(tokens) - n + 1)
+            ]
             ids = self.ids
             parts.append(np.array([ids.setdefault("w\x00" + g, len(ids)) for g in grams], np.int64))
         if self.chars is not None:

@@ -111,8 +111,9 @@ def _precision(float64: bool):
     return jax.enable_x64(True) if float64 else contextlib.nullcontext()
 
 
-def reach_gap(gram_input: Any, gram_learner: Any, y: Any, ks: Any, *, ridge: float = 1e-6,
-              float64: bool = False) -> ReachGap:
+def reach_gap(
+    gram_input: Any, gram_learner: Any, y: Any, ks: Any, *, ridge: float = 1e-6, float64: bool = False
+) -> ReachGap:
     """G_in(k), G_K(k) and their gap for every budget in ``ks`` (see the module docstring).
 
     Args:

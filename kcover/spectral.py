@@ -129,8 +129,14 @@ def _feature_alignment(k1: Kernel, x1: jax.Array, k2: Kernel, x2: jax.Array, cen
             a = a - r[:, -2:-1] - m1[None, :] + g1m
             b = b - r[:, -1:] - m2[None, :] + g2m
         v = valid[:, None]
-        return jnp.stack([jnp.sum(jnp.where(v, a * b, 0), 1), jnp.sum(jnp.where(v, a * a, 0), 1),
-                          jnp.sum(jnp.where(v, b * b, 0), 1)], 1)
+        return jnp.stack(
+            [
+                jnp.sum(jnp.where(v, a * b, 0), 1),
+                jnp.sum(jnp.where(v, a * a, 0), 1),
+                jnp.sum(jnp.where(v, b * b, 0), 1),
+            ],
+            1,
+        )
 
     s = blocked_rows(sums, both_m, block).sum(0)
     return s[0] / jnp.sqrt(s[1] * s[2])
@@ -155,5 +161,13 @@ def feature_alignment(
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"x2: has {b.shape[0]} rows but x1 has {a.shape[0]}")
     dt = np.result_type(a.dtype, b.dtype)
-    return float(_feature_alignment(make_kernel(kernel1, None, a), jnp.asarray(a, dt),
-                                    make_kernel(kernel2, None, b), jnp.asarray(b, dt), centered, block))
+    return float(
+        _feature_alignment(
+            make_kernel(kernel1, None, a),
+            jnp.asarray(a, dt),
+            make_kernel(kernel2, None, b),
+            jnp.asarray(b, dt),
+            centered,
+            block,
+        )
+    )

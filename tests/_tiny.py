@@ -40,16 +40,24 @@ def tokenizer(directory: Path, corpus: list[str] | None = None, vocab_size: int 
     return fast
 
 
-def qwen_dir(directory: Path, *, tied: bool = True, shard: str | None = None, corpus: list[str] | None = None,
-             seed: int = 0):
+def qwen_dir(
+    directory: Path, *, tied: bool = True, shard: str | None = None, corpus: list[str] | None = None, seed: int = 0
+):
     """A 2-layer Qwen2 (hidden 64, GQA 4/2 heads, rope theta 12345) and its tokenizer in ``directory``."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     tok = tokenizer(directory, corpus)
     config = Qwen2Config(
-        vocab_size=len(tok), hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, rope_theta=12345.0, rms_norm_eps=1e-6, tie_word_embeddings=tied,
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        rope_theta=12345.0,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=tied,
         max_position_embeddings=256,
     )
     config._attn_implementation = "eager"
@@ -66,8 +74,14 @@ def vit_dir(directory: Path, image_size: int = 32, seed: int = 0):
     import torch
     from transformers import ViTConfig, ViTImageProcessor, ViTModel
 
-    config = ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                       image_size=image_size, patch_size=8)
+    config = ViTConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        image_size=image_size,
+        patch_size=8,
+    )
     torch.manual_seed(seed)
     model = ViTModel(config, add_pooling_layer=False).eval()
     perturb(model)

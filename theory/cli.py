@@ -25,8 +25,13 @@ DEFAULT_SEEDS = {"mode": 3, "law": 2, "knob": 5}
 
 # The simulation (JAX) and the figures (matplotlib) load on first use, so that building the
 # ``kcover`` parser stays light: summaries in kcover.theory.summaries, renderers in kcover.theory.render.
-_LAZY = {"run_mode": "kcover.theory.render", "run_law": "kcover.theory.render", "run_knob": "kcover.theory.render",
-         "fmt_or_dash": "kcover.theory.render", "PAPER_KNOB": "kcover.theory.summaries"}
+_LAZY = {
+    "run_mode": "kcover.theory.render",
+    "run_law": "kcover.theory.render",
+    "run_knob": "kcover.theory.render",
+    "fmt_or_dash": "kcover.theory.render",
+    "PAPER_KNOB": "kcover.theory.summaries",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -38,12 +43,13 @@ def __getattr__(name: str) -> Any:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``theory`` subcommand to the ``kcover`` parser."""
     p = subparsers.add_parser(
-        "theory", help="simulators that check the paper's Eq. 1, Eq. 2 and Fig. 1",
-        description="mode: Eq. 1 on the latent-mode model; law: the product law Eq. 2; knob: Fig. 1.")
+        "theory",
+        help="simulators that check the paper's Eq. 1, Eq. 2 and Fig. 1",
+        description="mode: Eq. 1 on the latent-mode model; law: the product law Eq. 2; knob: Fig. 1.",
+    )
     p.add_argument("which", choices=COMMANDS, help="mode (Eq. 1), law (Eq. 2) or knob (Fig. 1)")
     p.add_argument("--out", default="kcover-out/theory", help="output folder (default kcover-out/theory)")
-    p.add_argument("--seeds", type=int, default=None,
-                   help="seeds per setting (default: mode 3, law 2, knob 5)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per setting (default: mode 3, law 2, knob 5)")
     p.set_defaults(func=run)
 
 

@@ -104,8 +104,9 @@ def knob_sweep(
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise ValueError(f"seeds: must be a positive integer, got {seeds!r}")
     shape = (seeds, alphas.size)
-    out = {k: np.zeros(shape) for k in ("adv", "acc_learner", "acc_input", "covered_learner",
-                                         "covered_input", "adv_own")}
+    out = {
+        k: np.zeros(shape) for k in ("adv", "acc_learner", "acc_input", "covered_learner", "covered_input", "adv_own")
+    }
     bar = tqdm(total=seeds * alphas.size, desc="theory knob", disable=not progress, leave=False)
     for s in range(seeds):
         x, y, xt, yt = make_pairs(classes, dim, n=n, noise=noise, test_per_cluster=test_per_cluster, seed=s)
@@ -124,5 +125,13 @@ def knob_sweep(
             bar.update()
     bar.close()
     eq1 = (out["covered_learner"] - out["covered_input"]) / classes
-    return KnobRun(alphas, out["adv"], out["acc_learner"], out["acc_input"], out["covered_learner"],
-                   out["covered_input"], eq1, out["adv_own"])
+    return KnobRun(
+        alphas,
+        out["adv"],
+        out["acc_learner"],
+        out["acc_input"],
+        out["covered_learner"],
+        out["covered_input"],
+        eq1,
+        out["adv_own"],
+    )

@@ -122,8 +122,9 @@ def tie_band(eigenvalues: np.ndarray, k: int) -> tuple[int, int]:
     return int(np.sum(lam > t + tau)), int(np.sum(lam >= t - tau))
 
 
-def reach_quantities(input_gram_: np.ndarray, learner: np.ndarray, y: np.ndarray, ks: Any,
-                     lam: float = 1e-6) -> dict[str, np.ndarray]:
+def reach_quantities(
+    input_gram_: np.ndarray, learner: np.ndarray, y: np.ndarray, ks: Any, lam: float = 1e-6
+) -> dict[str, np.ndarray]:
     """Every a-priori term per budget: G_in(k), G_K(k), D(k), U(k), L(k) and the tie bands.
 
     Eigenvectors and tie bands come from the :func:`floored` Grams; the fit uses ``learner`` as given.
@@ -147,9 +148,15 @@ def reach_quantities(input_gram_: np.ndarray, learner: np.ndarray, y: np.ndarray
     g_in = galerkin_tails(learner, v_in[:, :top], y, lam)
     g_k = galerkin_tails(learner, v_k[:, :top], y, lam)
     return dict(
-        reach_in=g_in[ks], tail_learner=g_k[ks], gap=g_in[ks] - g_k[ks],
-        upper=g_in[band_in[:, 0]] - g_k[band_k[:, 1]], lower=g_in[band_in[:, 1]] - g_k[band_k[:, 0]],
-        k_lo_in=band_in[:, 0], k_hi_in=band_in[:, 1], k_lo_learner=band_k[:, 0], k_hi_learner=band_k[:, 1],
+        reach_in=g_in[ks],
+        tail_learner=g_k[ks],
+        gap=g_in[ks] - g_k[ks],
+        upper=g_in[band_in[:, 0]] - g_k[band_k[:, 1]],
+        lower=g_in[band_in[:, 1]] - g_k[band_k[:, 0]],
+        k_lo_in=band_in[:, 0],
+        k_hi_in=band_in[:, 1],
+        k_lo_learner=band_k[:, 0],
+        k_hi_learner=band_k[:, 1],
         energy=float(np.sum(np.asarray(y, np.float64) ** 2)) / n,
     )
 
@@ -172,9 +179,15 @@ def block_certificate(inst: LatentModes, k_in: np.ndarray | None = None) -> dict
     n_max, n_min = int(sizes.max()), int(sizes.min())
     margin = min(1.0 - n_max * (1.0 - kappa), n_min * kappa - n_max * (1.0 - kappa))
     n = k.shape[0]
-    return dict(kappa=kappa, eps=eps, n_max=n_max, n_min=n_min, margin=margin,
-                distinct_sizes=bool(np.unique(sizes).size == sizes.size),
-                holds=bool(margin > 2 * n * eps and np.unique(sizes).size == sizes.size))
+    return dict(
+        kappa=kappa,
+        eps=eps,
+        n_max=n_max,
+        n_min=n_min,
+        margin=margin,
+        distinct_sizes=bool(np.unique(sizes).size == sizes.size),
+        holds=bool(margin > 2 * n * eps and np.unique(sizes).size == sizes.size),
+    )
 
 
 def reach_rows(
@@ -213,16 +226,24 @@ def reach_rows(
     for i, row in enumerate(rows):
         up, lo = float(q["upper"][i]), float(q["lower"][i])
         adv = row["adv"]
-        new = dict(row, family=fam, certificate=cert, tied=bool(tied[i]),
-                   claimed=bool(cert and fam in CLAIMED["upper"] and not (tied[i] and fam in UNTIED_ONLY)),
-                   reach_in=float(q["reach_in"][i]),
-                   tail_learner=float(q["tail_learner"][i]), reach_gap=float(q["gap"][i]),
-                   reach_upper=up, reach_lower=lo, reach_ratio=adv / up if up > BOUND_TOL else None,
-                   reach_violation=bool(adv > up + ADV_TOL),
-                   reach_lower_violation=bool(adv < C_LOWER * lo - ADV_TOL),
-                   input_reach_violation=bool(adv > q["reach_in"][i] + ADV_TOL),
-                   input_half=float(row["risk_in"] - q["reach_in"][i]),
-                   learner_half=float(q["tail_learner"][i] - row["risk_learner"]))
+        new = dict(
+            row,
+            family=fam,
+            certificate=cert,
+            tied=bool(tied[i]),
+            claimed=bool(cert and fam in CLAIMED["upper"] and not (tied[i] and fam in UNTIED_ONLY)),
+            reach_in=float(q["reach_in"][i]),
+            tail_learner=float(q["tail_learner"][i]),
+            reach_gap=float(q["gap"][i]),
+            reach_upper=up,
+            reach_lower=lo,
+            reach_ratio=adv / up if up > BOUND_TOL else None,
+            reach_violation=bool(adv > up + ADV_TOL),
+            reach_lower_violation=bool(adv < C_LOWER * lo - ADV_TOL),
+            input_reach_violation=bool(adv > q["reach_in"][i] + ADV_TOL),
+            input_half=float(row["risk_in"] - q["reach_in"][i]),
+            learner_half=float(q["tail_learner"][i] - row["risk_learner"]),
+        )
         new["reach_kind"] = classify_reach(new)
         out.append(new)
     return out
@@ -267,8 +288,27 @@ def summarize_reach(rows: list[dict]) -> dict:
     """
     per: dict[str, dict] = {}
     violations, exceptions = [], []
-    keys = ("family", "kernel", "order", "seed", "r", "r_in", "m", "s", "delta_frac", "k", "tied", "adv",
-            "reach_upper", "reach_lower", "reach_in", "tail_learner", "input_half", "learner_half", "reach_kind")
+    keys = (
+        "family",
+        "kernel",
+        "order",
+        "seed",
+        "r",
+        "r_in",
+        "m",
+        "s",
+        "delta_frac",
+        "k",
+        "tied",
+        "adv",
+        "reach_upper",
+        "reach_lower",
+        "reach_in",
+        "tail_learner",
+        "input_half",
+        "learner_half",
+        "reach_kind",
+    )
     for fam in FAMILIES:
         sub = [r for r in rows if r["family"] == fam]
         if not sub:
@@ -282,20 +322,25 @@ def summarize_reach(rows: list[dict]) -> dict:
                 kinds[r["reach_kind"]] = kinds.get(r["reach_kind"], 0) + 1
         q = _quantiles(ratios)
         per[fam] = dict(
-            rows=len(sub), certified=sum(r["certificate"] for r in sub), claimed_rows=sum(r["claimed"] for r in sub),
+            rows=len(sub),
+            certified=sum(r["certificate"] for r in sub),
+            claimed_rows=sum(r["claimed"] for r in sub),
             upper_violations=sum(r["reach_violation"] for r in sub),
             lower_violations=sum(r["reach_lower_violation"] for r in sub),
             input_reach_violations=sum(r["input_reach_violation"] for r in sub),
-            kinds=kinds, ratio_median=q["median"], ratio_worst=q["worst"],
-            c_fit=min(lower) if lower else None, rows_with_positive_bound=len(ratios),
+            kinds=kinds,
+            ratio_median=q["median"],
+            ratio_worst=q["worst"],
+            c_fit=min(lower) if lower else None,
+            rows_with_positive_bound=len(ratios),
             rows_with_positive_lower=len(lower),
             tied_rows=sum(r["reach_upper"] != r["reach_lower"] for r in sub),
             input_reach_ratio_median=_quantiles(ratios_in)["median"],
             input_reach_ratio_worst=_quantiles(ratios_in)["worst"],
-            claimed=[s for s, fams in CLAIMED.items() if fam in fams])
+            claimed=[s for s, fams in CLAIMED.items() if fam in fams],
+        )
         for r in sub:
-            broken = [s for s, flag in (("upper", r["reach_violation"]), ("lower", r["reach_lower_violation"]))
-                      if flag]
+            broken = [s for s, flag in (("upper", r["reach_violation"]), ("lower", r["reach_lower_violation"])) if flag]
             claimed = broken if r["claimed"] else []
             rec = {k: r[k] for k in keys if k in r}
             if claimed:
@@ -303,5 +348,12 @@ def summarize_reach(rows: list[dict]) -> dict:
             elif r["reach_violation"]:
                 exceptions.append(rec)
     fit = [r["adv"] / r["reach_lower"] for r in rows if r["claimed"] and r["reach_lower"] > BOUND_TOL]
-    return dict(per_family=per, violations=violations, exceptions=exceptions, c_fit=min(fit) if fit else None,
-                claimed=CLAIMED, untied_only=UNTIED_ONLY, c_lower=C_LOWER)
+    return dict(
+        per_family=per,
+        violations=violations,
+        exceptions=exceptions,
+        c_fit=min(fit) if fit else None,
+        claimed=CLAIMED,
+        untied_only=UNTIED_ONLY,
+        c_lower=C_LOWER,
+    )

@@ -48,8 +48,9 @@ input clusters' finite spread and float32 rounding, and near-block kernels leave
 
 
 def _rbf(xa: np.ndarray, xb: np.ndarray, bandwidth: float) -> np.ndarray:
-    return np.asarray(kernel_gram(xa.astype(np.float32), xb.astype(np.float32), kernel="rbf",
-                                  bandwidth=bandwidth), np.float64)
+    return np.asarray(
+        kernel_gram(xa.astype(np.float32), xb.astype(np.float32), kernel="rbf", bandwidth=bandwidth), np.float64
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,13 +191,30 @@ def law_rows(
     for i, k in enumerate(ks):
         bound = float(tail[k] * g)
         adv = float(risk_in[i] - risk_k[i])
-        rows.append(dict(
-            kernel=getattr(kernel, "name", type(kernel).__name__), block=is_block(kernel), order=inst.order,
-            r=inst.r, r_in=inst.r_in, m=inst.m, s=inst.s, delta_frac=inst.delta_frac, k=int(k),
-            rho=float(inst.rho.min()), r_eff=r_eff, rho_tail=float(tail[k]), g=g, g_centered=g_c, bound=bound,
-            adv=adv, risk_in=float(risk_in[i]), risk_learner=float(risk_k[i]),
-            ratio=adv / bound if bound > BOUND_TOL else None, upper_violation=bool(adv > bound + ADV_TOL),
-        ))
+        rows.append(
+            dict(
+                kernel=getattr(kernel, "name", type(kernel).__name__),
+                block=is_block(kernel),
+                order=inst.order,
+                r=inst.r,
+                r_in=inst.r_in,
+                m=inst.m,
+                s=inst.s,
+                delta_frac=inst.delta_frac,
+                k=int(k),
+                rho=float(inst.rho.min()),
+                r_eff=r_eff,
+                rho_tail=float(tail[k]),
+                g=g,
+                g_centered=g_c,
+                bound=bound,
+                adv=adv,
+                risk_in=float(risk_in[i]),
+                risk_learner=float(risk_k[i]),
+                ratio=adv / bound if bound > BOUND_TOL else None,
+                upper_violation=bool(adv > bound + ADV_TOL),
+            )
+        )
     return rows
 
 
@@ -237,14 +255,44 @@ def summarize(rows: list[dict]) -> dict:
     for r in rows:
         kind = classify(r)
         if kind is not None:
-            violations.append(dict(kind=kind, **{key: r[key] for key in (
-                "kernel", "order", "seed", "r", "r_in", "m", "delta_frac", "k", "adv", "rho_tail", "g", "bound")
-                if key in r}))
+            violations.append(
+                dict(
+                    kind=kind,
+                    **{
+                        key: r[key]
+                        for key in (
+                            "kernel",
+                            "order",
+                            "seed",
+                            "r",
+                            "r_in",
+                            "m",
+                            "delta_frac",
+                            "k",
+                            "adv",
+                            "rho_tail",
+                            "g",
+                            "bound",
+                        )
+                        if key in r
+                    },
+                )
+            )
     per_kernel: dict[str, dict] = {}
     for r in rows:
-        e = per_kernel.setdefault(r["kernel"], dict(rows=0, upper=0, upper_rho_tail_zero=0, lower=0,
-                                                   negative_adv=0, max_ratio=None, min_ratio=None,
-                                                   min_ratio_positive=None))
+        e = per_kernel.setdefault(
+            r["kernel"],
+            dict(
+                rows=0,
+                upper=0,
+                upper_rho_tail_zero=0,
+                lower=0,
+                negative_adv=0,
+                max_ratio=None,
+                min_ratio=None,
+                min_ratio_positive=None,
+            ),
+        )
         e["rows"] += 1
         kind = classify(r)
         e["upper"] += kind == "upper"
@@ -262,6 +310,8 @@ def summarize(rows: list[dict]) -> dict:
         c_empirical=min(ratios) if ratios else None,
         c_empirical_positive=min(pos) if pos else None,
         c_upper_needed=max(all_ratios) if all_ratios else None,
-        n_rows=len(rows), n_block_rows_with_positive_bound=len(block),
-        violations=violations, per_kernel=per_kernel,
+        n_rows=len(rows),
+        n_block_rows_with_positive_bound=len(block),
+        violations=violations,
+        per_kernel=per_kernel,
     )

@@ -344,4 +344,3 @@ def check_batch_size(batch_size: Any) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise ValueError(f"batch_size: must be a positive integer, got {batch_size!r}")
     return int(batch_size)
-

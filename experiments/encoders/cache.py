@@ -169,8 +169,9 @@ def embed_dataset(
         chunk_rows = check_batch_size(chunk_rows)
         spans = [(a, min(a + chunk_rows, n)) for a in range(0, n, chunk_rows)]
     parts = None if len(spans) == 1 else path.with_suffix(".parts")
-    with tqdm(total=n, desc=f"{encoder.name} {dataset}/{split}", unit="row", disable=not progress,
-              file=sys.stderr) as bar:
+    with tqdm(
+        total=n, desc=f"{encoder.name} {dataset}/{split}", unit="row", disable=not progress, file=sys.stderr
+    ) as bar:
         for lo, hi in spans:
             part_key = {**key, "chunk": [lo, hi], "n_items": hi - lo}
             part = None if parts is None else parts / f"{lo:012d}-{hi:012d}.npz"

@@ -31,14 +31,11 @@ from kcover.experiments.encoders.efficientnet_folded import (
     compiled_folded_forward,
     default_micro_batch,
     fold_batch_norm,
-    lite0_features,
 )
 from kcover.experiments.encoders.efficientnet_reference import (
     HEAD,
     LITE0_STAGES,
     PIPELINE,
-    EfficientNetLite,
-    compiled_forward,
     init_variables,
     load_variables,
     weights_file,

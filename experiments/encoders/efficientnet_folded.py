@@ -23,6 +23,7 @@ import numpy as np
 from kcover.experiments.encoders.base import DTYPES, resolve_dtype
 from kcover.experiments.encoders.efficientnet_reference import BN_EPS, HEAD, LITE0_STAGES, PIPELINE, blocks
 
+
 def fold_batch_norm(variables: Any, dtype: str = "float32") -> dict[str, Any]:
     """Flax variables (``{"params", "batch_stats"}``, as :func:`load_variables` returns) -> the
     same network with every batch norm folded into its convolution.

@@ -43,7 +43,11 @@ LITE0_STAGES = (
 )
 STEM, HEAD, BN_EPS, IMAGE_SIZE = 32, 1280, 1e-3, 224
 PIPELINE = ImagePipeline(
-    "crop_fraction", (IMAGE_SIZE, IMAGE_SIZE), "cubic", (127 / 255,) * 3, (128 / 255,) * 3,
+    "crop_fraction",
+    (IMAGE_SIZE, IMAGE_SIZE),
+    "cubic",
+    (127 / 255,) * 3,
+    (128 / 255,) * 3,
     crop_fraction=IMAGE_SIZE / (IMAGE_SIZE + 32),
 )
 _KERNEL_INIT = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
@@ -71,8 +75,15 @@ class ConvBN(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         x = nn.Conv(
-            self.features, (self.kernel, self.kernel), strides=self.stride, padding="SAME",
-            feature_group_count=self.groups, use_bias=False, dtype=self.dtype, kernel_init=_KERNEL_INIT, name="conv",
+            self.features,
+            (self.kernel, self.kernel),
+            strides=self.stride,
+            padding="SAME",
+            feature_group_count=self.groups,
+            use_bias=False,
+            dtype=self.dtype,
+            kernel_init=_KERNEL_INIT,
+            name="conv",
         )(x)
         x = nn.BatchNorm(use_running_average=True, epsilon=BN_EPS, dtype=self.dtype, name="bn")(x)
         return jnp.clip(x, 0.0, 6.0) if self.relu6 else x
@@ -119,9 +130,13 @@ class EfficientNetLite(nn.Module):
 def _torch_names(path: tuple[str, ...]) -> tuple[str, str]:
     """A Flax variable path (collection first) -> (PyTorch state-dict name, conversion)."""
     collection, *mods, leaf = path
-    convs = {"stem": ("_conv_stem", "_bn0"), "head": ("_conv_head", "_bn1"),
-             "expand": ("_expand_conv", "_bn0"), "depthwise": ("_depthwise_conv", "_bn1"),
-             "project": ("_project_conv", "_bn2")}
+    convs = {
+        "stem": ("_conv_stem", "_bn0"),
+        "head": ("_conv_head", "_bn1"),
+        "expand": ("_expand_conv", "_bn0"),
+        "depthwise": ("_depthwise_conv", "_bn1"),
+        "project": ("_project_conv", "_bn2"),
+    }
     prefix = ""
     if mods[0].startswith("blocks_"):
         prefix = f"_blocks.{mods[0].split('_', 1)[1]}."

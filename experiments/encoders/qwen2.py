@@ -347,4 +347,3 @@ def qwen2(
         tokenizer=tokenizer,
         max_length=max_length,
     )
-

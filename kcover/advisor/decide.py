@@ -59,8 +59,15 @@ def gain_interval(mean: float, sd: float, residual: float = RESIDUAL) -> tuple[f
     return float(mean - residual * sd), float(mean + residual * sd)
 
 
-def decide(mean: float, sd: float, margin: float, confidence: float = 1.0, label_local: bool | None = None,
-           close_call: float = 0.7, residual: float = RESIDUAL) -> Decision:
+def decide(
+    mean: float,
+    sd: float,
+    margin: float,
+    confidence: float = 1.0,
+    label_local: bool | None = None,
+    close_call: float = 0.7,
+    residual: float = RESIDUAL,
+) -> Decision:
     """The verdict from the pilot's ``mean`` and ``sd`` of ADV over its splits (module docstring).
 
     ``confidence``: the pilot's (:func:`kcover.advisor.rules.pilot_confidence`); ``label_local``:
@@ -69,15 +76,25 @@ def decide(mean: float, sd: float, margin: float, confidence: float = 1.0, label
     """
     low, high = gain_interval(mean, sd, residual)
     if low > 0.0 and high < 2.0 * margin:
-        return Decision("either", float(mean), low, high,
-                        f"either: the expected gain {100 * mean:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}] "
-                        f"lies inside the band (0, {200 * margin:.0f}) points, so either choice costs under the "
-                        f"{100 * margin:.0f}-point margin; the cheaper input geometry is suggested")
+        return Decision(
+            "either",
+            float(mean),
+            low,
+            high,
+            f"either: the expected gain {100 * mean:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}] "
+            f"lies inside the band (0, {200 * margin:.0f}) points, so either choice costs under the "
+            f"{100 * margin:.0f}-point margin; the cheaper input geometry is suggested",
+        )
     if mean > margin:
         if label_local is False and confidence < close_call:
-            return Decision("do-not-pay", float(mean), low, high,
-                            f"overruled: the pilot's pay is marginal (confidence {confidence:.2f} < {close_call}) "
-                            "and (A') fails (the learner's neighbours share labels far less often than the input's)")
+            return Decision(
+                "do-not-pay",
+                float(mean),
+                low,
+                high,
+                f"overruled: the pilot's pay is marginal (confidence {confidence:.2f} < {close_call}) "
+                "and (A') fails (the learner's neighbours share labels far less often than the input's)",
+            )
         return Decision("pay", float(mean), low, high)
     return Decision("do-not-pay", float(mean), low, high)
 
@@ -129,12 +146,19 @@ def extrapolate(sizes: Sequence[int], means: Sequence[float], ses: Sequence[floa
     if np.unique(n).size < 2 or np.any(n < 1) or not np.all(np.isfinite(m)):
         raise ValueError(f"sizes: need at least two distinct positive sizes and finite means, got {list(sizes)}")
     design = np.stack([np.ones_like(n), np.log(n)], 1)
-    w = 1.0 / s ** 2
+    w = 1.0 / s**2
     cov = np.linalg.inv(design.T @ (design * w[:, None]))
     coef = cov @ (design.T @ (w * m))
     row = np.array([1.0, math.log(n_target)])
-    return PoolFit(float(row @ coef), float(math.sqrt(max(row @ cov @ row, 0.0))), float(coef[1]),
-                   float(math.sqrt(cov[1, 1])), int(n_target), tuple(int(v) for v in n), tuple(float(v) for v in m))
+    return PoolFit(
+        float(row @ coef),
+        float(math.sqrt(max(row @ cov @ row, 0.0))),
+        float(coef[1]),
+        float(math.sqrt(cov[1, 1])),
+        int(n_target),
+        tuple(int(v) for v in n),
+        tuple(float(v) for v in m),
+    )
 
 
 def with_decision(v: BudgetAdvice, margin: float, label_local: bool | None, fit: PoolFit | None = None) -> BudgetAdvice:
@@ -149,15 +173,18 @@ def with_decision(v: BudgetAdvice, margin: float, label_local: bool | None, fit:
     sd = p.adv_se * math.sqrt(p.splits)
     mean = p.adv_mean
     if fit is not None:
-        mean, sd = fit.gain, math.sqrt(sd ** 2 + (fit.se / RESIDUAL) ** 2)
+        mean, sd = fit.gain, math.sqrt(sd**2 + (fit.se / RESIDUAL) ** 2)
     d = decide(mean, sd, margin, p.confidence, label_local)
     notes = [d.note] if d.note else []
     if fit is not None:
-        notes.append(f"extrapolated: ADV on sub-pools of {', '.join(map(str, fit.sizes))} points "
-                     f"({', '.join(f'{100 * m:+.1f}' for m in fit.means)} points) fits a + b ln n with b = "
-                     f"{100 * fit.slope:+.1f} +- {100 * fit.slope_se:.1f} points; at your pool of {fit.n_target}: "
-                     f"{100 * fit.gain:+.1f} +- {100 * fit.se:.1f} points")
+        notes.append(
+            f"extrapolated: ADV on sub-pools of {', '.join(map(str, fit.sizes))} points "
+            f"({', '.join(f'{100 * m:+.1f}' for m in fit.means)} points) fits a + b ln n with b = "
+            f"{100 * fit.slope:+.1f} +- {100 * fit.slope_se:.1f} points; at your pool of {fit.n_target}: "
+            f"{100 * fit.gain:+.1f} +- {100 * fit.se:.1f} points"
+        )
     reasons = (v.reasons[0], *notes) + v.reasons[1:]
     why = v.why if d.verdict == p.verdict else f"{d.verdict} ({d.note.split(':')[0]}); {v.why}"
-    return v._replace(verdict=d.verdict, why=why, reasons=reasons, gain=d.gain, gain_low=d.low, gain_high=d.high,
-                      extrapolation=fit)
+    return v._replace(
+        verdict=d.verdict, why=why, reasons=reasons, gain=d.gain, gain_low=d.low, gain_high=d.high, extrapolation=fit
+    )

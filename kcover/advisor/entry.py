@@ -220,57 +220,141 @@ def advise(
 
     # (A) and (C): Gram matrices on a seeded subsample, kernels fixed for the whole run.
     t0 = time.perf_counter()
-    kernels = (kernel_for(opts.input_kernel, x_in, opts.input_bandwidth),
-               kernel_for(opts.learner_kernel, x_l, opts.learner_bandwidth))
+    kernels = (
+        kernel_for(opts.input_kernel, x_in, opts.input_bandwidth),
+        kernel_for(opts.learner_kernel, x_l, opts.learner_bandwidth),
+    )
     full_grams = n <= opts.dense_limit and (opts.sweep or (opts.pilot and n <= opts.pilot_points))
-    geo = measure_geometry(x_in, x_l, y, c, kernels, opts.spectral_points, seed, opts.lam, full_grams,
-                           budgets if opts.reach else ())
+    geo = measure_geometry(
+        x_in, x_l, y, c, kernels, opts.spectral_points, seed, opts.lam, full_grams, budgets if opts.reach else ()
+    )
     timings["spectral_s"] = time.perf_counter() - t0
 
     m = geo.points
     repaired = opts.a_priori == "repaired"
-    verdicts = tuple(budget_verdict(k, c, acc_l - acc_in, gap_se, 1.0 - geo.centered_alignment, geo.r_eff,
-                                    geo.r_eff_input, geo.input_tails[min(k, m)], geo.learner_tails[min(k, m)],
-                                    opts.gap_threshold, opts.misalignment_threshold, opts.tail_threshold,
-                                    nn_input=geo.nn_input if repaired else None,
-                                    nn_learner=geo.nn_learner if repaired else None)
-                     for k in budgets)
+    verdicts = tuple(
+        budget_verdict(
+            k,
+            c,
+            acc_l - acc_in,
+            gap_se,
+            1.0 - geo.centered_alignment,
+            geo.r_eff,
+            geo.r_eff_input,
+            geo.input_tails[min(k, m)],
+            geo.learner_tails[min(k, m)],
+            opts.gap_threshold,
+            opts.misalignment_threshold,
+            opts.tail_threshold,
+            nn_input=geo.nn_input if repaired else None,
+            nn_learner=geo.nn_learner if repaired else None,
+        )
+        for k in budgets
+    )
     if geo.reach is not None:
-        verdicts = tuple(v._replace(reach_input=float(geo.reach[0, i]), reach_learner=float(geo.reach[1, i]),
-                                    reach_gap=float(geo.reach[2, i])) for i, v in enumerate(verdicts))
+        verdicts = tuple(
+            v._replace(
+                reach_input=float(geo.reach[0, i]),
+                reach_learner=float(geo.reach[1, i]),
+                reach_gap=float(geo.reach[2, i]),
+            )
+            for i, v in enumerate(verdicts)
+        )
 
     result_pilot = None
     if opts.pilot:
         t0 = time.perf_counter()
-        result_pilot = run_pilot(x_in, x_l, y, c, budgets, kernels, test_fraction=opts.scoring_fraction,
-                                 splits=opts.pilot_splits, max_splits=opts.max_splits,
-                                 points=opts.pilot_points, margin=opts.pilot_margin, seed=1000 * (seed + 1),
-                                 l2=opts.l2, dense_limit=opts.dense_limit, full=geo.full, progress=opts.progress,
-                                 pool_size=opts.pool_size, budget_rule=opts.pilot_budgets, method=opts.method,
-                                 subpools=SUBPOOLS if opts.pilot_extrapolate else ())
+        result_pilot = run_pilot(
+            x_in,
+            x_l,
+            y,
+            c,
+            budgets,
+            kernels,
+            test_fraction=opts.scoring_fraction,
+            splits=opts.pilot_splits,
+            max_splits=opts.max_splits,
+            points=opts.pilot_points,
+            margin=opts.pilot_margin,
+            seed=1000 * (seed + 1),
+            l2=opts.l2,
+            dense_limit=opts.dense_limit,
+            full=geo.full,
+            progress=opts.progress,
+            pool_size=opts.pool_size,
+            budget_rule=opts.pilot_budgets,
+            method=opts.method,
+            subpools=SUBPOOLS if opts.pilot_extrapolate else (),
+        )
         timings["pilot_s"] = time.perf_counter() - t0
         if result_pilot is not None:
             rp = result_pilot
             verdicts = tuple(
-                with_pilot(v, pilot_verdict(rp.advantage_at(v.k), opts.pilot_margin)._replace(
-                    k=rp.pilot_budgets[rp.budgets.index(v.k)])) if v.k in rp.budgets else v for v in verdicts)
+                with_pilot(
+                    v,
+                    pilot_verdict(rp.advantage_at(v.k), opts.pilot_margin)._replace(
+                        k=rp.pilot_budgets[rp.budgets.index(v.k)]
+                    ),
+                )
+                if v.k in rp.budgets
+                else v
+                for v in verdicts
+            )
             finite = repaired and np.isfinite(geo.nn_input) and np.isfinite(geo.nn_learner)
             label_local = bool(geo.nn_learner >= geo.nn_input - NN_MARGIN) if finite else None
-            verdicts = tuple(with_decision(v, opts.pilot_margin, label_local,
-                                           rp.fit_at(v.k) if opts.pilot_extrapolate and v.k in rp.budgets else None)
-                             for v in verdicts)
+            verdicts = tuple(
+                with_decision(
+                    v,
+                    opts.pilot_margin,
+                    label_local,
+                    rp.fit_at(v.k) if opts.pilot_extrapolate and v.k in rp.budgets else None,
+                )
+                for v in verdicts
+            )
 
     result_sweep = None
     if opts.sweep:
         t0 = time.perf_counter()
-        result_sweep = realized_sweep(x_in, x_l, y, c, budgets, opts.seeds, opts.test_fraction, kernels, geo.full,
-                                      opts.l2, opts.progress, method=opts.method)
+        result_sweep = realized_sweep(
+            x_in,
+            x_l,
+            y,
+            c,
+            budgets,
+            opts.seeds,
+            opts.test_fraction,
+            kernels,
+            geo.full,
+            opts.l2,
+            opts.progress,
+            method=opts.method,
+        )
         timings["sweep_s"] = time.perf_counter() - t0
         sw = result_sweep
-        verdicts = tuple(with_realized(v, sw.mean("learner-fl")[i], sw.mean("input-fl")[i], sw.mean("random")[i],
-                                       sw.advantage[i]) for i, v in enumerate(verdicts))
+        verdicts = tuple(
+            with_realized(v, sw.mean("learner-fl")[i], sw.mean("input-fl")[i], sw.mean("random")[i], sw.advantage[i])
+            for i, v in enumerate(verdicts)
+        )
     timings["total_s"] = time.perf_counter() - t_start
     settings = opts.settings(m, n if opts.pool_size is None else opts.pool_size, kernels)
-    return Advice(n, int(train.size), int(test.size), classes, acc_in, acc_l, acc_l - acc_in, gap_se,
-                  geo.alignment, geo.centered_alignment, geo.r_eff, geo.r_eff_input, verdicts, result_sweep,
-                  settings, timings, result_pilot, geo.nn_input, geo.nn_learner)
+    return Advice(
+        n,
+        int(train.size),
+        int(test.size),
+        classes,
+        acc_in,
+        acc_l,
+        acc_l - acc_in,
+        gap_se,
+        geo.alignment,
+        geo.centered_alignment,
+        geo.r_eff,
+        geo.r_eff_input,
+        verdicts,
+        result_sweep,
+        settings,
+        timings,
+        result_pilot,
+        geo.nn_input,
+        geo.nn_learner,
+    )

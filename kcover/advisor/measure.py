@@ -33,8 +33,16 @@ def kernel_for(name: str, x: np.ndarray, bandwidth: float | None = None) -> Kern
     return make_kernel(name)
 
 
-def probe_gap(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
-              num_classes: int, l2: float, seed: int) -> tuple[float, float, float]:
+def probe_gap(
+    x_in: np.ndarray,
+    x_l: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    num_classes: int,
+    l2: float,
+    seed: int,
+) -> tuple[float, float, float]:
     """(B): (input accuracy, learner accuracy, paired standard error of their gap) on one split.
 
     The probe is fit on the rows ``train`` of ``x_in`` (n, d_in) and of ``x_l`` (n, d_l) with ids
@@ -113,9 +121,18 @@ class Geometry(NamedTuple):
     reach: np.ndarray | None = None
 
 
-def measure_geometry(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int, kernels: tuple[Kernel, Kernel],
-                     points: int, seed: int, lam: float, full_grams: bool,
-                     budgets: tuple[int, ...] = ()) -> Geometry:
+def measure_geometry(
+    x_in: np.ndarray,
+    x_l: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    kernels: tuple[Kernel, Kernel],
+    points: int,
+    seed: int,
+    lam: float,
+    full_grams: bool,
+    budgets: tuple[int, ...] = (),
+) -> Geometry:
     """(A) and (C) from Gram matrices on a seeded subsample of m = min(N, ``points``) rows.
 
     ``kernels`` = (input kernel, learner kernel); ``lam`` is the ridge of r_eff relative to

@@ -84,8 +84,11 @@ class AdviseOptions:
             set_(self, f"{side}_kernel", checks.choice(kernel, KERNELS, f"{side}_kernel"))
             bw = getattr(self, f"{side}_bandwidth")
             if bw is not None:
-                if isinstance(bw, bool) or not isinstance(bw, (int, float, np.floating)) or not (
-                        math.isfinite(bw) and bw > 0):
+                if (
+                    isinstance(bw, bool)
+                    or not isinstance(bw, (int, float, np.floating))
+                    or not (math.isfinite(bw) and bw > 0)
+                ):
                     raise ValueError(f"{side}_bandwidth: must be a positive number, got {bw!r}")
                 if kernel != "rbf":
                     raise ValueError(f"{side}_bandwidth: only the rbf kernel has one, not {kernel}")
@@ -97,8 +100,9 @@ class AdviseOptions:
         if self.pilot_max_splits is not None:
             max_splits = checks.positive_int(self.pilot_max_splits, "pilot_max_splits")
             if max_splits < self.pilot_splits:
-                raise ValueError(f"pilot_max_splits: must be at least pilot_splits ({self.pilot_splits}), "
-                                 f"got {max_splits}")
+                raise ValueError(
+                    f"pilot_max_splits: must be at least pilot_splits ({self.pilot_splits}), got {max_splits}"
+                )
             set_(self, "pilot_max_splits", max_splits)
         if self.pool_size is not None:
             set_(self, "pool_size", checks.positive_int(self.pool_size, "pool_size"))
@@ -106,9 +110,15 @@ class AdviseOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value):
                 raise ValueError(f"{name}: must be a finite number, got {value!r}")
-        if (isinstance(self.pilot_margin, bool) or not isinstance(self.pilot_margin, (int, float, np.floating))
-                or not math.isfinite(self.pilot_margin) or not -1.0 < self.pilot_margin < 1.0):
-            raise ValueError(f"pilot_margin: must be a finite accuracy difference in (-1, 1), got {self.pilot_margin!r}")
+        if (
+            isinstance(self.pilot_margin, bool)
+            or not isinstance(self.pilot_margin, (int, float, np.floating))
+            or not math.isfinite(self.pilot_margin)
+            or not -1.0 < self.pilot_margin < 1.0
+        ):
+            raise ValueError(
+                f"pilot_margin: must be a finite accuracy difference in (-1, 1), got {self.pilot_margin!r}"
+            )
         for name in ("sweep", "pilot", "reach", "progress", "pilot_extrapolate"):
             set_(self, name, bool(getattr(self, name)))
 
@@ -137,21 +147,38 @@ class AdviseOptions:
         for cosine and linear), with ``bandwidth_source`` "median heuristic" or "given" per side.
         """
         out: dict[str, Any] = {
-            "test_fraction": self.test_fraction, "seeds": list(self.seeds), "input_kernel": self.input_kernel,
-            "learner_kernel": self.learner_kernel, "method": self.method, "l2": self.l2, "lam": self.lam, "spectral_points": spectral_points,
-            "gap_threshold": self.gap_threshold, "misalignment_threshold": self.misalignment_threshold,
-            "tail_threshold": self.tail_threshold, "a_priori": self.a_priori, "pilot": self.pilot,
-            "reach": self.reach}
+            "test_fraction": self.test_fraction,
+            "seeds": list(self.seeds),
+            "input_kernel": self.input_kernel,
+            "learner_kernel": self.learner_kernel,
+            "method": self.method,
+            "l2": self.l2,
+            "lam": self.lam,
+            "spectral_points": spectral_points,
+            "gap_threshold": self.gap_threshold,
+            "misalignment_threshold": self.misalignment_threshold,
+            "tail_threshold": self.tail_threshold,
+            "a_priori": self.a_priori,
+            "pilot": self.pilot,
+            "reach": self.reach,
+        }
         for side, kern in zip(("input", "learner"), kernels):
             rbf = getattr(self, f"{side}_kernel") == "rbf"
             out[f"{side}_bandwidth"] = float(kern.bandwidth) if rbf else None
-            out[f"{side}_bandwidth_source"] = (None if not rbf else "given" if getattr(self, f"{side}_bandwidth")
-                                               is not None else "median heuristic")
+            out[f"{side}_bandwidth_source"] = (
+                None if not rbf else "given" if getattr(self, f"{side}_bandwidth") is not None else "median heuristic"
+            )
         if self.pilot:
-            out.update(pilot_splits=self.pilot_splits, pilot_max_splits=self.max_splits,
-                       pilot_points=self.pilot_points, pilot_margin=self.pilot_margin, pool_size=pool_size,
-                       pilot_budgets=self.pilot_budgets, pilot_test_fraction=self.scoring_fraction,
-                       pilot_extrapolate=self.pilot_extrapolate)
+            out.update(
+                pilot_splits=self.pilot_splits,
+                pilot_max_splits=self.max_splits,
+                pilot_points=self.pilot_points,
+                pilot_margin=self.pilot_margin,
+                pool_size=pool_size,
+                pilot_budgets=self.pilot_budgets,
+                pilot_test_fraction=self.scoring_fraction,
+                pilot_extrapolate=self.pilot_extrapolate,
+            )
         return out
 
 
@@ -167,37 +194,91 @@ class Flag(NamedTuple):
 
 
 FLAGS: tuple[Flag, ...] = (
-    Flag("method", "--method", "the selector you will use (as kcover select --method); the pilot selects with it",
-         choices=SELECT_METHODS),
-    Flag("input_kernel", "--input-kernel", "kernel you will select with in the input geometry (default: kcover "
-         "select's, rbf with the median heuristic; linear for kcenter)", choices=KERNELS),
-    Flag("learner_kernel", "--learner-kernel", "kernel you will select with in the learner geometry (default: "
-         "kcover select's)", choices=KERNELS),
-    Flag("input_bandwidth", "--input-bandwidth", "rbf bandwidth in the input geometry (default: median heuristic, "
-         "as kcover select)"),
-    Flag("learner_bandwidth", "--learner-bandwidth", "rbf bandwidth in the learner geometry (default: median "
-         "heuristic, as kcover select)"),
+    Flag(
+        "method",
+        "--method",
+        "the selector you will use (as kcover select --method); the pilot selects with it",
+        choices=SELECT_METHODS,
+    ),
+    Flag(
+        "input_kernel",
+        "--input-kernel",
+        "kernel you will select with in the input geometry (default: kcover "
+        "select's, rbf with the median heuristic; linear for kcenter)",
+        choices=KERNELS,
+    ),
+    Flag(
+        "learner_kernel",
+        "--learner-kernel",
+        "kernel you will select with in the learner geometry (default: kcover select's)",
+        choices=KERNELS,
+    ),
+    Flag(
+        "input_bandwidth",
+        "--input-bandwidth",
+        "rbf bandwidth in the input geometry (default: median heuristic, as kcover select)",
+    ),
+    Flag(
+        "learner_bandwidth",
+        "--learner-bandwidth",
+        "rbf bandwidth in the learner geometry (default: median heuristic, as kcover select)",
+    ),
     Flag("test_fraction", "--test-fraction", "held-out share per class"),
     Flag("gap_threshold", "--gap-threshold", "probe gap that counts as large"),
     Flag("seeds", "--seeds", "sweep seeds; the first drives the diagnostic"),
-    Flag("a_priori", "--a-priori", "the a-priori rule: repaired (calibrated on shipped data) or former",
-         choices=A_PRIORI_RULES),
-    Flag("reach", "--no-reach", "skip the reach gap U(k) per budget (two eigendecompositions on the spectral "
-         "subsample; shown beside the verdict, not used by it)", negate=True),
+    Flag(
+        "a_priori",
+        "--a-priori",
+        "the a-priori rule: repaired (calibrated on shipped data) or former",
+        choices=A_PRIORI_RULES,
+    ),
+    Flag(
+        "reach",
+        "--no-reach",
+        "skip the reach gap U(k) per budget (two eigendecompositions on the spectral "
+        "subsample; shown beside the verdict, not used by it)",
+        negate=True,
+    ),
     Flag("pilot", "--no-pilot", "skip the pilot; the a-priori verdict alone", group="pilot", negate=True),
-    Flag("pilot_splits", "--pilot-splits", "stratified splits per round; another round while a budget is undecided",
-         group="pilot"),
+    Flag(
+        "pilot_splits",
+        "--pilot-splits",
+        "stratified splits per round; another round while a budget is undecided",
+        group="pilot",
+    ),
     Flag("pilot_max_splits", "--pilot-max-splits", "most splits in all (default 3 x --pilot-splits)", group="pilot"),
-    Flag("pilot_points", "--pilot-points", "the pilot runs on a stratified subsample of at most this many rows",
-         group="pilot"),
-    Flag("pilot_margin", "--pilot-margin", "pay when the pilot's mean ADV exceeds this accuracy difference",
-         group="pilot"),
-    Flag("pool_size", "--pool-size", "size of the pool you will select from, if larger than the labelled rows "
-         "(default: N)", group="pilot"),
-    Flag("pilot_extrapolate", "--pilot-extrapolate", "also run the pilot on sub-pools of 1/4, 1/2 and 3/4 of its "
-         "selection part and extrapolate ADV (a + b ln n) to your pool; about 2.5x the pilot's time", group="pilot"),
-    Flag("pilot_budgets", "--pilot-budgets", "budget k on your pool runs on the pilot as the same k or the same "
-         "fraction", group="pilot", choices=PILOT_BUDGET_RULES),
+    Flag(
+        "pilot_points",
+        "--pilot-points",
+        "the pilot runs on a stratified subsample of at most this many rows",
+        group="pilot",
+    ),
+    Flag(
+        "pilot_margin",
+        "--pilot-margin",
+        "pay when the pilot's mean ADV exceeds this accuracy difference",
+        group="pilot",
+    ),
+    Flag(
+        "pool_size",
+        "--pool-size",
+        "size of the pool you will select from, if larger than the labelled rows (default: N)",
+        group="pilot",
+    ),
+    Flag(
+        "pilot_extrapolate",
+        "--pilot-extrapolate",
+        "also run the pilot on sub-pools of 1/4, 1/2 and 3/4 of its "
+        "selection part and extrapolate ADV (a + b ln n) to your pool; about 2.5x the pilot's time",
+        group="pilot",
+    ),
+    Flag(
+        "pilot_budgets",
+        "--pilot-budgets",
+        "budget k on your pool runs on the pilot as the same k or the same fraction",
+        group="pilot",
+        choices=PILOT_BUDGET_RULES,
+    ),
 )
 """The fields the command line exposes, with their flags; defaults come from :class:`AdviseOptions`."""
 

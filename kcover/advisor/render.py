@@ -53,8 +53,10 @@ def selection_text(advice: Advice) -> str:
             return f"{name} {kernel}"
         return f"{name} rbf (bandwidth {s[f'{name}_bandwidth']:.4g}, {s[f'{name}_bandwidth_source']})"
 
-    return (f"selection assumed (as kcover select will run it): method {s.get('method', 'lazy')}; {side('input')}; "
-            f"{side('learner')}")
+    return (
+        f"selection assumed (as kcover select will run it): method {s.get('method', 'lazy')}; {side('input')}; "
+        f"{side('learner')}"
+    )
 
 
 def advice_dict(advice: Advice, paths: tuple[str, str] = PATHS) -> dict:
@@ -64,12 +66,20 @@ def advice_dict(advice: Advice, paths: tuple[str, str] = PATHS) -> dict:
     """
     budgets = []
     for i, b in enumerate(advice.budgets):
-        entry = {"k": b.k, "per_class": _r(b.per_class, 3), "binds": b.binds, "very_tight": b.very_tight,
-                 "input_tail": _r(b.input_tail), "learner_tail": _r(b.learner_tail),
-                 "verdict": b.verdict, "why": b.why, "reasons": list(b.reasons),
-                 "expected_gain": None if np.isnan(b.gain) else _r(b.gain),
-                 "gain_interval": None if np.isnan(b.gain) else [_r(b.gain_low), _r(b.gain_high)],
-                 "select_command": select_command(advice, b, paths)}
+        entry = {
+            "k": b.k,
+            "per_class": _r(b.per_class, 3),
+            "binds": b.binds,
+            "very_tight": b.very_tight,
+            "input_tail": _r(b.input_tail),
+            "learner_tail": _r(b.learner_tail),
+            "verdict": b.verdict,
+            "why": b.why,
+            "reasons": list(b.reasons),
+            "expected_gain": None if np.isnan(b.gain) else _r(b.gain),
+            "gain_interval": None if np.isnan(b.gain) else [_r(b.gain_low), _r(b.gain_high)],
+            "select_command": select_command(advice, b, paths),
+        }
         if advice.settings.get("reach", False):
             entry["reach_gap"] = _r(b.reach_gap)
             entry["reach_input"] = _r(b.reach_input)
@@ -77,43 +87,79 @@ def advice_dict(advice: Advice, paths: tuple[str, str] = PATHS) -> dict:
         entry["a_priori_verdict"] = b.a_priori or b.verdict
         entry["a_priori_why"] = b.a_priori_why or b.why
         if advice.pilot is not None:
-            entry["pilot"] = None if b.pilot is None else {
-                "adv_mean": _r(b.pilot.adv_mean), "adv_se": _r(b.pilot.adv_se),
-                "splits_positive": b.pilot.splits_positive, "splits": b.pilot.splits,
-                "verdict": b.pilot.verdict, "confidence": _r(b.pilot.confidence, 3), "margin": b.pilot.margin,
-                "k": b.pilot.k, "close_call": close_call_text(b.pilot) is not None,
-                "agrees_with_a_priori": b.pilot.verdict == (b.a_priori or b.verdict),
-                "extrapolation": None if b.extrapolation is None else {
-                    "sizes": list(b.extrapolation.sizes), "means": [_r(m) for m in b.extrapolation.means],
-                    "gain": _r(b.extrapolation.gain), "se": _r(b.extrapolation.se),
-                    "slope": _r(b.extrapolation.slope), "slope_se": _r(b.extrapolation.slope_se),
-                    "pool_size": b.extrapolation.n_target}}
+            entry["pilot"] = (
+                None
+                if b.pilot is None
+                else {
+                    "adv_mean": _r(b.pilot.adv_mean),
+                    "adv_se": _r(b.pilot.adv_se),
+                    "splits_positive": b.pilot.splits_positive,
+                    "splits": b.pilot.splits,
+                    "verdict": b.pilot.verdict,
+                    "confidence": _r(b.pilot.confidence, 3),
+                    "margin": b.pilot.margin,
+                    "k": b.pilot.k,
+                    "close_call": close_call_text(b.pilot) is not None,
+                    "agrees_with_a_priori": b.pilot.verdict == (b.a_priori or b.verdict),
+                    "extrapolation": None
+                    if b.extrapolation is None
+                    else {
+                        "sizes": list(b.extrapolation.sizes),
+                        "means": [_r(m) for m in b.extrapolation.means],
+                        "gain": _r(b.extrapolation.gain),
+                        "se": _r(b.extrapolation.se),
+                        "slope": _r(b.extrapolation.slope),
+                        "slope_se": _r(b.extrapolation.slope_se),
+                        "pool_size": b.extrapolation.n_target,
+                    },
+                }
+            )
         if advice.sweep is not None:
-            entry["realized"] = {s: {"mean": _r(advice.sweep.mean(s)[i]), "std": _r(advice.sweep.std(s)[i])}
-                                 for s in advice.sweep.selectors}
+            entry["realized"] = {
+                s: {"mean": _r(advice.sweep.mean(s)[i]), "std": _r(advice.sweep.std(s)[i])}
+                for s in advice.sweep.selectors
+            }
             adv = advice.sweep.advantage[i]
             entry["realized"]["adv"] = {"mean": _r(adv.mean()), "std": _r(adv.std())}
         budgets.append(entry)
     return {
-        "n": advice.n, "n_train": advice.n_train, "n_test": advice.n_test,
-        "num_classes": advice.num_classes, "classes": list(advice.classes),
-        "input_probe_acc": _r(advice.input_probe_acc), "learner_probe_acc": _r(advice.learner_probe_acc),
-        "gap": _r(advice.gap), "gap_se": _r(advice.gap_se),
-        "alignment": _r(advice.alignment), "alignment_gap": _r(advice.alignment_gap),
-        "centered_alignment": _r(advice.centered_alignment), "misalignment": _r(advice.misalignment),
-        "r_eff": _r(advice.r_eff, 2), "r_eff_input": _r(advice.r_eff_input, 2),
-        "nn_input": _r(advice.nn_input), "nn_learner": _r(advice.nn_learner),
+        "n": advice.n,
+        "n_train": advice.n_train,
+        "n_test": advice.n_test,
+        "num_classes": advice.num_classes,
+        "classes": list(advice.classes),
+        "input_probe_acc": _r(advice.input_probe_acc),
+        "learner_probe_acc": _r(advice.learner_probe_acc),
+        "gap": _r(advice.gap),
+        "gap_se": _r(advice.gap_se),
+        "alignment": _r(advice.alignment),
+        "alignment_gap": _r(advice.alignment_gap),
+        "centered_alignment": _r(advice.centered_alignment),
+        "misalignment": _r(advice.misalignment),
+        "r_eff": _r(advice.r_eff, 2),
+        "r_eff_input": _r(advice.r_eff_input, 2),
+        "nn_input": _r(advice.nn_input),
+        "nn_learner": _r(advice.nn_learner),
         "budgets": budgets,
-        "pilot": None if advice.pilot is None else {
-            "splits": len(advice.pilot.sweep.seeds), "points": advice.pilot.points,
-            "selection_points": advice.pilot.selection_points, "scoring_points": advice.pilot.scoring_points,
-            "budgets": list(advice.pilot.budgets), "pilot_budgets": list(advice.pilot.pilot_budgets),
-            "pool_size": advice.pilot.pool_size, "seconds": _r(advice.pilot.seconds, 2),
+        "pilot": None
+        if advice.pilot is None
+        else {
+            "splits": len(advice.pilot.sweep.seeds),
+            "points": advice.pilot.points,
+            "selection_points": advice.pilot.selection_points,
+            "scoring_points": advice.pilot.scoring_points,
+            "budgets": list(advice.pilot.budgets),
+            "pilot_budgets": list(advice.pilot.pilot_budgets),
+            "pool_size": advice.pilot.pool_size,
+            "seconds": _r(advice.pilot.seconds, 2),
             "accuracy": np.round(advice.pilot.sweep.accuracy, 4).tolist(),
             "selectors": list(advice.pilot.sweep.selectors),
         },
-        "sweep": None if advice.sweep is None else {
-            "budgets": list(advice.sweep.budgets), "seeds": list(advice.sweep.seeds),
+        "sweep": None
+        if advice.sweep is None
+        else {
+            "budgets": list(advice.sweep.budgets),
+            "seeds": list(advice.sweep.seeds),
             "selectors": list(advice.sweep.selectors),
             "accuracy": np.round(advice.sweep.accuracy, 4).tolist(),
         },
@@ -128,8 +174,10 @@ def advice_text(advice: Advice, verbose: bool = False, paths: tuple[str, str] = 
     Ends with the settings assumed and the ``kcover select`` command per budget (``paths``: the
     (input, learner) feature files it names).
     """
-    return "\n".join([_report(advice, verbose), "", selection_text(advice), "next, per budget:"]
-                     + [f"  k = {b.k} ({b.verdict}): {select_command(advice, b, paths)}" for b in advice.budgets])
+    return "\n".join(
+        [_report(advice, verbose), "", selection_text(advice), "next, per budget:"]
+        + [f"  k = {b.k} ({b.verdict}): {select_command(advice, b, paths)}" for b in advice.budgets]
+    )
 
 
 def _report(advice: Advice, verbose: bool) -> str:
@@ -158,32 +206,45 @@ def _report(advice: Advice, verbose: bool) -> str:
         if s.get("pilot") is False:
             lines += ["", "no pilot (--no-pilot): the verdict is the a-priori rule's alone"]
         elif s.get("pilot"):
-            lines += ["", "no pilot: every budget exceeds the pilot's selection part; the verdict is the a-priori "
-                      "rule's"]
+            lines += [
+                "",
+                "no pilot: every budget exceeds the pilot's selection part; the verdict is the a-priori rule's",
+            ]
         return _with_sweep(advice, lines + _reach_note(advice))
-    lines.append(f"{'budget':>7} {'k/C':>6} {'in-tail':>8} {'reach':>6}  {'verdict':<11} {'gain, points [interval]':>24}"
-                 f" {'pilot ADV':>9} {'se':>6} {'>0':>6}  {'a priori':<11} why (a priori)")
+    lines.append(
+        f"{'budget':>7} {'k/C':>6} {'in-tail':>8} {'reach':>6}  {'verdict':<11} {'gain, points [interval]':>24}"
+        f" {'pilot ADV':>9} {'se':>6} {'>0':>6}  {'a priori':<11} why (a priori)"
+    )
     for b in advice.budgets:
         a = b.a_priori or b.verdict
         if b.pilot is None:
-            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} "
-                         f"{'n/a':>24} {'n/a':>9} {'':>6} {'':>6}  {a:<11} {b.why} (not piloted: k exceeds the "
-                         "pilot's selection part)")
+            lines.append(
+                f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} "
+                f"{'n/a':>24} {'n/a':>9} {'':>6} {'':>6}  {a:<11} {b.why} (not piloted: k exceeds the "
+                "pilot's selection part)"
+            )
         else:
             q = b.pilot
             gain = f"{100 * b.gain:+.1f} [{100 * b.gain_low:+.1f}, {100 * b.gain_high:+.1f}]"
-            lines.append(f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} "
-                         f"{gain:>24} {q.adv_mean:>+9.3f} {q.adv_se:>6.3f} {f'{q.splits_positive}/{q.splits}':>6}  {a:<11} "
-                         f"{b.a_priori_why or b.why}")
+            lines.append(
+                f"{b.k:>7} {b.per_class:>6.1f} {b.input_tail:>8.2f} {_reach(b):>6}  {b.verdict:<11} "
+                f"{gain:>24} {q.adv_mean:>+9.3f} {q.adv_se:>6.3f} {f'{q.splits_positive}/{q.splits}':>6}  {a:<11} "
+                f"{b.a_priori_why or b.why}"
+            )
         if verbose:
             lines.extend(f"{'':>26}- {r}" for r in b.reasons)
-    lines += ["", f"pilot: {len(p.sweep.seeds)} stratified splits of {p.points} labelled points (select from "
-              f"{p.selection_points}, score on {p.scoring_points}), fixed probe on learner features; pay when the "
-              f"mean ADV > {s.get('pilot_margin', MARGIN):.2f}, either when the gain's interval (mean -+ "
-              f"{RESIDUAL:.2f} sd over splits) lies in (0, {2 * s.get('pilot_margin', MARGIN):.2f}); {p.seconds:.1f} s. "
-              + _budget_rule_text(advice)]
+    lines += [
+        "",
+        f"pilot: {len(p.sweep.seeds)} stratified splits of {p.points} labelled points (select from "
+        f"{p.selection_points}, score on {p.scoring_points}), fixed probe on learner features; pay when the "
+        f"mean ADV > {s.get('pilot_margin', MARGIN):.2f}, either when the gain's interval (mean -+ "
+        f"{RESIDUAL:.2f} sd over splits) lies in (0, {2 * s.get('pilot_margin', MARGIN):.2f}); {p.seconds:.1f} s. "
+        + _budget_rule_text(advice),
+    ]
     for b in advice.budgets:
-        said = [r for r in b.reasons if r.startswith(("either:", "overruled:", "extrapolated:")) or "they disagree" in r]
+        said = [
+            r for r in b.reasons if r.startswith(("either:", "overruled:", "extrapolated:")) or "they disagree" in r
+        ]
         lines.extend(f"  k = {b.k}: {r}." for r in (said if b.pilot is not None else ()))
         close = None if b.pilot is None else close_call_text(b.pilot)
         if close:
@@ -198,26 +259,36 @@ def _reach(b: BudgetAdvice) -> str:
 def _reach_note(advice: Advice) -> list[str]:
     if not advice.settings.get("reach", False):
         return []
-    return [f"reach: the reach gap U(k) = G_in(k) - G_K(k) as a fraction of the label energy (on "
-            f"{advice.settings['spectral_points']} points; docs/product-law.md): exact on the block model, "
-            "shown for comparison, not used by the verdict"]
+    return [
+        f"reach: the reach gap U(k) = G_in(k) - G_K(k) as a fraction of the label energy (on "
+        f"{advice.settings['spectral_points']} points; docs/product-law.md): exact on the block model, "
+        "shown for comparison, not used by the verdict"
+    ]
 
 
 def _budget_rule_text(advice: Advice) -> str:
     p = advice.pilot
     if advice.settings.get("pilot_budgets", "same") == "same":
-        return (f"Budgets: the same k on the pilot's {p.selection_points} selection points as on your pool of "
-                f"{p.pool_size}.")
-    return (f"Budgets keep their fraction of the pool: k of your {p.pool_size} runs as k x "
-            f"{p.selection_points}/{p.pool_size} of the pilot's {p.selection_points}, never below min(k, C) ("
-            + ", ".join(f"{k} -> {kp}" for k, kp in zip(p.budgets, p.pilot_budgets)) + ").")
+        return (
+            f"Budgets: the same k on the pilot's {p.selection_points} selection points as on your pool of "
+            f"{p.pool_size}."
+        )
+    return (
+        f"Budgets keep their fraction of the pool: k of your {p.pool_size} runs as k x "
+        f"{p.selection_points}/{p.pool_size} of the pilot's {p.selection_points}, never below min(k, C) ("
+        + ", ".join(f"{k} -> {kp}" for k, kp in zip(p.budgets, p.pilot_budgets))
+        + ")."
+    )
 
 
 def _with_sweep(advice: Advice, lines: list[str]) -> str:
     if advice.sweep is not None:
         sw = advice.sweep
-        lines += ["", f"realized sweep ({len(sw.seeds)} seeds; fixed probe on learner features; mean +- std):",
-                  f"{'k':>7}  " + "  ".join(f"{name:>15}" for name in sw.selectors) + f"  {'ADV':>15}"]
+        lines += [
+            "",
+            f"realized sweep ({len(sw.seeds)} seeds; fixed probe on learner features; mean +- std):",
+            f"{'k':>7}  " + "  ".join(f"{name:>15}" for name in sw.selectors) + f"  {'ADV':>15}",
+        ]
         adv = sw.advantage
         for i, k in enumerate(sw.budgets):
             cells = [f"{sw.mean(name)[i]:.3f} +- {sw.std(name)[i]:.3f}" for name in sw.selectors]
@@ -253,8 +324,14 @@ def plot_sweep(advice: Advice, path: str) -> str:
     ax2.fill_between(ks, adv.mean(1) - adv.std(1), adv.mean(1) + adv.std(1), color="tab:purple", alpha=0.2)
     ax2.axhline(0.0, color="black", lw=0.8)
     for b in advice.budgets:
-        ax2.annotate(b.verdict, (b.k, float(adv[sw.budgets.index(b.k)].mean())), textcoords="offset points",
-                     xytext=(0, 8), ha="center", fontsize=8)
+        ax2.annotate(
+            b.verdict,
+            (b.k, float(adv[sw.budgets.index(b.k)].mean())),
+            textcoords="offset points",
+            xytext=(0, 8),
+            ha="center",
+            fontsize=8,
+        )
     for a in (ax, ax2):
         a.set_xscale("log")
         a.xaxis.set_major_locator(FixedLocator(ks))

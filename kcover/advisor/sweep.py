@@ -50,8 +50,12 @@ class Sweep(NamedTuple):
         """This sweep and ``other`` (same budgets and selectors, other seeds) as one, seeds side by side."""
         if other.budgets != self.budgets or other.selectors != self.selectors:
             raise ValueError("other: must have the same budgets and selectors")
-        return Sweep(self.budgets, self.seeds + other.seeds, self.selectors,
-                     np.concatenate([self.accuracy, other.accuracy], axis=2))
+        return Sweep(
+            self.budgets,
+            self.seeds + other.seeds,
+            self.selectors,
+            np.concatenate([self.accuracy, other.accuracy], axis=2),
+        )
 
     @property
     def advantage(self) -> np.ndarray:
@@ -63,31 +67,52 @@ def _pad_fit_predict(e_pool, y_pool, picks, k_max, e_test, c, l2, seed) -> np.nd
     k = picks.size
     rows = np.concatenate([picks, np.full(k_max - k, picks[0], picks.dtype)])
     weight = np.concatenate([np.ones(k, np.float32), np.zeros(k_max - k, np.float32)])
-    probe = fit_probe(e_pool[rows], y_pool[rows], num_classes=c, l2=l2, seed=seed, standardize=False,
-                      sample_weight=weight)
+    probe = fit_probe(
+        e_pool[rows], y_pool[rows], num_classes=c, l2=l2, seed=seed, standardize=False, sample_weight=weight
+    )
     return predict_probe(probe, e_test)
 
 
-def _fl_picks(x: np.ndarray, kernel: Kernel, full: np.ndarray | None, pool: np.ndarray, k: int,
-              method: str = "lazy", seed: int = 0) -> np.ndarray:
+def _fl_picks(
+    x: np.ndarray,
+    kernel: Kernel,
+    full: np.ndarray | None,
+    pool: np.ndarray,
+    k: int,
+    method: str = "lazy",
+    seed: int = 0,
+) -> np.ndarray:
     """Picks (k,) by ``method`` (as ``kcover select``) from the rows ``pool`` of ``x``, covering the pool.
 
     Facility location selects on the slice of ``full`` (the Gram matrix) when given; k-center and
     a missing ``full`` go through :func:`kcover.select` on the features.
     """
     if full is not None and method != "kcenter":
-        return facility_location_dense(full[np.ix_(pool, pool)], k, method=method, floor=kernel.floor,
-                                       seed=seed).indices
+        return facility_location_dense(
+            full[np.ix_(pool, pool)], k, method=method, floor=kernel.floor, seed=seed
+        ).indices
     if method == "stochastic" or method == "kcenter":
         return select(x[pool], k, method=method, kernel=kernel, seed=seed).indices
     return select(x[pool], k, method=method, kernel=kernel).indices
 
 
-def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int, budgets: tuple[int, ...],
-                   seeds: tuple[int, ...], test_fraction: float, kernels: tuple[Kernel, Kernel],
-                   full: tuple[np.ndarray, np.ndarray] | None, l2: float, progress: bool,
-                   selectors: tuple[str, ...] = SELECTORS, desc: str = "kcover sweep", method: str = "lazy",
-                   subpool: float = 1.0) -> Sweep:
+def realized_sweep(
+    x_in: np.ndarray,
+    x_l: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    budgets: tuple[int, ...],
+    seeds: tuple[int, ...],
+    test_fraction: float,
+    kernels: tuple[Kernel, Kernel],
+    full: tuple[np.ndarray, np.ndarray] | None,
+    l2: float,
+    progress: bool,
+    selectors: tuple[str, ...] = SELECTORS,
+    desc: str = "kcover sweep",
+    method: str = "lazy",
+    subpool: float = 1.0,
+) -> Sweep:
     """Input-FL vs learner-FL vs random at ``budgets`` over ``seeds``; see the module docstring.
 
     ``x_in`` (N, d_in), ``x_l`` (N, d_l), class ids ``y`` (N,); ``kernels`` and ``full`` (the two
@@ -96,7 +121,8 @@ def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes
     ``progress``: a tqdm bar on stderr, labelled ``desc``. ``method``: the selector of both
     geometries (``kcover select --method``; its picks must nest, as greedy picks do). ``subpool``
     < 1: each seed selects from that share of its training part only (a seeded random subset,
-    nested across shares: the prefix of one permutation) and scores on the same held-out part. Seeds are independent: a sweep over
+    nested across shares: the prefix of one permutation) and scores on the same held-out part. Seeds are
+    independent: a sweep over
     seeds a + b holds the sweeps over a and over b side by side.
     """
     from tqdm.auto import tqdm
@@ -108,19 +134,19 @@ def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes
     c = num_classes
     k_max = max(budgets)
     acc = np.zeros((len(selectors), len(budgets), len(seeds)))
-    bar = tqdm(total=len(seeds) * len(selectors), desc=desc, file=sys.stderr, disable=not progress,
-               leave=False)
+    bar = tqdm(total=len(seeds) * len(selectors), desc=desc, file=sys.stderr, disable=not progress, leave=False)
     try:
         for j, seed in enumerate(seeds):
             train, test = stratified_split(y, test_fraction, seed)
             if subpool < 1.0:
                 order = np.random.default_rng([seed, 11]).permutation(train.size)
-                train = np.sort(train[order[:max(1, round(subpool * train.size))]])
+                train = np.sort(train[order[: max(1, round(subpool * train.size))]])
             if k_max > train.size:
                 raise ValueError(f"budgets: {k_max} exceeds the {train.size} training points of seed {seed}")
             e_pool = x_l[train]
-            mean, scale = (np.asarray(a) for a in standardizer(e_pool, np.full(train.size, 1.0 / train.size,
-                                                                                 np.float32)))
+            mean, scale = (
+                np.asarray(a) for a in standardizer(e_pool, np.full(train.size, 1.0 / train.size, np.float32))
+            )
             e_pool = (e_pool - mean) / scale
             e_test = (x_l[test] - mean) / scale
             for s, name in enumerate(selectors):
@@ -128,8 +154,9 @@ def realized_sweep(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes
                 if name in ("input-fl", "learner-fl"):
                     v = 0 if name == "input-fl" else 1
                     try:
-                        picks = _fl_picks((x_in, x_l)[v], kernels[v], None if full is None else full[v], train, k_max,
-                                          method, seed)
+                        picks = _fl_picks(
+                            (x_in, x_l)[v], kernels[v], None if full is None else full[v], train, k_max, method, seed
+                        )
                     except ValueError as err:  # e.g. negative linear similarities
                         raise ValueError(f"{('input_kernel', 'learner_kernel')[v]}: {err}") from None
                 else:
@@ -178,8 +205,12 @@ class Pilot(NamedTuple):
         if len({size for size, _ in points}) < 2:
             return None
         ses = [float(a.std(ddof=1) / np.sqrt(a.size)) if a.size > 1 else 0.0 for _, a in points]
-        return extrapolate([size for size, _ in points], [float(a.mean()) for _, a in points], ses,
-                           max(self.pool_size, self.selection_points))
+        return extrapolate(
+            [size for size, _ in points],
+            [float(a.mean()) for _, a in points],
+            ses,
+            max(self.pool_size, self.selection_points),
+        )
 
     def advantage_at(self, k: int) -> np.ndarray:
         """ADV over the splits (splits,) for the user's budget ``k`` (one of ``budgets``)."""
@@ -196,11 +227,29 @@ def pilot_rows(y: np.ndarray, points: int, seed: int) -> np.ndarray:
     return rows
 
 
-def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int, budgets: tuple[int, ...],
-              kernels: tuple[Kernel, Kernel], *, test_fraction: float, splits: int, max_splits: int, points: int,
-              margin: float, seed: int, l2: float, dense_limit: int,
-              full: tuple[np.ndarray, np.ndarray] | None, progress: bool, pool_size: int | None = None,
-              budget_rule: str = "same", method: str = "lazy", subpools: tuple[float, ...] = ()) -> Pilot | None:
+def run_pilot(
+    x_in: np.ndarray,
+    x_l: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    budgets: tuple[int, ...],
+    kernels: tuple[Kernel, Kernel],
+    *,
+    test_fraction: float,
+    splits: int,
+    max_splits: int,
+    points: int,
+    margin: float,
+    seed: int,
+    l2: float,
+    dense_limit: int,
+    full: tuple[np.ndarray, np.ndarray] | None,
+    progress: bool,
+    pool_size: int | None = None,
+    budget_rule: str = "same",
+    method: str = "lazy",
+    subpools: tuple[float, ...] = (),
+) -> Pilot | None:
     """Measure ADV at ``budgets`` on ``splits`` stratified splits, adding ``splits`` more while undecided.
 
     ``x_in`` (N, d_in), ``x_l`` (N, d_l), ids ``y`` (N,). The rows are a stratified subsample of at
@@ -244,9 +293,22 @@ def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int
     done = 0
     sweep = None
     while True:
-        more = realized_sweep(xi, xl, yp, num_classes, ks, tuple(range(seed + done, seed + done + splits)),
-                              test_fraction, kernels, grams, l2, progress, selectors=sels, desc="kcover pilot",
-                              method=method)
+        more = realized_sweep(
+            xi,
+            xl,
+            yp,
+            num_classes,
+            ks,
+            tuple(range(seed + done, seed + done + splits)),
+            test_fraction,
+            kernels,
+            grams,
+            l2,
+            progress,
+            selectors=sels,
+            desc="kcover pilot",
+            method=method,
+        )
         sweep = more if sweep is None else sweep.joined(more)
         done += splits
         undecided = any(pilot_undecided(pilot_verdict(a, margin)) for a in sweep.advantage)
@@ -258,8 +320,36 @@ def run_pilot(x_in: np.ndarray, x_l: np.ndarray, y: np.ndarray, num_classes: int
         size = round(share * n_sel)
         fits = tuple(k for k in ks if k <= size)
         if fits:
-            subs.append((size, realized_sweep(
-                xi, xl, yp, num_classes, fits, seeds, test_fraction, kernels, grams, l2, progress, selectors=sels,
-                desc=f"kcover pilot ({share:.2f} of the pool)", method=method, subpool=share)))
-    return Pilot(sweep, int(m), int(n_sel), int(m - n_sel), piloted, time.perf_counter() - t0,
-                 tuple(scaled[k] for k in piloted), pool_size, tuple(subs))
+            subs.append(
+                (
+                    size,
+                    realized_sweep(
+                        xi,
+                        xl,
+                        yp,
+                        num_classes,
+                        fits,
+                        seeds,
+                        test_fraction,
+                        kernels,
+                        grams,
+                        l2,
+                        progress,
+                        selectors=sels,
+                        desc=f"kcover pilot ({share:.2f} of the pool)",
+                        method=method,
+                        subpool=share,
+                    ),
+                )
+            )
+    return Pilot(
+        sweep,
+        int(m),
+        int(n_sel),
+        int(m - n_sel),
+        piloted,
+        time.perf_counter() - t0,
+        tuple(scaled[k] for k in piloted),
+        pool_size,
+        tuple(subs),
+    )

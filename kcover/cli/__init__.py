@@ -40,11 +40,15 @@ def _quickstart(args: argparse.Namespace) -> int:
     covered = np.unique(labels[sel.indices]).size
     covered_r = np.unique(labels[rand.indices]).size
     print(f"picked (first 10, in order): {sel.indices[:10].tolist()}")
-    print(f"facility-location objective F(S) = {sel.objective[-1]:.1f} "
-          f"(random subset: {rand.objective[-1]:.1f}, ratio {sel.objective[-1] / rand.objective[-1]:.3f})")
+    print(
+        f"facility-location objective F(S) = {sel.objective[-1]:.1f} "
+        f"(random subset: {rand.objective[-1]:.1f}, ratio {sel.objective[-1] / rand.objective[-1]:.3f})"
+    )
     print(f"modes covered: {covered}/{args.modes} (random: {covered_r}/{args.modes})")
-    print(f"largest weight (targets covered by one pick): {sel.weights.max():.0f}; time {took:.2f} s "
-          "(includes compilation)")
+    print(
+        f"largest weight (targets covered by one pick): {sel.weights.max():.0f}; time {took:.2f} s "
+        "(includes compilation)"
+    )
     return 0
 
 
@@ -93,9 +97,11 @@ def enable_compile_cache() -> str | None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every registered subcommand."""
     parser = argparse.ArgumentParser(
-        prog="kcover", description="Coverage data selection in a chosen geometry.",
+        prog="kcover",
+        description="Coverage data selection in a chosen geometry.",
         epilog=f"Compiled programs are cached across runs in {compile_cache_dir() or '(off)'}; set "
-               f"{COMPILE_CACHE_ENV} to another folder, or to 'off' to turn the cache off.")
+        f"{COMPILE_CACHE_ENV} to another folder, or to 'off' to turn the cache off.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _register_quickstart(sub)
     for ep in sorted(entry_points(group="kcover.commands"), key=lambda e: e.name):

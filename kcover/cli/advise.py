@@ -57,9 +57,15 @@ WEAK_TEXT_NOTE = (
     "BBC News with a random-init encoder (docs/advise.md), this default hashing (word and character n-grams, "
     "4,096 buckets) made input selection 5-8 accuracy points weaker at k = C, 2C than tf-idf word 1-2-grams. "
     "Learner selection gained against the hashing and lost against tf-idf. If you will select on tf-idf "
-    "features, pass them with --input, or rerun with --text-ngrams words --tf tfidf --text-dim 16384.")
-_API_TO_FLAG = {"budgets": "--budgets", "labels": "--labels", "input_features": "--input",
-                "learner_features": "--learner", **{f.field: f.flag for f in FLAGS}}
+    "features, pass them with --input, or rerun with --text-ngrams words --tf tfidf --text-dim 16384."
+)
+_API_TO_FLAG = {
+    "budgets": "--budgets",
+    "labels": "--labels",
+    "input_features": "--input",
+    "learner_features": "--learner",
+    **{f.field: f.flag for f in FLAGS},
+}
 _BUDGET = re.compile(r"^(\d+(?:\.\d+)?)[cC]$")
 
 
@@ -119,8 +125,9 @@ def parse_budgets(tokens: list[str] | None, num_classes: int) -> list[int] | Non
         elif token.lstrip("-").isdigit():
             out.append(int(token))
         else:
-            raise ValueError(f"--budgets: cannot read {token!r}; use integers like 20 or multiples of the "
-                             "class count like 2C")
+            raise ValueError(
+                f"--budgets: cannot read {token!r}; use integers like 20 or multiples of the class count like 2C"
+            )
     if any(b < 1 for b in out):
         raise ValueError(f"--budgets: must be positive, got {[b for b in out if b < 1][0]}")
     return out
@@ -130,8 +137,9 @@ def add_option_flag(group: Any, f: Any) -> None:
     """One :data:`kcover.advisor.options.FLAGS` entry as an argparse flag; its default is the field's."""
     value = default(f.field)
     if f.negate or value is False:
-        group.add_argument(f.flag, dest=f.field, action="store_false" if f.negate else "store_true",
-                           default=f.negate, help=f.help)
+        group.add_argument(
+            f.flag, dest=f.field, action="store_false" if f.negate else "store_true", default=f.negate, help=f.help
+        )
         return
     shown = "" if value is None else f" (default {value if not isinstance(value, tuple) else len(value)})"
     among = f"; one of {', '.join(f.choices)}" if f.choices else ""
@@ -192,8 +200,12 @@ def _load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any,
         checks.choice(args.text_ngrams, TEXT_NGRAMS, "--text-ngrams")
         chars = (3, 5) if args.text_ngrams == "words+chars" else None
         x = hash_text(texts, dim=dim, tf=args.tf, char_ngrams=chars)
-        return x, learner, np.asarray(labels), (f"lexical n-gram hashing of {args.text} (dim {dim}, tf {args.tf}, "
-                                                f"{args.text_ngrams})")
+        return (
+            x,
+            learner,
+            np.asarray(labels),
+            (f"lexical n-gram hashing of {args.text} (dim {dim}, tf {args.tf}, {args.text_ngrams})"),
+        )
     if args.labels is None:
         raise ValueError("--labels: required with --input (a .npy of N class ids or names)")
     x = checks.features(load_array(args.input, "--input"), "--input")
@@ -224,8 +236,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--plot: directory does not exist: {parent}")
 
     x, learner, labels, source = _load_inputs(args)
-    _, classes = encode_labels(labels, x.shape[0], "--labels" if args.text is None and args.data is None
-                               else "--label-column")
+    _, classes = encode_labels(
+        labels, x.shape[0], "--labels" if args.text is None and args.data is None else "--label-column"
+    )
     budgets = parse_budgets(args.budgets, len(classes))
     try:
         options = AdviseOptions(**option_values(args), sweep=sweep, progress=not args.quiet)
@@ -267,47 +280,70 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nplot: {plot_path}")
     print(f"done in {took:.1f} s (includes JIT compilation)")
     if command is not None:
-        print(f"\nnext, as the verdict says ({'pay: the learner' if paying else 'the input geometry'}, k = {k}):\n"
-              f"  {command}")
+        print(
+            f"\nnext, as the verdict says ({'pay: the learner' if paying else 'the input geometry'}, k = {k}):\n"
+            f"  {command}"
+        )
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``advise`` subcommand."""
     p = subparsers.add_parser(
-        "advise", help="is learner-geometry selection worth it here? a verdict per budget",
+        "advise",
+        help="is learner-geometry selection worth it here? a verdict per budget",
         description="Measure the input-learner misalignment (A), the full-budget probe gap (B) and the budget "
-                    "against the effective dimension (C), and say per budget whether selecting in the learner's "
-                    "geometry should pay (pay / do-not-pay / either), with the expected gain, the selection "
-                    "settings assumed and the kcover select command that follows.")
+        "against the effective dimension (C), and say per budget whether selecting in the learner's "
+        "geometry should pay (pay / do-not-pay / either), with the expected gain, the selection "
+        "settings assumed and the kcover select command that follows.",
+    )
     src = p.add_argument_group("data")
     src.add_argument("--input", default=None, metavar="X.npy", help="(N, d_in) input-geometry features")
-    src.add_argument("--learner", default=None, metavar="E.npy",
-                     help="(N, d_l) learner features (embeddings), with --input or --text")
+    src.add_argument(
+        "--learner",
+        default=None,
+        metavar="E.npy",
+        help="(N, d_l) learner features (embeddings), with --input or --text",
+    )
     src.add_argument("--labels", default=None, metavar="y.npy", help="(N,) class ids or names, with --input")
-    src.add_argument("--text", default=None, metavar="DATA.csv",
-                     help="instead of --input/--labels: a .csv/.tsv/.jsonl with a text and a label column")
+    src.add_argument(
+        "--text",
+        default=None,
+        metavar="DATA.csv",
+        help="instead of --input/--labels: a .csv/.tsv/.jsonl with a text and a label column",
+    )
     src.add_argument("--text-column", default="text", help="text column of --text or --data (default text)")
     src.add_argument("--label-column", default="label", help="label column of --text or --data (default label)")
     src.add_argument("--text-dim", default="4096", help="hash buckets for --text (default 4096)")
-    src.add_argument("--text-ngrams", default="words+chars", metavar="N",
-                     help="--text terms: words+chars (word 1-2-grams and character 3-5-grams, default) or words "
-                          "(word 1-2-grams only; with --tf tfidf --text-dim 16384 the stronger input on BBC News)")
+    src.add_argument(
+        "--text-ngrams",
+        default="words+chars",
+        metavar="N",
+        help="--text terms: words+chars (word 1-2-grams and character 3-5-grams, default) or words "
+        "(word 1-2-grams only; with --tf tfidf --text-dim 16384 the stronger input on BBC News)",
+    )
     src.add_argument("--tf", default="sublinear", help=f"term weighting for --text: {', '.join(TF_MODES)}")
     add_data_arguments(p, advise=True)
     opt = p.add_argument_group("diagnostic")
-    opt.add_argument("--budgets", nargs="+", default=None, metavar="K",
-                     help="budgets to advise on: integers or multiples of the class count (2C); "
-                          "default C 2C 4C 8C")
+    opt.add_argument(
+        "--budgets",
+        nargs="+",
+        default=None,
+        metavar="K",
+        help="budgets to advise on: integers or multiples of the class count (2C); default C 2C 4C 8C",
+    )
     groups = {"diagnostic": opt, "pilot": p.add_argument_group("pilot (on by default: measure before you pay)")}
     for f in FLAGS:
         add_option_flag(groups[f.group], f)
     out = p.add_argument_group("output")
     out.add_argument("--sweep", action="store_true", help="also realize input-FL vs learner-FL vs random")
-    out.add_argument("--plot", default=None, metavar="OUT.png",
-                     help=f"PNG of the sweep (implies --sweep; default {DEFAULT_PLOT} with --sweep)")
+    out.add_argument(
+        "--plot",
+        default=None,
+        metavar="OUT.png",
+        help=f"PNG of the sweep (implies --sweep; default {DEFAULT_PLOT} with --sweep)",
+    )
     out.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     out.add_argument("--verbose", action="store_true", help="print every reason, in words, per budget")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
-

@@ -26,9 +26,9 @@ from typing import Any
 import jax
 
 from kcover.selection.auto import auto_plan
+from kcover.selection.entry import select as select_one
 from kcover.selection.facility_rules import METHODS as FL_METHODS
 from kcover.selection.result import Selection
-from kcover.selection.entry import select as select_one
 from kcover.selection.sharding import facility_location_sharded, target_mesh
 
 PROCESS = "{process}"  # replaced by the process id in --out and --targets
@@ -37,26 +37,43 @@ PROCESS = "{process}"  # replaced by the process id in --out and --targets
 def add_distributed_args(parser: argparse.ArgumentParser) -> None:
     """Add the options that join a distributed run (an argument group of ``parser``)."""
     g = parser.add_argument_group(
-        "distributed run", "start the same command in every process (one per host); see docs/distributed.md")
-    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
-                   help="address of process 0, which hosts the coordinator (default: $JAX_COORDINATOR_ADDRESS "
-                        "or the cluster's); giving it joins a distributed run")
+        "distributed run", "start the same command in every process (one per host); see docs/distributed.md"
+    )
+    g.add_argument(
+        "--coordinator",
+        default=None,
+        metavar="HOST:PORT",
+        help="address of process 0, which hosts the coordinator (default: $JAX_COORDINATOR_ADDRESS "
+        "or the cluster's); giving it joins a distributed run",
+    )
     g.add_argument("--num-processes", default=None, metavar="P", help="number of processes in the run")
     g.add_argument("--process-id", default=None, metavar="I", help="this process's id, 0 <= I < P")
-    g.add_argument("--distributed", action="store_true",
-                   help="join a distributed run, taking what is not given from the cluster environment "
-                        "(Slurm, Open MPI, Cloud TPU, Kubernetes; JAX_COORDINATOR_ADDRESS)")
-    g.add_argument("--init-timeout", default="300", metavar="S",
-                   help="seconds to wait for every process to join (default 300)")
-    g.add_argument("--heartbeat-timeout", default="100", metavar="S",
-                   help="seconds of silence after which a process counts as dead and every process stops "
-                        "(default 100)")
-    g.add_argument("--local-targets", action="store_true",
-                   help="--targets holds only this process's rows (e.g. T.{process}.npy); the targets are "
-                        "every process's rows in process order")
-    g.add_argument("--all-processes-write", action="store_true",
-                   help="every process writes --out, not only process 0 (use {process} in the path on a "
-                        "shared file system)")
+    g.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a distributed run, taking what is not given from the cluster environment "
+        "(Slurm, Open MPI, Cloud TPU, Kubernetes; JAX_COORDINATOR_ADDRESS)",
+    )
+    g.add_argument(
+        "--init-timeout", default="300", metavar="S", help="seconds to wait for every process to join (default 300)"
+    )
+    g.add_argument(
+        "--heartbeat-timeout",
+        default="100",
+        metavar="S",
+        help="seconds of silence after which a process counts as dead and every process stops (default 100)",
+    )
+    g.add_argument(
+        "--local-targets",
+        action="store_true",
+        help="--targets holds only this process's rows (e.g. T.{process}.npy); the targets are "
+        "every process's rows in process order",
+    )
+    g.add_argument(
+        "--all-processes-write",
+        action="store_true",
+        help="every process writes --out, not only process 0 (use {process} in the path on a shared file system)",
+    )
 
 
 def _positive_int(value: Any, name: str, low: int = 1) -> int:
@@ -71,8 +88,7 @@ def _positive_int(value: Any, name: str, low: int = 1) -> int:
 
 def wants_to_join(args: argparse.Namespace) -> bool:
     """Whether the options ask to join a distributed run."""
-    return bool(args.distributed or args.coordinator or args.num_processes is not None
-                or args.process_id is not None)
+    return bool(args.distributed or args.coordinator or args.num_processes is not None or args.process_id is not None)
 
 
 def _check_port_free(coordinator: str) -> None:
@@ -91,8 +107,10 @@ def _check_port_free(coordinator: str) -> None:
                 s.bind((addr, int(port_text)))
             except OSError as err:
                 if err.errno == errno.EADDRINUSE:
-                    raise ValueError(f"--coordinator: port {port_text} is already in use on this host; pick a "
-                                     "free port (the same in every process)") from None
+                    raise ValueError(
+                        f"--coordinator: port {port_text} is already in use on this host; pick a "
+                        "free port (the same in every process)"
+                    ) from None
 
 
 def join(args: argparse.Namespace) -> bool:
@@ -106,8 +124,9 @@ def join(args: argparse.Namespace) -> bool:
     if not wants_to_join(args):
         if args.local_targets or args.all_processes_write:
             flag = "--local-targets" if args.local_targets else "--all-processes-write"
-            raise ValueError(f"{flag}: only in a distributed run (--coordinator, --num-processes, --process-id "
-                             "or --distributed)")
+            raise ValueError(
+                f"{flag}: only in a distributed run (--coordinator, --num-processes, --process-id or --distributed)"
+            )
         return False
     n = None if args.num_processes is None else _positive_int(args.num_processes, "--num-processes")
     pid = None if args.process_id is None else _positive_int(args.process_id, "--process-id", 0)
@@ -119,11 +138,20 @@ def join(args: argparse.Namespace) -> bool:
         _check_port_free(args.coordinator)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     where = args.coordinator or "the coordinator"
-    print(f"kcover: process {'?' if pid is None else pid} of {'?' if n is None else n} joining the run at "
-          f"{where} (gives up after {init_timeout} s)", file=sys.stderr, flush=True)
+    print(
+        f"kcover: process {'?' if pid is None else pid} of {'?' if n is None else n} joining the run at "
+        f"{where} (gives up after {init_timeout} s)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
-        jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=n, process_id=pid,
-                                   initialization_timeout=init_timeout, heartbeat_timeout_seconds=heartbeat)
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator,
+            num_processes=n,
+            process_id=pid,
+            initialization_timeout=init_timeout,
+            heartbeat_timeout_seconds=heartbeat,
+        )
     except (ValueError, TypeError, RuntimeError) as err:  # JaxRuntimeError is a RuntimeError
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
         if "Failed to start RPC server" in msg:
@@ -169,17 +197,16 @@ def select_rows(joined: bool, local_targets: bool, x: Any, k: int, **options: An
     if joined and method == "auto" and not scaled:  # exact under the budget: the sharded run, as lazy
         t = options.get("targets")
         t = x.shape[0] if t is None else t.shape[0] * (jax.process_count() if local_targets else 1)
-        plan = auto_plan(x.shape[0], t, x.shape[1], k, exact=bool(options.get("exact")),
-                         processes=jax.process_count())
+        plan = auto_plan(x.shape[0], t, x.shape[1], k, exact=bool(options.get("exact")), processes=jax.process_count())
         if plan.targets_sketch is None and plan.partitions == 1:
             rest = {o: v for o, v in options.items() if o not in ("method", "exact")}
             sel = select_rows(joined, local_targets, x, k, method="lazy", **rest)
             return sel._replace(info={**sel.info, "method": "lazy", "approximation": None, "reason": plan.reason})
     if joined and method in FL_METHODS and not scaled:
         with _stdout_to_stderr():
-            return facility_location_sharded(x, k, mesh=target_mesh(jax.devices()), local_targets=local_targets,
-                                             **options)
+            return facility_location_sharded(
+                x, k, mesh=target_mesh(jax.devices()), local_targets=local_targets, **options
+            )
     if local_targets:
-        raise ValueError(f"--local-targets: needs a facility-location method ({', '.join(FL_METHODS)}), "
-                         f"not {method}")
+        raise ValueError(f"--local-targets: needs a facility-location method ({', '.join(FL_METHODS)}), not {method}")
     return select_one(x, k, **options)

@@ -52,28 +52,47 @@ def add_scale_args(parser: argparse.ArgumentParser) -> None:
     """The approximate paths' options (an argument group of ``parser``); see docs/scale.md."""
     g = parser.add_argument_group("large pools", "approximate facility location; see docs/scale.md")
     g.add_argument("--exact", action="store_true", help="--method auto: always exact lazy greedy")
-    g.add_argument("--targets-sketch", default=None, metavar="K",
-                   help="cover K weighted k-means centres of the targets instead of every target "
-                        "(auto: max(1024, k) above the exact budget)")
-    g.add_argument("--partitions", default=None, metavar="P",
-                   help="partitioned greedy (GreeDi): greedy in P parts of the pool, then over their picks; "
-                        "in a distributed run the parts are spread over the processes")
-    g.add_argument("--split", default=None, metavar="S", help="how --partitions splits the pool: random (default) "
-                                                              "or kmeans")
-    g.add_argument("--neighbors", default=None, metavar="M",
-                   help="--method knn: neighbours kept per target (default 32; faiss when installed)")
+    g.add_argument(
+        "--targets-sketch",
+        default=None,
+        metavar="K",
+        help="cover K weighted k-means centres of the targets instead of every target "
+        "(auto: max(1024, k) above the exact budget)",
+    )
+    g.add_argument(
+        "--partitions",
+        default=None,
+        metavar="P",
+        help="partitioned greedy (GreeDi): greedy in P parts of the pool, then over their picks; "
+        "in a distributed run the parts are spread over the processes",
+    )
+    g.add_argument(
+        "--split", default=None, metavar="S", help="how --partitions splits the pool: random (default) or kmeans"
+    )
+    g.add_argument(
+        "--neighbors",
+        default=None,
+        metavar="M",
+        help="--method knn: neighbours kept per target (default 32; faiss when installed)",
+    )
 
 
 def path_line(info: Any) -> str:
     """One summary line: which facility-location path ran, its approximation, and why."""
     approx = info.get("approximation")
-    text = f"path: {info['method']}" + (" (exact)" if not approx else
-                                        " (approximate: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float)
-                                                                      else f"{k} {v}" for k, v in approx.items())
-                                        + ")")
+    text = f"path: {info['method']}" + (
+        " (exact)"
+        if not approx
+        else " (approximate: "
+        + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in approx.items())
+        + ")"
+    )
     if approx:
         text += f"; F over the surrogate {info['approximate_objective']:.6g}"
-        built = [f"{name} {info[key]:.2f} s" for name, key in (("index", "index_seconds"), ("sketch", "sketch_seconds"),
-                                                                ("selection", "select_seconds")) if key in info]
+        built = [
+            f"{name} {info[key]:.2f} s"
+            for name, key in (("index", "index_seconds"), ("sketch", "sketch_seconds"), ("selection", "select_seconds"))
+            if key in info
+        ]
         text += "; " + ", ".join(built)
     return text + (f"; {info['reason']}" if info.get("reason") else "")

@@ -39,12 +39,12 @@ import numpy as np
 from kcover import checks
 from kcover.cli import distributed
 from kcover.cli.large_pools import add_scale_args, path_line, scale_options
-from kcover.selection.similarity import PRECISIONS
-from kcover.selection.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
-from kcover.kernels import KERNELS, make_kernel
-from kcover.selection.entry import METHODS, random_objective
 from kcover.cli.select_data import add_data_arguments
 from kcover.data.budget import resolve_budget
+from kcover.kernels import KERNELS, make_kernel
+from kcover.selection.entry import METHODS, random_objective
+from kcover.selection.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
+from kcover.selection.similarity import PRECISIONS
 
 
 def load_array(path: str, name: str, *, key: str | None = None, mmap: bool = False) -> np.ndarray:
@@ -105,8 +105,11 @@ def selection_options(args: argparse.Namespace, method: str, n: int, t: int | No
         opts["epsilon"] = checks.positive(args.epsilon, "--epsilon")
         if not opts["epsilon"] < 1:
             raise ValueError(f"--epsilon: must lie in (0, 1), got {args.epsilon}")
-    for flag, value, default in (("--block", args.block, "auto"), ("--cache", args.cache, "auto"),
-                                 ("--precision", args.precision, "highest")):
+    for flag, value, default in (
+        ("--block", args.block, "auto"),
+        ("--cache", args.cache, "auto"),
+        ("--precision", args.precision, "highest"),
+    ):
         if value != default and not fl:
             raise ValueError(f"{flag}: applies to facility location (auto, lazy, naive, stochastic) only, not {method}")
     if fl:
@@ -138,8 +141,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--features: give --features E.npy, or --data PATH (a table; see docs/data.md)")
     joined = distributed.join(args)  # a distributed run: before any JAX computation
     method = checks.choice(args.method, METHODS, "--method")
-    kernel_name = checks.choice(args.kernel or (KCENTER_KERNEL if method == "kcenter" else "rbf"), KERNELS,
-                                 "--kernel")
+    kernel_name = checks.choice(args.kernel or (KCENTER_KERNEL if method == "kcenter" else "rbf"), KERNELS, "--kernel")
     picks_path, weights_path = output_paths(distributed.process_path(args.out, joined))
     x = checks.features(load_array(args.features, "--features", key=args.key, mmap=True), "--features")
     k = resolve_budget(args.k, x.shape[0])
@@ -158,27 +160,44 @@ def run(args: argparse.Namespace) -> int:
     options = selection_options(args, method, x.shape[0], None if targets is None else targets.shape[0], joined)
 
     t0 = time.perf_counter()
-    sel = distributed.select_rows(joined, args.local_targets, x, k, method=method, kernel=kern, targets=targets, seed=seed,
-                             **options)
+    sel = distributed.select_rows(
+        joined, args.local_targets, x, k, method=method, kernel=kern, targets=targets, seed=seed, **options
+    )
     took = time.perf_counter() - t0
     baseline = None
     if method not in ("kcenter", "random") and not args.local_targets:  # local targets: no single-process baseline
-        baseline = random_objective(x, k, kernel=kern, targets=targets, seed=seed,
-                                    **{o: options[o] for o in ("target_weights", "initial") if o in options})
+        baseline = random_objective(
+            x,
+            k,
+            kernel=kern,
+            targets=targets,
+            seed=seed,
+            **{o: options[o] for o in ("target_weights", "initial") if o in options},
+        )
     written = distributed.writes_output(args, joined)
     if written:
         np.save(picks_path, sel.indices.astype(np.int64))
         np.save(weights_path, sel.weights.astype(np.float32))
 
     report: dict[str, Any] = {
-        "n": int(x.shape[0]), "d": int(x.shape[1]), "k": k, "method": method, "kernel": kernel_name,
+        "n": int(x.shape[0]),
+        "d": int(x.shape[1]),
+        "k": k,
+        "method": method,
+        "kernel": kernel_name,
         "bandwidth": float(kern.bandwidth) if kernel_name == "rbf" else None,
-        "objective": float(sel.info.get("exact_objective", sel.objective[-1])), "random_objective": baseline,
-        "picks": picks_path, "weights": weights_path, "seconds": round(took, 3),
-        "block": sel.info.get("block"), "cache": sel.info.get("cache"),
+        "objective": float(sel.info.get("exact_objective", sel.objective[-1])),
+        "random_objective": baseline,
+        "picks": picks_path,
+        "weights": weights_path,
+        "seconds": round(took, 3),
+        "block": sel.info.get("block"),
+        "cache": sel.info.get("cache"),
         "auto": [o for o in ("block", "cache") if o in sel.info and getattr(args, o) == "auto"],
-        "info": {key: (int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v)
-                 for key, v in sel.info.items()},
+        "info": {
+            key: (int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v)
+            for key, v in sel.info.items()
+        },
     }
     if args.json:
         print(json.dumps(report))
@@ -187,8 +206,10 @@ def run(args: argparse.Namespace) -> int:
     if kernel_name == "rbf":
         bw = f" (bandwidth {float(kern.bandwidth):.4g}{', median heuristic' if bandwidth is None else ''})"
     covering = "pool" if targets is None else f"{targets.shape[0]} targets"
-    print(f"kcover select: {k} of {x.shape[0]} points (d = {x.shape[1]}), method {method}, "
-          f"{kernel_name} kernel{bw}, covering the {covering}")
+    print(
+        f"kcover select: {k} of {x.shape[0]} points (d = {x.shape[1]}), method {method}, "
+        f"{kernel_name} kernel{bw}, covering the {covering}"
+    )
     if method == "kcenter":
         print(f"covering radius {sel.objective[-1]:.4g} (after the first pick: {sel.objective[0]:.4g})")
     else:
@@ -200,10 +221,14 @@ def run(args: argparse.Namespace) -> int:
         if "method" in sel.info:
             print(path_line(sel.info))
     if "block" in sel.info:
-        chosen = [f"block {sel.info['block']}" + (" (auto)" if args.block == "auto" else ""),
-                  f"cache {'on' if sel.info['cache'] else 'off'}" + (" (auto)" if args.cache == "auto" else "")]
-        print(f"ran with {', '.join(chosen)}; {sel.info.get('similarity_columns', 0):,} similarity columns, "
-              f"{sel.info.get('rounds', 0):,} lazy rounds")
+        chosen = [
+            f"block {sel.info['block']}" + (" (auto)" if args.block == "auto" else ""),
+            f"cache {'on' if sel.info['cache'] else 'off'}" + (" (auto)" if args.cache == "auto" else ""),
+        ]
+        print(
+            f"ran with {', '.join(chosen)}; {sel.info.get('similarity_columns', 0):,} similarity columns, "
+            f"{sel.info.get('rounds', 0):,} lazy rounds"
+        )
     print(f"first picks, in order: {sel.indices[:10].tolist()}{' ...' if k > 10 else ''}")
     print(f"weights: max {sel.weights.max():.4g}, min {sel.weights.min():.4g}, total {sel.weights.sum():.6g}")
     if written:
@@ -215,43 +240,92 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``select`` subcommand."""
     p = subparsers.add_parser(
-        "select", help="pick k rows of a feature matrix or a table by coverage",
+        "select",
+        help="pick k rows of a feature matrix or a table by coverage",
         description="Pick k rows of --features by facility location (lazy, naive, stochastic), k-center or at "
-                    "random, and write their indices (--out) and weights (<out>.weights.npy); or pick k rows of "
-                    "a table (--data) and write them, unchanged, to --out (see docs/data.md).")
-    p.add_argument("--features", default=None, metavar="E.npy",
-                   help="(N, d) feature matrix: .npy (memory-mapped) or .npz (see --key)")
+        "random, and write their indices (--out) and weights (<out>.weights.npy); or pick k rows of "
+        "a table (--data) and write them, unchanged, to --out (see docs/data.md).",
+    )
+    p.add_argument(
+        "--features",
+        default=None,
+        metavar="E.npy",
+        help="(N, d) feature matrix: .npy (memory-mapped) or .npz (see --key)",
+    )
     p.add_argument("--key", default=None, metavar="NAME", help="the array of a .npz --features file to use")
-    p.add_argument("--k", required=True, metavar="K",
-                   help="number of points to pick, 1 <= K <= N, or a fraction of N: 10%% or 0.1")
-    p.add_argument("--method", default="auto", metavar="M",
-                   help=f"selector: {', '.join(METHODS)} (default auto: exact lazy greedy while its first pass fits "
-                        "the time budget, a weighted target sketch above; see --exact)")
-    p.add_argument("--kernel", default=None, metavar="KERNEL",
-                   help=f"similarity: {', '.join(KERNELS)} (default rbf with the median-heuristic bandwidth; "
-                        f"for kcenter {KCENTER_KERNEL}, i.e. Euclidean distance)")
+    p.add_argument(
+        "--k", required=True, metavar="K", help="number of points to pick, 1 <= K <= N, or a fraction of N: 10%% or 0.1"
+    )
+    p.add_argument(
+        "--method",
+        default="auto",
+        metavar="M",
+        help=f"selector: {', '.join(METHODS)} (default auto: exact lazy greedy while its first pass fits "
+        "the time budget, a weighted target sketch above; see --exact)",
+    )
+    p.add_argument(
+        "--kernel",
+        default=None,
+        metavar="KERNEL",
+        help=f"similarity: {', '.join(KERNELS)} (default rbf with the median-heuristic bandwidth; "
+        f"for kcenter {KCENTER_KERNEL}, i.e. Euclidean distance)",
+    )
     p.add_argument("--bandwidth", default=None, metavar="B", help="rbf bandwidth (default: median heuristic)")
-    p.add_argument("--targets", default=None, metavar="T.npy",
-                   help="(T, d) points to cover (default: the pool itself); facility location and random only")
-    p.add_argument("--target-weights", default=None, metavar="W.npy",
-                   help="(T,) non-negative weight of each target (default ones); facility location and random")
-    p.add_argument("--initial", default=None, metavar="I.npy",
-                   help="indices of an initial subset: counted as covering, never picked again")
-    p.add_argument("--epsilon", default=None, metavar="E",
-                   help="stochastic greedy's accuracy in (0, 1) (default 0.1; 0.5 evaluates a third as many columns)")
-    p.add_argument("--block", default="auto", metavar="B",
-                   help="similarity columns per call, or auto (default: 16 on the CPU, 1024 on a GPU/TPU)")
+    p.add_argument(
+        "--targets",
+        default=None,
+        metavar="T.npy",
+        help="(T, d) points to cover (default: the pool itself); facility location and random only",
+    )
+    p.add_argument(
+        "--target-weights",
+        default=None,
+        metavar="W.npy",
+        help="(T,) non-negative weight of each target (default ones); facility location and random",
+    )
+    p.add_argument(
+        "--initial",
+        default=None,
+        metavar="I.npy",
+        help="indices of an initial subset: counted as covering, never picked again",
+    )
+    p.add_argument(
+        "--epsilon",
+        default=None,
+        metavar="E",
+        help="stochastic greedy's accuracy in (0, 1) (default 0.1; 0.5 evaluates a third as many columns)",
+    )
+    p.add_argument(
+        "--block",
+        default="auto",
+        metavar="B",
+        help="similarity columns per call, or auto (default: 16 on the CPU, 1024 on a GPU/TPU)",
+    )
     cache = p.add_mutually_exclusive_group()
-    cache.add_argument("--cache", dest="cache", action="store_const", const=True, default="auto",
-                       help="lazy greedy's float16 bound cache on (N x T x 2 bytes); default: on when it fits "
-                            "a quarter of the available memory (rbf, cosine)")
+    cache.add_argument(
+        "--cache",
+        dest="cache",
+        action="store_const",
+        const=True,
+        default="auto",
+        help="lazy greedy's float16 bound cache on (N x T x 2 bytes); default: on when it fits "
+        "a quarter of the available memory (rbf, cosine)",
+    )
     cache.add_argument("--no-cache", dest="cache", action="store_const", const=False, help="the cache off")
-    p.add_argument("--precision", default="highest", metavar="P",
-                   help="matrix products: highest (float32, default) or default (TF32/bf16 on a GPU)")
+    p.add_argument(
+        "--precision",
+        default="highest",
+        metavar="P",
+        help="matrix products: highest (float32, default) or default (TF32/bf16 on a GPU)",
+    )
     p.add_argument("--seed", default="0", metavar="S", help="seed for stochastic, kcenter's first center, random")
-    p.add_argument("--out", required=True, metavar="OUT",
-                   help="with --features: PICKS.npy, the indices (weights go to PICKS.weights.npy); with --data: "
-                        "the selected rows, as .jsonl, .csv, .tsv, .parquet or a datasets folder (no extension)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="OUT",
+        help="with --features: PICKS.npy, the indices (weights go to PICKS.weights.npy); with --data: "
+        "the selected rows, as .jsonl, .csv, .tsv, .parquet or a datasets folder (no extension)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     add_scale_args(p)
     distributed.add_distributed_args(p)

@@ -27,41 +27,81 @@ from kcover.data.budget import PER_CLASS_MODES, resolve_budget
 from kcover.data.columns import INPUT_FEATURES, FeatureSpec
 from kcover.data.embedders import embedding_cache_dir
 
-NOT_WITH_DATA = ("features", "key", "targets", "target_weights", "initial", "coordinator", "num_processes",
-                 "process_id")
+NOT_WITH_DATA = (
+    "features",
+    "key",
+    "targets",
+    "target_weights",
+    "initial",
+    "coordinator",
+    "num_processes",
+    "process_id",
+)
 
 
 def add_data_arguments(p: argparse.ArgumentParser, *, advise: bool = False) -> None:
     """The flags that read a table (``--data`` and its columns, the encoder, the embedding cache)."""
     g = p.add_argument_group("your data (--data)")
-    g.add_argument("--data", default=None, metavar="PATH",
-                   help="a .jsonl, .csv, .tsv or .parquet file, a folder of images, a save_to_disk folder, "
-                        "or hf:NAME[:SPLIT] from the local Hugging Face cache")
+    g.add_argument(
+        "--data",
+        default=None,
+        metavar="PATH",
+        help="a .jsonl, .csv, .tsv or .parquet file, a folder of images, a save_to_disk folder, "
+        "or hf:NAME[:SPLIT] from the local Hugging Face cache",
+    )
     if not advise:  # advise has its own --text-column (for --text), which --data shares
         g.add_argument("--text-column", default=None, metavar="COL", help="the column of texts")
-    g.add_argument("--image-column", default=None, metavar="COL",
-                   help="the column of image paths (relative to the data file's folder; an image folder: image)")
-    g.add_argument("--features-column", default=None, metavar="COL",
-                   help="vectors already in the data (lists of numbers)" + (", as the learner geometry" if advise else ""))
-    g.add_argument("--encoder", default=None, metavar="NAME",
-                   help="embed the column with this encoder: minilm, qwen2.5 (text), vit-b16, clip-b32, "
-                        "efficientnet-lite0 (images)")
+    g.add_argument(
+        "--image-column",
+        default=None,
+        metavar="COL",
+        help="the column of image paths (relative to the data file's folder; an image folder: image)",
+    )
+    g.add_argument(
+        "--features-column",
+        default=None,
+        metavar="COL",
+        help="vectors already in the data (lists of numbers)" + (", as the learner geometry" if advise else ""),
+    )
+    g.add_argument(
+        "--encoder",
+        default=None,
+        metavar="NAME",
+        help="embed the column with this encoder: minilm, qwen2.5 (text), vit-b16, clip-b32, "
+        "efficientnet-lite0 (images)",
+    )
     g.add_argument("--weights", default=None, metavar="DIR", help="the encoder's local weights (default: shipped)")
     g.add_argument("--max-length", default=None, metavar="T", help="max tokens per text (default: the encoder's)")
-    g.add_argument("--embed-cache", default=None, metavar="DIR",
-                   help="embedding cache folder, or off (default $KCOVER_EMBED_CACHE, else "
-                        "~/.cache/kcover/embeddings)")
+    g.add_argument(
+        "--embed-cache",
+        default=None,
+        metavar="DIR",
+        help="embedding cache folder, or off (default $KCOVER_EMBED_CACHE, else ~/.cache/kcover/embeddings)",
+    )
     if not advise:
-        g.add_argument("--input-features", default=None, metavar="KIND",
-                       help=f"the cheap input geometry instead of an encoder: {', '.join(INPUT_FEATURES)}")
-        g.add_argument("--per-class", default=None, metavar="COL",
-                       help="split the budget over the classes of this label column; one output file")
-        g.add_argument("--per-class-mode", default="proportional", metavar="MODE",
-                       help="proportional (largest remainder, default) or equal")
+        g.add_argument(
+            "--input-features",
+            default=None,
+            metavar="KIND",
+            help=f"the cheap input geometry instead of an encoder: {', '.join(INPUT_FEATURES)}",
+        )
+        g.add_argument(
+            "--per-class",
+            default=None,
+            metavar="COL",
+            help="split the budget over the classes of this label column; one output file",
+        )
+        g.add_argument(
+            "--per-class-mode",
+            default="proportional",
+            metavar="MODE",
+            help="proportional (largest remainder, default) or equal",
+        )
 
 
-def feature_spec(args: argparse.Namespace, table: Any, *, encoder: bool = True,
-                 input_features: str | None = None) -> FeatureSpec:
+def feature_spec(
+    args: argparse.Namespace, table: Any, *, encoder: bool = True, input_features: str | None = None
+) -> FeatureSpec:
     """The :class:`FeatureSpec` the flags ask for (``encoder=False``: ignore --encoder)."""
     image_col = args.image_column
     text_col = args.text_column
@@ -74,11 +114,17 @@ def feature_spec(args: argparse.Namespace, table: Any, *, encoder: bool = True,
         base = os.getcwd()
     else:
         base = args.data if os.path.isdir(args.data) else os.path.dirname(os.path.abspath(args.data))
-    return FeatureSpec(text_column=text_col, image_column=image_col,
-                       features_column=args.features_column if encoder else None,
-                       encoder=args.encoder if encoder else None, input_features=input_features,
-                       weights=args.weights, max_length=max_length,
-                       cache_dir=embedding_cache_dir(args.embed_cache), base_dir=base)
+    return FeatureSpec(
+        text_column=text_col,
+        image_column=image_col,
+        features_column=args.features_column if encoder else None,
+        encoder=args.encoder if encoder else None,
+        input_features=input_features,
+        weights=args.weights,
+        max_length=max_length,
+        cache_dir=embedding_cache_dir(args.embed_cache),
+        base_dir=base,
+    )
 
 
 def run_select(args: argparse.Namespace) -> int:
@@ -91,7 +137,9 @@ def run_select(args: argparse.Namespace) -> int:
     from kcover.selection.entry import METHODS
     from kcover.selection.kcenter import DEFAULT_KERNEL
 
-    given = [n for n in NOT_WITH_DATA if getattr(args, n, None) is not None] + (["distributed"] if args.distributed else [])
+    given = [n for n in NOT_WITH_DATA if getattr(args, n, None) is not None] + (
+        ["distributed"] if args.distributed else []
+    )
     if given:
         raise ValueError(f"--{given[0].replace('_', '-')}: not used with --data")
     method = checks.choice(args.method, METHODS, "--method")
@@ -113,25 +161,52 @@ def run_select(args: argparse.Namespace) -> int:
     options = selection_options(args, method, x.shape[0], None, False)
     seed = parse_int(args.seed, "--seed")
     t1 = time.perf_counter()
-    sel = select_rows(x, k, labels=y, per_class_mode=args.per_class_mode, method=method, kernel=kern, seed=seed,
-                      progress=True, **options)
+    sel = select_rows(
+        x,
+        k,
+        labels=y,
+        per_class_mode=args.per_class_mode,
+        method=method,
+        kernel=kern,
+        seed=seed,
+        progress=True,
+        **options,
+    )
     t_select = time.perf_counter() - t1
     write_table(subset_table(table, sel), args.out)
     budgets = dict(sel.info.get("class_budgets", {}))
-    report = {"data": args.data, "n": int(x.shape[0]), "d": int(x.shape[1]), "k": int(k), "method": method,
-              "kernel": kernel_name, "features": geometry, "per_class": args.per_class, "class_budgets": budgets or None,
-              "out": args.out, "format": fmt, "rows": int(np.asarray(sel.indices).size),
-              "seconds": {"read_and_features": round(t_features, 3), "select": round(t_select, 3),
-                          "total": round(time.perf_counter() - t0, 3)}}
+    report = {
+        "data": args.data,
+        "n": int(x.shape[0]),
+        "d": int(x.shape[1]),
+        "k": int(k),
+        "method": method,
+        "kernel": kernel_name,
+        "features": geometry,
+        "per_class": args.per_class,
+        "class_budgets": budgets or None,
+        "out": args.out,
+        "format": fmt,
+        "rows": int(np.asarray(sel.indices).size),
+        "seconds": {
+            "read_and_features": round(t_features, 3),
+            "select": round(t_select, 3),
+            "total": round(time.perf_counter() - t0, 3),
+        },
+    }
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"kcover select: {k} of {x.shape[0]} rows of {args.data} by {method} on the {geometry} "
-          f"(d = {x.shape[1]}, {kernel_name} kernel)")
+    print(
+        f"kcover select: {k} of {x.shape[0]} rows of {args.data} by {method} on the {geometry} "
+        f"(d = {x.shape[1]}, {kernel_name} kernel)"
+    )
     if budgets:
         print("per class (" + args.per_class_mode + "): " + ", ".join(f"{c} {b}" for c, b in budgets.items()))
-    print(f"wrote {args.out} ({fmt}): {k} rows in selection order, with kcover_rank, kcover_index, kcover_gain, "
-          "kcover_weight")
+    print(
+        f"wrote {args.out} ({fmt}): {k} rows in selection order, with kcover_rank, kcover_index, kcover_gain, "
+        "kcover_weight"
+    )
     print(f"time {report['seconds']['total']:.2f} s (features {t_features:.2f} s, selection {t_select:.2f} s)")
     return 0
 
@@ -142,10 +217,14 @@ def select_command(args: argparse.Namespace, verdict: str, k: int) -> str:
     parts = ["kcover", "select", "--data", args.data]
     column = ["--image-column", args.image_column] if args.image_column else ["--text-column", args.text_column]
     if verdict == "pay":
-        parts += column + (["--features-column", args.features_column] if args.encoder is None else
-                           ["--encoder", args.encoder])
-        for flag, value in (("--weights", args.weights), ("--max-length", args.max_length),
-                            ("--embed-cache", args.embed_cache)):
+        parts += column + (
+            ["--features-column", args.features_column] if args.encoder is None else ["--encoder", args.encoder]
+        )
+        for flag, value in (
+            ("--weights", args.weights),
+            ("--max-length", args.max_length),
+            ("--embed-cache", args.embed_cache),
+        ):
             parts += [flag, str(value)] if value is not None and args.encoder is not None else []
     else:
         parts += column + ["--input-features", "pixels" if args.image_column else "lexical"]
@@ -165,8 +244,12 @@ def advise_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.
     from kcover.data.tables import read_table
     from kcover.featurize import TF_MODES, hash_text, pixel_features
 
-    for flag, value in (("--learner", args.learner), ("--input", args.input), ("--labels", args.labels),
-                        ("--text", args.text)):
+    for flag, value in (
+        ("--learner", args.learner),
+        ("--input", args.input),
+        ("--labels", args.labels),
+        ("--text", args.text),
+    ):
         if value is not None:
             raise ValueError(f"{flag}: not used with --data (the learner is --encoder or --features-column)")
     if args.encoder is None and args.features_column is None:
@@ -189,4 +272,10 @@ def advise_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.
     if spec.text_column is None:
         raise ValueError("--text-column: advise --data needs a text or an image column for the input geometry")
     x = hash_text(texts(table, spec.text_column), dim=dim, tf=args.tf)
-    return x, learner, y, f"lexical n-gram hashing of column {spec.text_column!r} of {args.data} (dim {dim})", learner_desc
+    return (
+        x,
+        learner,
+        y,
+        f"lexical n-gram hashing of column {spec.text_column!r} of {args.data} (dim {dim})",
+        learner_desc,
+    )

@@ -24,23 +24,24 @@ def resolve_budget(value: Any, n: int, name: str = "--k") -> int:
         try:
             fraction = float(text[:-1]) / 100 if text.endswith("%") else float(text)
         except ValueError:
-            raise ValueError(f"{name}: must be a count (1000), a percentage (10%) or a fraction (0.1), "
-                             f"got {value!r}") from None
+            raise ValueError(
+                f"{name}: must be a count (1000), a percentage (10%) or a fraction (0.1), got {value!r}"
+            ) from None
         if not (math.isfinite(fraction) and 0 < fraction <= 1):
             raise ValueError(f"{name}: a fraction must lie in (0, 1] (a percentage in (0%, 100%]), got {value!r}")
         return max(1, math.floor(fraction * n + 1e-9))
     try:
         k = int(text)
     except ValueError:
-        raise ValueError(f"{name}: must be a count (1000), a percentage (10%) or a fraction (0.1), "
-                         f"got {value!r}") from None
+        raise ValueError(
+            f"{name}: must be a count (1000), a percentage (10%) or a fraction (0.1), got {value!r}"
+        ) from None
     if not 1 <= k <= n:
         raise ValueError(f"{name}: must lie in [1, {n}] (the rows there are), got {k}")
     return k
 
 
-def class_budgets(counts: Any, k: int, mode: str = "proportional", names: Any = None,
-                  name: str = "--k") -> np.ndarray:
+def class_budgets(counts: Any, k: int, mode: str = "proportional", names: Any = None, name: str = "--k") -> np.ndarray:
     """Split ``k`` over classes of sizes ``counts`` (C,); returns (C,) int64 budgets summing to ``k``.
 
     ``proportional``: largest remainder on the shares k * n_c / n (ties to the earlier class),
@@ -69,6 +70,8 @@ def class_budgets(counts: Any, k: int, mode: str = "proportional", names: Any = 
     if over.size:
         i = int(over[0])
         label = names[i] if names is not None else i
-        raise ValueError(f"{name}: class {label!r} has {counts[i]} rows, fewer than its budget of {out[i]} "
-                         f"(per-class mode {mode}); lower --k or use --per-class-mode proportional")
+        raise ValueError(
+            f"{name}: class {label!r} has {counts[i]} rows, fewer than its budget of {out[i]} "
+            f"(per-class mode {mode}); lower --k or use --per-class-mode proportional"
+        )
     return out

@@ -132,11 +132,20 @@ def table_features(table: Any, spec: FeatureSpec, progress: bool = True) -> tupl
     from kcover.data.embedders import embed_values
     from kcover.featurize import hash_text, pixel_features
 
-    chosen = [f for f, v in (("--encoder", spec.encoder), ("--features-column", spec.features_column),
-                             ("--input-features", spec.input_features)) if v is not None]
+    chosen = [
+        f
+        for f, v in (
+            ("--encoder", spec.encoder),
+            ("--features-column", spec.features_column),
+            ("--input-features", spec.input_features),
+        )
+        if v is not None
+    ]
     if len(chosen) != 1:
-        raise ValueError(f"{chosen[1] if len(chosen) > 1 else '--encoder'}: give exactly one of --encoder NAME, "
-                         "--features-column COL or --input-features lexical|pixels")
+        raise ValueError(
+            f"{chosen[1] if len(chosen) > 1 else '--encoder'}: give exactly one of --encoder NAME, "
+            "--features-column COL or --input-features lexical|pixels"
+        )
     if spec.features_column is not None:
         return vectors(table, spec.features_column), f"vectors of column {spec.features_column!r}"
     if (spec.text_column is None) == (spec.image_column is None):
@@ -155,6 +164,14 @@ def table_features(table: Any, spec: FeatureSpec, progress: bool = True) -> tupl
             raise ValueError("--input-features: pixels reads images; name the column with --image-column")
         return pixel_features(read_pixels(values), size=(8, 8)), f"pixels of column {name!r}"
     assert spec.encoder is not None  # exactly one source was named, and it is neither of the others
-    x = embed_values(spec.encoder, values, kind=kind, column=name, weights=spec.weights,
-                     max_length=spec.max_length, cache_dir=spec.cache_dir, progress=progress)
+    x = embed_values(
+        spec.encoder,
+        values,
+        kind=kind,
+        column=name,
+        weights=spec.weights,
+        max_length=spec.max_length,
+        cache_dir=spec.cache_dir,
+        progress=progress,
+    )
     return x, f"{spec.encoder} embedding of column {name!r}"

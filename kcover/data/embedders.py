@@ -59,22 +59,44 @@ def embedder_names() -> tuple[str, ...]:
     return tuple(sorted({e.name for e in entry_points(group=GROUP)}))
 
 
-def embed_values(encoder: str, values: list[str], *, kind: str, column: str, weights: str | None = None,
-                 max_length: int | None = None, cache_dir: str | None = None, progress: bool = True) -> np.ndarray:
+def embed_values(
+    encoder: str,
+    values: list[str],
+    *,
+    kind: str,
+    column: str,
+    weights: str | None = None,
+    max_length: int | None = None,
+    cache_dir: str | None = None,
+    progress: bool = True,
+) -> np.ndarray:
     """(N, D) float32 features of ``values`` (N strings or image paths) under ``encoder``."""
     found = {e.name: e for e in entry_points(group=GROUP)}
     if encoder not in found:
         have = ", ".join(sorted(found)) or "none"
-        raise ValueError(f"--encoder: unknown encoder {encoder!r} (installed: {have}; the JAX encoders come with "
-                         "pip install 'kcover[experiments]')")
+        raise ValueError(
+            f"--encoder: unknown encoder {encoder!r} (installed: {have}; the JAX encoders come with "
+            "pip install 'kcover[experiments]')"
+        )
     if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2):
         raise ValueError(f"--max-length: must be an integer >= 2, got {max_length!r}")
     fn: Any = found[encoder].load()
     cache_dir = None if cache_dir is None else os.path.expanduser(str(cache_dir))
-    x = fn(encoder, list(values), kind=kind, weights=weights, max_length=max_length,
-           content=content_digest(values, kind), column=column, cache_dir=cache_dir, progress=progress)
+    x = fn(
+        encoder,
+        list(values),
+        kind=kind,
+        weights=weights,
+        max_length=max_length,
+        content=content_digest(values, kind),
+        column=column,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] != len(values) or not np.isfinite(x).all():
-        raise ValueError(f"--encoder: {encoder} returned {x.shape} features with non-finite values or the wrong "
-                         f"number of rows (expected {len(values)})")
+        raise ValueError(
+            f"--encoder: {encoder} returned {x.shape} features with non-finite values or the wrong "
+            f"number of rows (expected {len(values)})"
+        )
     return x

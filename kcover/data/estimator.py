@@ -25,7 +25,8 @@ class FacilityLocationSelection:
     """Select ``n_samples`` rows of X (a count, or a fraction in (0, 1]) by coverage.
 
     Parameters: ``kernel`` ("rbf", "cosine", "linear"; default rbf with the median-heuristic
-    bandwidth unless ``bandwidth``, for kcenter linear), ``method`` ("lazy", "naive", "stochastic", "kcenter", "random"),
+    bandwidth unless ``bandwidth``, for kcenter linear), ``method`` ("lazy", "naive", "stochastic",
+    "kcenter", "random"),
     ``per_class`` (fit(X, y) splits the budget over the classes of y, ``per_class_mode``
     "proportional" or "equal"), ``seed`` (stochastic, kcenter, random).
 
@@ -34,9 +35,17 @@ class FacilityLocationSelection:
     gamma); ``objective_`` (k,); ``n_features_in_``; ``n_rows_fit_`` (N, the rows fitted on).
     """
 
-    def __init__(self, n_samples: float = 0.1, *, kernel: str | None = None, method: str = "lazy",
-                 per_class: bool = False, per_class_mode: str = "proportional", bandwidth: float | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        n_samples: float = 0.1,
+        *,
+        kernel: str | None = None,
+        method: str = "lazy",
+        per_class: bool = False,
+        per_class_mode: str = "proportional",
+        bandwidth: float | None = None,
+        seed: int = 0,
+    ) -> None:
         self.n_samples = n_samples
         self.kernel = kernel
         self.method = method
@@ -58,22 +67,28 @@ class FacilityLocationSelection:
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
-                raise ValueError(f"{name}: not a parameter of FacilityLocationSelection (parameters: "
-                                 f"{', '.join(valid)})")
+                raise ValueError(
+                    f"{name}: not a parameter of FacilityLocationSelection (parameters: {', '.join(valid)})"
+                )
             setattr(self, name, value)
         return self
 
     def __repr__(self) -> str:
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v is not defaults.get(k) and v != defaults.get(k)]
+        changed = [
+            f"{k}={v!r}" for k, v in self.get_params().items() if v is not defaults.get(k) and v != defaults.get(k)
+        ]
         return f"FacilityLocationSelection({', '.join(changed)})"
 
     def __sklearn_tags__(self) -> Any:  # called by scikit-learn only, so it is installed
         from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
 
-        return Tags(estimator_type="transformer", target_tags=TargetTags(required=bool(self.per_class)),
-                    transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
-                    input_tags=InputTags(two_d_array=True))
+        return Tags(
+            estimator_type="transformer",
+            target_tags=TargetTags(required=bool(self.per_class)),
+            transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
+            input_tags=InputTags(two_d_array=True),
+        )
 
     def _validate(self, X: Any, y: Any = None, reset: bool = True) -> tuple[np.ndarray, Any]:
         try:
@@ -90,8 +105,10 @@ class FacilityLocationSelection:
         if reset:
             self.n_features_in_ = x.shape[1]
         elif x.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {x.shape[1]} features, but FacilityLocationSelection is expecting "
-                             f"{self.n_features_in_} features as input")
+            raise ValueError(
+                f"X has {x.shape[1]} features, but FacilityLocationSelection is expecting "
+                f"{self.n_features_in_} features as input"
+            )
         return x, y
 
     def fit(self, X: Any, y: Any = None) -> FacilityLocationSelection:
@@ -99,15 +116,23 @@ class FacilityLocationSelection:
         from kcover.data.subset import select_rows
 
         if self.per_class_mode not in PER_CLASS_MODES:
-            raise ValueError(f"per_class_mode: must be one of {', '.join(PER_CLASS_MODES)}, got {self.per_class_mode!r}")
+            raise ValueError(
+                f"per_class_mode: must be one of {', '.join(PER_CLASS_MODES)}, got {self.per_class_mode!r}"
+            )
         x, y = self._validate(X, y)
         if self.per_class and y is None:
             raise ValueError("y: per_class=True needs the class labels y in fit(X, y)")
         options: dict[str, Any] = {} if self.method in ("lazy", "naive") else {"seed": self.seed}
-        sel = select_rows(np.asarray(x, np.float32), self.n_samples, labels=y if self.per_class else None,
-                          per_class_mode=self.per_class_mode, method=self.method,
-                          kernel=self.kernel,
-                          bandwidth=self.bandwidth, **options)
+        sel = select_rows(
+            np.asarray(x, np.float32),
+            self.n_samples,
+            labels=y if self.per_class else None,
+            per_class_mode=self.per_class_mode,
+            method=self.method,
+            kernel=self.kernel,
+            bandwidth=self.bandwidth,
+            **options,
+        )
         self.ranking_ = np.asarray(sel.indices, np.int64)
         self.gains_ = np.asarray(sel.gains, np.float64)
         self.weights_ = np.asarray(sel.weights, np.float64)
@@ -128,8 +153,10 @@ class FacilityLocationSelection:
             raise NotFittedError("This FacilityLocationSelection instance is not fitted yet; call fit(X) first")
         x, y = self._validate(X, y, reset=False)
         if x.shape[0] != self.n_rows_fit_:
-            raise ValueError(f"X: has {x.shape[0]} rows but the selector was fitted on {self.n_rows_fit_}; "
-                             "transform the data it was fitted on")
+            raise ValueError(
+                f"X: has {x.shape[0]} rows but the selector was fitted on {self.n_rows_fit_}; "
+                "transform the data it was fitted on"
+            )
         return x[self.ranking_] if y is None else (x[self.ranking_], np.asarray(y)[self.ranking_])
 
     def fit_transform(self, X: Any, y: Any = None) -> Any:

@@ -23,9 +23,18 @@ from kcover.selection.result import Selection
 OUTPUT_COLUMNS = ("kcover_rank", "kcover_index", "kcover_gain", "kcover_weight")
 
 
-def select_rows(features: Any, k: Any, *, labels: Any = None, per_class_mode: str = "proportional",
-                method: str = "lazy", kernel: str | Kernel | None = None, bandwidth: float | None = None,
-                progress: bool = False, **options: Any) -> Selection:
+def select_rows(
+    features: Any,
+    k: Any,
+    *,
+    labels: Any = None,
+    per_class_mode: str = "proportional",
+    method: str = "lazy",
+    kernel: str | Kernel | None = None,
+    bandwidth: float | None = None,
+    progress: bool = False,
+    **options: Any,
+) -> Selection:
     """Select ``k`` (a count, ``"10%"`` or a fraction) of the rows of ``features`` (N, d).
 
     Without ``labels`` this is :func:`kcover.select`. With ``labels`` (N,) the budget is split
@@ -60,8 +69,14 @@ def select_rows(features: Any, k: Any, *, labels: Any = None, per_class_mode: st
             continue
         sel = select(x[rows], int(budgets[c]), method=method, kernel=kern, **options)
         coverage[rows] = np.asarray(sel.coverage, np.float32)
-        parts.append((rows[np.asarray(sel.indices)], np.asarray(sel.gains, np.float64),
-                      np.asarray(sel.weights, np.float64), np.asarray(sel.objective, np.float64)))
+        parts.append(
+            (
+                rows[np.asarray(sel.indices)],
+                np.asarray(sel.gains, np.float64),
+                np.asarray(sel.weights, np.float64),
+                np.asarray(sel.objective, np.float64),
+            )
+        )
     idx, gains, weights, objs = (np.concatenate(p) for p in zip(*parts))
     order = np.argsort(-gains, kind="stable")
     objective = objs[order] if method == "kcenter" else np.cumsum(gains[order])
@@ -74,8 +89,9 @@ def subset_table(table: Any, sel: Selection) -> Any:
     ``Dataset.select``, with the columns of :data:`OUTPUT_COLUMNS` added."""
     taken = [c for c in OUTPUT_COLUMNS if c in table.column_names]
     if taken:
-        raise ValueError(f"--data: already has a column {taken[0]!r} (an earlier output of kcover select?); "
-                         "remove or rename it")
+        raise ValueError(
+            f"--data: already has a column {taken[0]!r} (an earlier output of kcover select?); remove or rename it"
+        )
     from kcover.data.tables import quiet_datasets
 
     idx = np.asarray(sel.indices, np.int64)
@@ -87,12 +103,25 @@ def subset_table(table: Any, sel: Selection) -> Any:
         return out.add_column("kcover_weight", np.asarray(sel.weights, np.float64).tolist())
 
 
-def select_dataset(dataset: Any, k: Any, *, text_column: str | None = None, image_column: str | None = None,
-                   features_column: str | None = None, encoder: str | None = None,
-                   input_features: str | None = None, per_class: str | None = None,
-                   per_class_mode: str = "proportional", method: str = "lazy", kernel: str | None = None,
-                   weights: str | None = None, max_length: int | None = None, cache_dir: str | None = None,
-                   progress: bool = False, **options: Any) -> Any:
+def select_dataset(
+    dataset: Any,
+    k: Any,
+    *,
+    text_column: str | None = None,
+    image_column: str | None = None,
+    features_column: str | None = None,
+    encoder: str | None = None,
+    input_features: str | None = None,
+    per_class: str | None = None,
+    per_class_mode: str = "proportional",
+    method: str = "lazy",
+    kernel: str | None = None,
+    weights: str | None = None,
+    max_length: int | None = None,
+    cache_dir: str | None = None,
+    progress: bool = False,
+    **options: Any,
+) -> Any:
     """Select ``k`` rows (a count, ``"10%"`` or a fraction) of a :class:`datasets.Dataset`.
 
     The features come from exactly one of ``encoder`` (on ``text_column`` or ``image_column``),
@@ -105,13 +134,21 @@ def select_dataset(dataset: Any, k: Any, *, text_column: str | None = None, imag
     from kcover.data.columns import FeatureSpec, table_features
     from kcover.data.columns import labels as label_values
 
-    spec = FeatureSpec(text_column=text_column, image_column=image_column, features_column=features_column,
-                       encoder=encoder, input_features=input_features, weights=weights, max_length=max_length,
-                       cache_dir=cache_dir)
+    spec = FeatureSpec(
+        text_column=text_column,
+        image_column=image_column,
+        features_column=features_column,
+        encoder=encoder,
+        input_features=input_features,
+        weights=weights,
+        max_length=max_length,
+        cache_dir=cache_dir,
+    )
     if not hasattr(dataset, "select") or not hasattr(dataset, "column_names"):
         raise ValueError(f"dataset: must be a datasets.Dataset, got {type(dataset).__name__}")
     x, _ = table_features(dataset, spec, progress)
     y = None if per_class is None else label_values(dataset, per_class)
-    sel = select_rows(x, k, labels=y, per_class_mode=per_class_mode, method=method, kernel=kernel,
-                      progress=progress, **options)
+    sel = select_rows(
+        x, k, labels=y, per_class_mode=per_class_mode, method=method, kernel=kernel, progress=progress, **options
+    )
     return subset_table(dataset, sel)

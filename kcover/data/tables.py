@@ -38,8 +38,10 @@ def read_table(path: str, flag: str = "--data") -> Any:
         return _read_folder(p, flag)
     suffix = {".ndjson": ".jsonl"}.get(p.suffix.lower(), p.suffix.lower())
     if suffix not in FILE_FORMATS:
-        raise ValueError(f"{flag}: cannot read {p.name}: expects {', '.join(FILE_FORMATS)}, a folder of images, "
-                         "a save_to_disk folder or hf:NAME[:SPLIT]")
+        raise ValueError(
+            f"{flag}: cannot read {p.name}: expects {', '.join(FILE_FORMATS)}, a folder of images, "
+            "a save_to_disk folder or hf:NAME[:SPLIT]"
+        )
     if p.stat().st_size == 0:
         raise ValueError(f"{flag}: {path} is empty")
     if suffix != ".parquet":
@@ -104,8 +106,10 @@ def _explain_jsonl(p: Path, flag: str) -> None:
                 if kind == "null":
                     continue
                 if kinds.setdefault(key, kind) != kind and {kind, kinds[key]} != {"int", "float"}:
-                    raise ValueError(f"{flag}: line {i} of {p}: column {key!r} holds a {kind} where earlier "
-                                     f"lines hold a {kinds[key]}")
+                    raise ValueError(
+                        f"{flag}: line {i} of {p}: column {key!r} holds a {kind} where earlier "
+                        f"lines hold a {kinds[key]}"
+                    )
 
 
 def _read_folder(p: Path, flag: str) -> Any:
@@ -114,14 +118,17 @@ def _read_folder(p: Path, flag: str) -> Any:
     if any((p / m).is_file() for m in SAVED_MARKERS):
         loaded = datasets.load_from_disk(str(p))
         if isinstance(loaded, datasets.DatasetDict):
-            raise ValueError(f"{flag}: {p} holds the splits {', '.join(loaded)}; give one, e.g. {p / next(iter(loaded))}")
+            raise ValueError(
+                f"{flag}: {p} holds the splits {', '.join(loaded)}; give one, e.g. {p / next(iter(loaded))}"
+            )
         if loaded.num_rows == 0:
             raise ValueError(f"{flag}: {p} has no rows")
         return loaded
     files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise ValueError(f"{flag}: {p} is neither a save_to_disk folder nor a folder of images "
-                         f"({', '.join(IMAGE_SUFFIXES)})")
+        raise ValueError(
+            f"{flag}: {p} is neither a save_to_disk folder nor a folder of images ({', '.join(IMAGE_SUFFIXES)})"
+        )
     return datasets.Dataset.from_dict({"image": [str(f.resolve()) for f in files], "file": [f.name for f in files]})
 
 
@@ -138,10 +145,13 @@ def _from_hub_cache(spec: str, flag: str) -> Any:
         loaded = datasets.load_dataset(name, split=split or None)
     except Exception as err:  # datasets raises many kinds when a dataset is not in the cache
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"{flag}: {name} is not in the local Hugging Face cache ({msg}); nothing is downloaded "
-                         "at run time") from None
+        raise ValueError(
+            f"{flag}: {name} is not in the local Hugging Face cache ({msg}); nothing is downloaded at run time"
+        ) from None
     if isinstance(loaded, datasets.DatasetDict):
-        raise ValueError(f"{flag}: {name} has the splits {', '.join(loaded)}; name one, as in hf:{name}:{next(iter(loaded))}")
+        raise ValueError(
+            f"{flag}: {name} has the splits {', '.join(loaded)}; name one, as in hf:{name}:{next(iter(loaded))}"
+        )
     return loaded
 
 
@@ -152,8 +162,10 @@ def output_format(out: str) -> str:
         return suffix[1:]
     if suffix == "":
         return "folder"
-    raise ValueError(f"--out: cannot write {Path(out).name}: use .jsonl, .csv, .tsv, .parquet, or a folder name "
-                     "without an extension (datasets' save_to_disk)")
+    raise ValueError(
+        f"--out: cannot write {Path(out).name}: use .jsonl, .csv, .tsv, .parquet, or a folder name "
+        "without an extension (datasets' save_to_disk)"
+    )
 
 
 def check_output(out: str, source: str | None = None) -> str:

@@ -175,9 +175,17 @@ def fit_probe(
     steps = checks.positive_int(steps, "steps")
     dt = jnp.asarray(xa).dtype
     w0 = _INIT_SCALE * np.random.default_rng(seed).standard_normal((xa.shape[1], c))
-    probe, _ = _fit(jnp.asarray(xa), jnp.asarray(ya), jnp.asarray(sw, dt), jnp.asarray(l2, dt),
-                    jnp.asarray(steps, jnp.int32), jnp.asarray(tol, dt), jnp.asarray(w0, dt),
-                    num_classes=c, standardize=bool(standardize))
+    probe, _ = _fit(
+        jnp.asarray(xa),
+        jnp.asarray(ya),
+        jnp.asarray(sw, dt),
+        jnp.asarray(l2, dt),
+        jnp.asarray(steps, jnp.int32),
+        jnp.asarray(tol, dt),
+        jnp.asarray(w0, dt),
+        num_classes=c,
+        standardize=bool(standardize),
+    )
     return probe
 
 
@@ -218,6 +226,15 @@ def probe_accuracy(
     ytr = labels_array(y_train, xtr.shape[0], "y_train", num_classes)
     yte = labels_array(y_test, xte.shape[0], "y_test", num_classes)
     c = max(int(ytr.max()), int(yte.max())) + 1 if num_classes is None else int(num_classes)
-    probe = fit_probe(xtr, ytr, num_classes=c, l2=l2, steps=steps, tol=tol, seed=seed,
-                      standardize=standardize, sample_weight=sample_weight)
+    probe = fit_probe(
+        xtr,
+        ytr,
+        num_classes=c,
+        l2=l2,
+        steps=steps,
+        tol=tol,
+        seed=seed,
+        standardize=standardize,
+        sample_weight=sample_weight,
+    )
     return float(np.mean(predict_probe(probe, xte) == yte))

@@ -26,8 +26,8 @@ import numpy as np
 
 from kcover import checks
 from kcover.kernels import make_kernel
-from kcover.selection.facility_options import CoverageKeywords, keywords
 from kcover.selection.auto import with_exact_objective
+from kcover.selection.facility_options import CoverageKeywords, keywords
 from kcover.selection.knn import KnnSimilarity, facility_location_knn, knn_similarity
 from kcover.selection.result import Selection
 
@@ -55,16 +55,16 @@ def _index(faiss: Any, x: np.ndarray, inner: bool, kind: str, seed: int) -> Any:
         lists = int(min(x.shape[0] // 39, 4 * math.isqrt(x.shape[0]))) or 1
         quantizer = faiss.IndexFlatIP(d) if inner else faiss.IndexFlatL2(d)
         index = faiss.IndexIVFFlat(quantizer, d, lists, metric)
-        train = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], min(x.shape[0], 64 * lists),
-                                                              replace=False))]
+        train = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], min(x.shape[0], 64 * lists), replace=False))]
         index.train(np.ascontiguousarray(train))
         index.nprobe = min(NPROBE, lists)
     index.add(x)
     return index
 
 
-def knn_graph(features: Any, m: int, *, index: str = "auto", seed: int = 0,
-              **coverage: Unpack[CoverageKeywords]) -> tuple[KnnSimilarity, str]:
+def knn_graph(
+    features: Any, m: int, *, index: str = "auto", seed: int = 0, **coverage: Unpack[CoverageKeywords]
+) -> tuple[KnnSimilarity, str]:
     """Each target's ``m`` nearest rows of ``features`` (N, d) as a kNN similarity, and the index used.
 
     ``index``: "auto" (flat up to ``FLAT_LIMIT`` candidates, ivf above; "jax" when faiss is
@@ -100,13 +100,22 @@ def knn_graph(features: Any, m: int, *, index: str = "auto", seed: int = 0,
         vals = np.clip(dist, -1.0, 1.0) if kern.name == "cosine" else dist
     vals = np.where(missing, kern.floor, vals).astype(np.float32)
     if vals.size and float(vals.min()) < kern.floor:
-        raise ValueError(f"features: has similarities below {kern.floor} (min {float(vals.min()):.4g}); facility "
-                         "location needs similarities >= the floor. Use kernel='rbf' or 'cosine'")
+        raise ValueError(
+            f"features: has similarities below {kern.floor} (min {float(vals.min()):.4g}); facility "
+            "location needs similarities >= the floor. Use kernel='rbf' or 'cosine'"
+        )
     return KnnSimilarity(idx, vals, x.shape[0], kern.floor), index
 
 
-def knn_select(features: Any, k: int, *, neighbors: int | None = None, index: str = "auto", seed: int = 0,
-               **coverage: Unpack[CoverageKeywords]) -> Selection:
+def knn_select(
+    features: Any,
+    k: int,
+    *,
+    neighbors: int | None = None,
+    index: str = "auto",
+    seed: int = 0,
+    **coverage: Unpack[CoverageKeywords],
+) -> Selection:
     """``select(method="knn")``: greedy facility location on the ``neighbors``-NN graph. APPROXIMATE.
 
     ``features`` (N, d); ``neighbors`` m (default 32); ``index`` as :func:`knn_graph`;
@@ -121,10 +130,16 @@ def knn_select(features: Any, k: int, *, neighbors: int | None = None, index: st
     kern = make_kernel(opts.get("kernel", "rbf"), opts.get("bandwidth"), x)
     opts["kernel"] = kern
     t0 = time.perf_counter()
-    graph, used = knn_graph(x, min(m, x.shape[0]), index=index, seed=seed,
-                            **{o: opts[o] for o in ("kernel", "targets") if o in opts})
+    graph, used = knn_graph(
+        x, min(m, x.shape[0]), index=index, seed=seed, **{o: opts[o] for o in ("kernel", "targets") if o in opts}
+    )
     t1 = time.perf_counter()
     sel = facility_location_knn(x, k, similarity=graph, **opts)
-    extra = dict(method="knn", approximation={"neighbors": int(graph.indices.shape[1]), "index": used},
-                 reason="method knn", index_seconds=round(t1 - t0, 3), select_seconds=round(time.perf_counter() - t1, 3))
+    extra = dict(
+        method="knn",
+        approximation={"neighbors": int(graph.indices.shape[1]), "index": used},
+        reason="method knn",
+        index_seconds=round(t1 - t0, 3),
+        select_seconds=round(time.perf_counter() - t1, 3),
+    )
     return with_exact_objective(x, sel, opts, extra)

@@ -60,8 +60,9 @@ def sketch_size(t: int, k: int) -> int:
     return int(max(1, min(t // 4, max(SKETCH_MIN, SKETCH_PER_PICK * k))))
 
 
-def auto_plan(n: int, t: int, d: int, k: int, *, exact: bool = False, processes: int = 1,
-              backend: str | None = None) -> Plan:
+def auto_plan(
+    n: int, t: int, d: int, k: int, *, exact: bool = False, processes: int = 1, backend: str | None = None
+) -> Plan:
     """The path ``method="auto"`` takes for N = ``n`` candidates, T = ``t`` targets, d, k (module docstring)."""
     work, budget = float(n) * t * d, exact_budget(backend)
     if exact:
@@ -76,16 +77,26 @@ def auto_plan(n: int, t: int, d: int, k: int, *, exact: bool = False, processes:
 
 def with_exact_objective(x: np.ndarray, sel: Selection, opts: dict[str, Any], extra: dict[str, Any]) -> Selection:
     """``sel`` with ``info`` completed: the exact objective of its picks over the real targets."""
-    cov = {o: opts[o] for o in ("kernel", "bandwidth", "targets", "target_weights", "initial")
-           if opts.get(o) is not None}
+    cov = {
+        o: opts[o] for o in ("kernel", "bandwidth", "targets", "target_weights", "initial") if opts.get(o) is not None
+    }
     exact = objective(x, sel.indices, **cov)
-    return sel._replace(info={**sel.info, **extra, "exact_objective": exact,
-                              "approximate_objective": float(sel.objective[-1])})
+    return sel._replace(
+        info={**sel.info, **extra, "exact_objective": exact, "approximate_objective": float(sel.objective[-1])}
+    )
 
 
-def facility_location_scaled(features: Any, k: int, *, targets_sketch: int | None = None, partitions: int = 1,
-                             split: str = "random", sketch_method: str = "kmeans", reason: str = "",
-                             **options: Unpack[FLKeywords]) -> Selection:
+def facility_location_scaled(
+    features: Any,
+    k: int,
+    *,
+    targets_sketch: int | None = None,
+    partitions: int = 1,
+    split: str = "random",
+    sketch_method: str = "kmeans",
+    reason: str = "",
+    **options: Unpack[FLKeywords],
+) -> Selection:
     """Greedy facility location on ``features`` (N, d), with a target sketch and/or partitions.
 
     ``targets_sketch``: K weighted k-means centres replace the T targets (None: exact targets).
@@ -108,12 +119,18 @@ def facility_location_scaled(features: Any, k: int, *, targets_sketch: int | Non
     if targets_sketch is not None:
         t = x if opts.get("targets") is None else checks.features(opts["targets"], "targets")
         kern = make_kernel(opts.get("kernel", "rbf"), opts.get("bandwidth"), x)
-        sk = target_sketch(t, checks.budget(targets_sketch, t.shape[0], "targets_sketch"),
-                           target_weights=opts.get("target_weights"), method=sketch_method,
-                           seed=opts.get("seed", 0), normalize=kern.name == "cosine")
+        sk = target_sketch(
+            t,
+            checks.budget(targets_sketch, t.shape[0], "targets_sketch"),
+            target_weights=opts.get("target_weights"),
+            method=sketch_method,
+            seed=opts.get("seed", 0),
+            normalize=kern.name == "cosine",
+        )
         run_opts.update(kernel=kern, targets=sk.centres, target_weights=sk.weights)
-        approx.update(targets_sketch=int(sk.weights.size), sketch_method=sketch_method,
-                      sketch_bound=sketch_bound(sk, kern, x))
+        approx.update(
+            targets_sketch=int(sk.weights.size), sketch_method=sketch_method, sketch_bound=sketch_bound(sk, kern, x)
+        )
     t1 = time.perf_counter()
     if parts > 1:
         sel = facility_location_partitioned(x, k, partitions=parts, split=split, **run_opts)
@@ -127,9 +144,16 @@ def facility_location_scaled(features: Any, k: int, *, targets_sketch: int | Non
     return with_exact_objective(x, sel, opts, extra)
 
 
-def facility_location_auto(features: Any, k: int, *, exact: bool = False, targets_sketch: int | None = None,
-                           partitions: int | None = None, split: str = "random",
-                           **options: Unpack[FLKeywords]) -> Selection:
+def facility_location_auto(
+    features: Any,
+    k: int,
+    *,
+    exact: bool = False,
+    targets_sketch: int | None = None,
+    partitions: int | None = None,
+    split: str = "random",
+    **options: Unpack[FLKeywords],
+) -> Selection:
     """``method="auto"``: exact lazy greedy when affordable, else the approximate path (module docstring).
 
     ``exact``: force exact lazy greedy. ``targets_sketch`` / ``partitions`` given: use them
@@ -146,5 +170,13 @@ def facility_location_auto(features: Any, k: int, *, exact: bool = False, target
     plan = auto_plan(x.shape[0], t, x.shape[1], k, exact=exact, processes=jax.process_count())
     if targets_sketch is not None or partitions is not None:
         plan = Plan(targets_sketch, partitions or 1, "targets_sketch/partitions given")
-    return facility_location_scaled(x, k, targets_sketch=plan.targets_sketch, partitions=plan.partitions,
-                                    split=split, reason=plan.reason, method="lazy", **opts)
+    return facility_location_scaled(
+        x,
+        k,
+        targets_sketch=plan.targets_sketch,
+        partitions=plan.partitions,
+        split=split,
+        reason=plan.reason,
+        method="lazy",
+        **opts,
+    )

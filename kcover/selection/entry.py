@@ -7,14 +7,14 @@ from typing import Any, Unpack
 import numpy as np
 
 from kcover import checks
-from kcover.selection.facility_rules import METHODS as FL_METHODS
+from kcover.kernels import Kernel
+from kcover.selection.ann import knn_select
+from kcover.selection.auto import facility_location_auto, facility_location_scaled
 from kcover.selection.facility_location import evaluate_sequence, facility_location, objective
+from kcover.selection.facility_options import CoverageKeywords
+from kcover.selection.facility_rules import METHODS as FL_METHODS
 from kcover.selection.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 from kcover.selection.kcenter import k_center
-from kcover.selection.facility_options import CoverageKeywords
-from kcover.selection.auto import facility_location_auto, facility_location_scaled
-from kcover.selection.ann import knn_select
-from kcover.kernels import Kernel
 from kcover.selection.result import Selection
 
 METHODS = FL_METHODS + ("auto", "knn", "kcenter", "random")
@@ -52,8 +52,9 @@ def _random_order(features: Any, k: int, seed: int, initial: Any) -> tuple[np.nd
     return x, np.random.default_rng(seed).permutation(free)[:k], init
 
 
-def select(features: Any, k: int, *, method: str = "lazy", kernel: str | Kernel | None = None,
-           **options: Any) -> Selection:
+def select(
+    features: Any, k: int, *, method: str = "lazy", kernel: str | Kernel | None = None, **options: Any
+) -> Selection:
     """Select ``k`` of the rows of ``features`` (N, d).
 
     ``method``: "lazy" (default, exact), "naive", "stochastic" (facility location: ``options`` are its
@@ -80,8 +81,10 @@ def select(features: Any, k: int, *, method: str = "lazy", kernel: str | Kernel 
         options = {key: v for key, v in options.items() if key not in SCALE_OPTIONS}
         return facility_location(features, k, method=method, kernel=kernel or "rbf", **options)
     options = {key: v for key, v in options.items() if v is not None}  # None: not given
-    allowed = {"kcenter": ("bandwidth", "initial", "seed"),
-               "random": ("bandwidth", "targets", "target_weights", "initial", "seed")}[method]
+    allowed = {
+        "kcenter": ("bandwidth", "initial", "seed"),
+        "random": ("bandwidth", "targets", "target_weights", "initial", "seed"),
+    }[method]
     extra = sorted(set(options) - set(allowed))
     if extra:
         if method == "kcenter" and {"targets", "target_weights"} & set(extra):

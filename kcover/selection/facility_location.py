@@ -82,8 +82,18 @@ def facility_location(features: Any, k: int, **options: Unpack[FLKeywords]) -> S
     cache = facility_options.decide_cache(cache, method, src.kernel, src.n_candidates, w.shape[0], block)
     if src.kernel.name == "linear":
         facility_options.check_floor(src, src.kernel.floor, block, "features")
-    return facility_rules.run(src, w, src.kernel.floor, k, method=method, initial=init, epsilon=opts["epsilon"],
-                         seed=opts["seed"], block=block, cache=cache)
+    return facility_rules.run(
+        src,
+        w,
+        src.kernel.floor,
+        k,
+        method=method,
+        initial=init,
+        epsilon=opts["epsilon"],
+        seed=opts["seed"],
+        block=block,
+        cache=cache,
+    )
 
 
 def facility_location_dense(
@@ -120,12 +130,22 @@ def facility_location_dense(
     w = checks.weights(target_weights, s.shape[0], "target_weights").astype(s.dtype)
     init = checks.indices(initial, s.shape[1], "initial")
     k = checks.budget(k, s.shape[1] - init.size)
-    return facility_rules.run(DenseSimilarity(jnp.asarray(s)), w, floor, k, method=method, initial=init,
-                         epsilon=epsilon, seed=seed, block=block)
+    return facility_rules.run(
+        DenseSimilarity(jnp.asarray(s)),
+        w,
+        floor,
+        k,
+        method=method,
+        initial=init,
+        epsilon=epsilon,
+        seed=seed,
+        block=block,
+    )
 
 
-def evaluate_sequence(features: Any, order: Any, *, method: str = "fixed",
-                      **coverage: Unpack[CoverageKeywords]) -> Selection:
+def evaluate_sequence(
+    features: Any, order: Any, *, method: str = "fixed", **coverage: Unpack[CoverageKeywords]
+) -> Selection:
     """Facility-location gains, objective and weights of a given pick ``order`` (k,) of ``features`` (N, d).
 
     ``coverage``: ``kernel``, ``bandwidth``, ``targets``, ``target_weights``, ``initial``, as
@@ -133,8 +153,9 @@ def evaluate_sequence(features: Any, order: Any, *, method: str = "fixed",
     facility-location objective. Time O(k T d), memory O((N + T) d).
     """
     src, w, init, order = _scored_subset(features, order, "order", coverage)
-    sel = facility_rules.run(src, w, src.kernel.floor, int(order.size), method="fixed", initial=init, order=order,
-                        block=1)
+    sel = facility_rules.run(
+        src, w, src.kernel.floor, int(order.size), method="fixed", initial=init, order=order, block=1
+    )
     return sel._replace(method=method, info={})
 
 
@@ -146,12 +167,20 @@ def objective(features: Any, indices: Any, **coverage: Unpack[CoverageKeywords])
     """
     src, w, init, idx = _scored_subset(features, indices, "indices", coverage)
     both = np.concatenate([init, idx]).astype(np.int32)
-    return float(facility_rules.coverage_value(src, jnp.asarray(w), jnp.asarray(src.kernel.floor, w.dtype),
-                                          jnp.asarray(both), block=int(min(64, both.size))))
+    return float(
+        facility_rules.coverage_value(
+            src,
+            jnp.asarray(w),
+            jnp.asarray(src.kernel.floor, w.dtype),
+            jnp.asarray(both),
+            block=int(min(64, both.size)),
+        )
+    )
 
 
-def _scored_subset(features: Any, subset: Any, name: str,
-                   coverage: dict[str, Any]) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+def _scored_subset(
+    features: Any, subset: Any, name: str, coverage: dict[str, Any]
+) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     """(source, weights, initial, subset) for scoring a given ``subset`` of ``features``; errors name ``name``."""
     x = checks.features(features, "features")
     idx = checks.indices(subset, x.shape[0], name)

@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from kcover import checks
-from kcover.selection.facility_rules import METHODS
 from kcover.kernels import Kernel, make_kernel, power_of_two_scale
+from kcover.selection.facility_rules import METHODS
 from kcover.selection.lazy import PASS_WIDTH
 from kcover.selection.similarity import PRECISIONS, FeatureSimilarity, Similarity, min_similarity
 
@@ -52,8 +52,19 @@ class FLKeywords(CoverageKeywords, total=False):
     cache: bool | str
 
 
-DEFAULTS: dict[str, Any] = dict(method="lazy", kernel="rbf", bandwidth=None, targets=None, target_weights=None,
-                                initial=None, epsilon=0.1, seed=0, block="auto", precision="highest", cache="auto")
+DEFAULTS: dict[str, Any] = dict(
+    method="lazy",
+    kernel="rbf",
+    bandwidth=None,
+    targets=None,
+    target_weights=None,
+    initial=None,
+    epsilon=0.1,
+    seed=0,
+    block="auto",
+    precision="highest",
+    cache="auto",
+)
 CPU_BLOCK, ACCELERATOR_BLOCK = 16, 1024
 CACHE_SHARE = 0.25  # the cache may take at most this share of the available memory
 CACHE_KERNELS = ("rbf", "cosine")  # bounded similarities: float16 holds them
@@ -62,8 +73,9 @@ CACHE_KERNELS = ("rbf", "cosine")  # bounded similarities: float16 holds them
 COVERAGE = tuple(CoverageKeywords.__annotations__)
 
 
-def keywords(given: dict[str, Any], allowed: tuple[str, ...] = tuple(DEFAULTS), name: str = "options"
-             ) -> dict[str, Any]:
+def keywords(
+    given: dict[str, Any], allowed: tuple[str, ...] = tuple(DEFAULTS), name: str = "options"
+) -> dict[str, Any]:
     """``given`` completed with :data:`DEFAULTS`; a keyword outside ``allowed`` is an error naming it."""
     unknown = sorted(set(given) - set(allowed))
     if unknown:
@@ -118,15 +130,19 @@ def resolve(method: str, epsilon: float, block: Any, precision: str, cache: Any)
 def decide_cache(cache: Any, method: str, kernel: Kernel, n: int, t: int, block: int) -> bool:
     """Whether the float16 cache is used: ``cache`` itself, or the auto rule of the module note."""
     if cache == "auto":
-        return (method == "lazy" and kernel.name in CACHE_KERNELS
-                and cache_bytes(n, t, block) <= CACHE_SHARE * available_memory())
+        return (
+            method == "lazy"
+            and kernel.name in CACHE_KERNELS
+            and cache_bytes(n, t, block) <= CACHE_SHARE * available_memory()
+        )
     if cache and kernel.name not in CACHE_KERNELS:
         raise ValueError("cache: needs a bounded kernel (rbf or cosine); linear similarities may overflow float16")
     return bool(cache)
 
 
-def prepare(features: Any, k: Any, opts: dict[str, Any], dtype: Any = None
-            ) -> tuple[FeatureSimilarity, np.ndarray, np.ndarray, int]:
+def prepare(
+    features: Any, k: Any, opts: dict[str, Any], dtype: Any = None
+) -> tuple[FeatureSimilarity, np.ndarray, np.ndarray, int]:
     """Validate features, targets, weights, initial subset and budget; build the similarity source.
 
     Returns (source, target weights (T,), initial (m,) int32, k). For the rbf and cosine kernels
@@ -162,8 +178,10 @@ def check_floor(src: Similarity, floor: float, block: int, name: str) -> None:
     """Raise naming ``name`` if a similarity is below ``floor`` or not finite (linear kernels)."""
     low = float(_min_similarity(src, block))
     if not np.isfinite(low):
-        raise ValueError(f"{name}: some similarities overflow float32 (the linear kernel's dot products); "
-                         "rescale the features or use kernel='rbf' or 'cosine'")
+        raise ValueError(
+            f"{name}: some similarities overflow float32 (the linear kernel's dot products); "
+            "rescale the features or use kernel='rbf' or 'cosine'"
+        )
     if low < floor:
         raise ValueError(
             f"{name}: has similarities below {floor} (min {low:.4g}); facility location needs "

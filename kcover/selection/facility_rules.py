@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover.selection import scaffold, lazy
+from kcover.selection import lazy, scaffold
 from kcover.selection.result import Selection
 from kcover.selection.similarity import FeatureSimilarity, Similarity, all_gains, column, first_best, gains, target_sum
 
@@ -137,8 +137,9 @@ def to_selection(out: tuple[Any, ...], method: str, info: dict[str, Any], t_real
             "check for values whose products overflow float32, or use kernel='rbf' or 'cosine'"
         )
     info = {**info, **stats}
-    return Selection(picks.astype(np.int32), gains_, objective, weights,
-                     cur if t_real is None else cur[:t_real], method, info)
+    return Selection(
+        picks.astype(np.int32), gains_, objective, weights, cur if t_real is None else cur[:t_real], method, info
+    )
 
 
 def run(

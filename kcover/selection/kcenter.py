@@ -16,11 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from kcover import checks
-
-from kcover.selection import scaffold
 from kcover.kernels import Kernel, make_kernel, power_of_two_scale, squared_distance
+from kcover.selection import scaffold
 from kcover.selection.result import Selection
-
 
 DEFAULT_KERNEL = "linear"  # Euclidean distance: rbf distances saturate for far points and tie
 
@@ -41,7 +39,8 @@ def _kcenter(kernel: Kernel, x: jax.Array, initial: jax.Array, first: jax.Array,
     state = scaffold.start(jnp.full(n, jnp.inf, x.dtype), n)
     state = scaffold.add_initial(state, initial, column, jnp.less)
     state, _, (picks, gains, radius) = scaffold.scan_picks(
-        state, None, k, pick, lambda s: jnp.sqrt(jnp.max(s.cover)), m, jnp.less)
+        state, None, k, pick, lambda s: jnp.sqrt(jnp.max(s.cover)), m, jnp.less
+    )
     weights = scaffold.pick_weights(state.assign, jnp.ones(n, x.dtype), m, k)
     return picks, gains, radius, weights, jnp.sqrt(state.cover)
 

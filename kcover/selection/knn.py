@@ -28,12 +28,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from kcover import checks
-
+from kcover.kernels import Kernel, pairwise
 from kcover.selection import scaffold
 from kcover.selection.facility_options import COVERAGE, CoverageKeywords, keywords, prepare
-from kcover.selection.similarity import PRECISIONS
-from kcover.kernels import Kernel, pairwise
 from kcover.selection.result import Selection
+from kcover.selection.similarity import PRECISIONS
 
 
 class KnnSimilarity(NamedTuple):
@@ -60,8 +59,9 @@ def _knn_lists(kernel: Kernel, targets: jax.Array, candidates: jax.Array, *, m: 
     return vals.reshape(nb * block, m)[:t], idx.reshape(nb * block, m)[:t]
 
 
-def knn_similarity(features: Any, m: int, *, block: int = 256, precision: str = "highest",
-                   **coverage: Unpack[CoverageKeywords]) -> KnnSimilarity:
+def knn_similarity(
+    features: Any, m: int, *, block: int = 256, precision: str = "highest", **coverage: Unpack[CoverageKeywords]
+) -> KnnSimilarity:
     """Each target's ``m`` most similar rows of ``features`` (N, d), and those similarities.
 
     ``coverage``: ``kernel``, ``bandwidth``, ``targets`` (default ``features``), as
@@ -101,13 +101,21 @@ def _knn_greedy(idx, vals, w, floor, initial, *, k: int, n: int):
     m = initial.shape[0]
     state = scaffold.add_initial(scaffold.start(jnp.full(w.shape, floor, w.dtype), n), initial, column)
     state, _, (picks, gains, objective) = scaffold.scan_picks(
-        state, None, k, pick, lambda s: jnp.sum(w * (s.cover - floor)), m)
+        state, None, k, pick, lambda s: jnp.sum(w * (s.cover - floor)), m
+    )
     return picks, gains, objective, scaffold.pick_weights(state.assign, w, m, k), state.cover
 
 
-def facility_location_knn(features: Any, k: int, *, m: int = 32, block: int = 256, precision: str = "highest",
-                          similarity: KnnSimilarity | None = None,
-                          **coverage: Unpack[CoverageKeywords]) -> Selection:
+def facility_location_knn(
+    features: Any,
+    k: int,
+    *,
+    m: int = 32,
+    block: int = 256,
+    precision: str = "highest",
+    similarity: KnnSimilarity | None = None,
+    **coverage: Unpack[CoverageKeywords],
+) -> Selection:
     """Greedy facility location on the sparse ``m``-nearest-neighbour similarity. APPROXIMATE.
 
     Args:
@@ -134,12 +142,20 @@ def facility_location_knn(features: Any, k: int, *, m: int = 32, block: int = 25
     init = checks.indices(opts["initial"], x.shape[0], "initial")
     k = checks.budget(k, x.shape[0] - init.size)
     if similarity is None:
-        similarity = knn_similarity(x, m, block=block, precision=precision,
-                                    **{o: opts[o] for o in ("kernel", "bandwidth", "targets")})
+        similarity = knn_similarity(
+            x, m, block=block, precision=precision, **{o: opts[o] for o in ("kernel", "bandwidth", "targets")}
+        )
     elif similarity.indices.shape[0] != t.shape[0] or similarity.n_candidates != x.shape[0]:
         raise ValueError("similarity: its lists were built for another pool or target set")
     vals = jnp.asarray(similarity.values, w.dtype)
-    out = _knn_greedy(jnp.asarray(similarity.indices), vals, jnp.asarray(w), jnp.asarray(similarity.floor, w.dtype),
-                      jnp.asarray(init, jnp.int32), k=k, n=x.shape[0])
+    out = _knn_greedy(
+        jnp.asarray(similarity.indices),
+        vals,
+        jnp.asarray(w),
+        jnp.asarray(similarity.floor, w.dtype),
+        jnp.asarray(init, jnp.int32),
+        k=k,
+        n=x.shape[0],
+    )
     picks, gains, objective, weights, cur = (np.asarray(a) for a in out)
     return Selection(picks.astype(np.int32), gains, objective, weights, cur, "knn")

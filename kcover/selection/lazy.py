@@ -107,8 +107,9 @@ def symmetric_bound_pass(
     def body(p, carry):
         g, q = carry
         a, b = pairs[p, 0] * width, pairs[p, 1] * width
-        s = pairwise(src.kernel, jax.lax.dynamic_slice_in_dim(xp, a, width),
-                     jax.lax.dynamic_slice_in_dim(xp, b, width), prec)
+        s = pairwise(
+            src.kernel, jax.lax.dynamic_slice_in_dim(xp, a, width), jax.lax.dynamic_slice_in_dim(xp, b, width), prec
+        )
         wa, wb = jax.lax.dynamic_slice_in_dim(wp, a, width), jax.lax.dynamic_slice_in_dim(wp, b, width)
         ca, cb = jax.lax.dynamic_slice_in_dim(cp, a, width), jax.lax.dynamic_slice_in_dim(cp, b, width)
         ga = covered(s, wb, cb, 1, None)  # row block a as candidates, column block b as targets
@@ -221,8 +222,7 @@ def lazy_pick(
             inner, new = exact_round(tuple(inner))
         else:
             branch = jnp.where(inner[2][top], 0, jnp.where(rounds > 0, 2, 1))
-            inner, new = jax.lax.switch(branch, [exact_round, cache_round(n_small), cache_round(n_large)],
-                                        tuple(inner))
+            inner, new = jax.lax.switch(branch, [exact_round, cache_round(n_small), cache_round(n_large)], tuple(inner))
         bounds, fresh, ubf, best, arg = inner[:5]
         rest_max, top = max_first(jnp.where(fresh | selected, neg_inf, bounds))
         done = (best > rest_max) | ((best == rest_max) & (arg < top))
@@ -231,8 +231,19 @@ def lazy_pick(
 
     no = jnp.zeros(n, bool)
     _, top = max_first(jnp.where(selected, neg_inf, bounds))
-    init = (bounds, no, no, neg_inf, jnp.int32(n), jnp.zeros_like(cur), jnp.zeros(4, jnp.int32), top, jnp.int32(0),
-            jnp.array(False), jnp.array(False))
+    init = (
+        bounds,
+        no,
+        no,
+        neg_inf,
+        jnp.int32(n),
+        jnp.zeros_like(cur),
+        jnp.zeros(4, jnp.int32),
+        top,
+        jnp.int32(0),
+        jnp.array(False),
+        jnp.array(False),
+    )
     bounds, _, _, best, arg, col, c, _, _, done, _ = jax.lax.while_loop(lambda s: ~s[-2] & ~s[-1], body, init)
     stalled = ~done
     arg = jnp.where(stalled, 0, jnp.minimum(arg, n - 1))

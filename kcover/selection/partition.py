@@ -49,8 +49,7 @@ def partition_labels(features: np.ndarray, parts: int, split: str, seed: int) ->
     return [p for p in (np.flatnonzero(labels == j) for j in range(parts)) if p.size]
 
 
-def _local_picks(x: np.ndarray, k: int, members: list[np.ndarray], mine: list[int],
-                 opts: dict[str, Any]) -> np.ndarray:
+def _local_picks(x: np.ndarray, k: int, members: list[np.ndarray], mine: list[int], opts: dict[str, Any]) -> np.ndarray:
     """(P, k) int32: part p's picks (pool indices, -1 padded) in the rows ``mine``, -1 elsewhere."""
     table = np.full((len(members), k), -1, np.int32)
     for p in mine:  # a Python loop over partitions: each is one jitted greedy run
@@ -60,8 +59,9 @@ def _local_picks(x: np.ndarray, k: int, members: list[np.ndarray], mine: list[in
     return table
 
 
-def facility_location_partitioned(features: Any, k: int, *, partitions: int, split: str = "random",
-                                  **options: Unpack[FLKeywords]) -> Selection:
+def facility_location_partitioned(
+    features: Any, k: int, *, partitions: int, split: str = "random", **options: Unpack[FLKeywords]
+) -> Selection:
     """Greedy facility location by GreeDi over ``partitions`` parts of ``features`` (N, d). APPROXIMATE.
 
     Args:
@@ -103,6 +103,5 @@ def facility_location_partitioned(features: Any, k: int, *, partitions: int, spl
     if options.get("targets") is None:
         stage2["targets"] = x  # stage 2 covers the whole pool, not the union
     sel = facility_location(x[union], k, **stage2)
-    info = {**sel.info, "partitions": len(members), "split": split, "candidates": int(union.size),
-            "processes": procs}
+    info = {**sel.info, "partitions": len(members), "split": split, "candidates": int(union.size), "processes": procs}
     return sel._replace(indices=union[sel.indices].astype(np.int32), info=info)

@@ -34,18 +34,22 @@ def start(cover: jax.Array, n: int) -> GreedyState:
     return GreedyState(cover, jnp.full(cover.shape, -1, jnp.int32), jnp.zeros(n, bool))
 
 
-def add(state: GreedyState, idx: jax.Array, pos: jax.Array, col: jax.Array, better: Better = jnp.greater) -> GreedyState:
+def add(
+    state: GreedyState, idx: jax.Array, pos: jax.Array, col: jax.Array, better: Better = jnp.greater
+) -> GreedyState:
     """Add candidate ``idx`` at position ``pos``, whose coverage of every target is ``col`` (T,).
 
     A target moves to the new pick only where ``better(col, cover)`` (strictly), so ties stay
     with the earliest pick."""
     take = better(col, state.cover)
-    return GreedyState(jnp.where(take, col, state.cover), jnp.where(take, pos, state.assign),
-                       state.selected.at[idx].set(True))
+    return GreedyState(
+        jnp.where(take, col, state.cover), jnp.where(take, pos, state.assign), state.selected.at[idx].set(True)
+    )
 
 
-def add_initial(state: GreedyState, initial: jax.Array, column: Callable[[jax.Array], jax.Array],
-                better: Better = jnp.greater) -> GreedyState:
+def add_initial(
+    state: GreedyState, initial: jax.Array, column: Callable[[jax.Array], jax.Array], better: Better = jnp.greater
+) -> GreedyState:
     """Add the initial subset ``initial`` (m,) in order, at positions 0..m-1."""
     m = initial.shape[0]
     if not m:

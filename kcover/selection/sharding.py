@@ -48,11 +48,11 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from kcover.kernels import Kernel
 from kcover.selection.facility_options import FLKeywords, check_floor, decide_cache, keywords, prepare, resolve
 from kcover.selection.facility_rules import STATIC, greedy_loop, sample_size, to_selection
-from kcover.selection.similarity import FeatureSimilarity
-from kcover.kernels import Kernel
 from kcover.selection.result import Selection
+from kcover.selection.similarity import FeatureSimilarity
 
 _MSG_BYTES = 192  # bytes of an argument error passed on to the other processes
 _SAMPLE_ROWS = 1024  # rows of features / targets checksummed to compare processes' arguments
@@ -153,16 +153,22 @@ def _agree(err: Exception | None, facts: list[int], same_targets: bool) -> np.nd
         shapes = [tuple(int(v) for v in r[:2]) for r in facts_all]
         raise ValueError(f"features: every process must pass the same candidates; shapes per process: {shapes}")
     if differ(4):
-        raise ValueError("features: differ between processes (row checksums differ); every process must pass "
-                         "the same candidates, in the same order")
+        raise ValueError(
+            "features: differ between processes (row checksums differ); every process must pass "
+            "the same candidates, in the same order"
+        )
     if differ(2):
         raise ValueError(f"k: differs between processes: {facts_all[:, 2].tolist()}")
     if differ(5):
-        raise ValueError("method: the options (method, kernel, bandwidth, initial, epsilon, seed, block, precision, "
-                         "cache, local_targets, dtype) differ between processes; pass the same in every process")
+        raise ValueError(
+            "method: the options (method, kernel, bandwidth, initial, epsilon, seed, block, precision, "
+            "cache, local_targets, dtype) differ between processes; pass the same in every process"
+        )
     if same_targets and (differ(3) or differ(6)):
-        raise ValueError("targets: differ between processes; pass the same targets in every process, or "
-                         "local_targets=True with each process's own rows")
+        raise ValueError(
+            "targets: differ between processes; pass the same targets in every process, or "
+            "local_targets=True with each process's own rows"
+        )
     return facts_all
 
 
@@ -228,10 +234,30 @@ def facility_location_sharded(
         fits = decide_cache(cache, method, src.kernel, x.shape[0], here, block)
         if src.kernel.name == "linear":
             check_floor(src, src.kernel.floor, block, "features")
-        settings = (method, src.kernel.name, float(src.kernel.bandwidth), init.tolist(), float(opts["epsilon"]),
-                    int(opts["seed"]), block, opts["precision"], str(cache), bool(local_targets), str(t.dtype), axis)
-        facts = [x.shape[0], x.shape[1], k, t.shape[0], _checksum(x), zlib.crc32(repr(settings).encode()) & 0x7FFFFFFF,
-                 0 if local_targets else _checksum(t), int(fits)]
+        settings = (
+            method,
+            src.kernel.name,
+            float(src.kernel.bandwidth),
+            init.tolist(),
+            float(opts["epsilon"]),
+            int(opts["seed"]),
+            block,
+            opts["precision"],
+            str(cache),
+            bool(local_targets),
+            str(t.dtype),
+            axis,
+        )
+        facts = [
+            x.shape[0],
+            x.shape[1],
+            k,
+            t.shape[0],
+            _checksum(x),
+            zlib.crc32(repr(settings).encode()) & 0x7FFFFFFF,
+            0 if local_targets else _checksum(t),
+            int(fits),
+        ]
     except Exception as e:  # with several processes, every process must learn of it, or the others hang
         if not spans:
             raise
@@ -244,8 +270,9 @@ def facility_location_sharded(
         counts = table[:, 3].astype(int)
         owned = [[j for j, d in enumerate(devices) if d.process_index == p] for p in range(n_proc)]
         rows = max(-(-c // len(o)) for c, o in zip(counts, owned))
-        positions = np.concatenate([np.asarray(o)[np.arange(c) // rows] * rows + np.arange(c) % rows
-                                    for c, o in zip(counts, owned)])
+        positions = np.concatenate(
+            [np.asarray(o)[np.arange(c) // rows] * rows + np.arange(c) % rows for c, o in zip(counts, owned)]
+        )
         slots = {j * rows: b for b, j in enumerate(owned[me])}
         size = len(owned[me]) * rows
     else:  # every process holds all the targets: device j gets rows [j * rows, (j + 1) * rows)

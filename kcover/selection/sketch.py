@@ -11,7 +11,8 @@ its first argument with constant L): |F(S) - F~(S)| <= E = L * sum_x w_x ||x - c
 c(x) is the centre x is assigned to (the max over S of L-Lipschitz functions is L-Lipschitz).
 Greedy on F~ therefore keeps F(S~) >= (1 - 1/e) F(OPT) - 2E. L is 1 / (bandwidth sqrt(e)) for
 rbf, 2 for cosine (targets sketched as unit-normalised rows; 2 because a centre c is not a
-unit vector: ||u - c/|c||| <= 2 ||u - c|| for a unit u) and max_s ||s|| for linear. :func:`target_sketch` returns E with the centres; the benchmark measures the
+unit vector: ||u - c/|c||| <= 2 ||u - c|| for a unit u) and max_s ||s|| for linear. :func:`target_sketch`
+returns E with the centres; the benchmark measures the
 actual loss, which is far below E.
 
 The centres: Lloyd's k-means (``iterations`` rounds on a uniform subsample of
@@ -82,8 +83,17 @@ def _assign(x: np.ndarray, w: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np
     return labels, sums, mass, quant
 
 
-def target_sketch(targets: Any, size: int, *, target_weights: Any = None, method: str = "kmeans", seed: int = 0,
-                  iterations: int = 8, sample_per_centre: int = 32, normalize: bool = False) -> TargetSketch:
+def target_sketch(
+    targets: Any,
+    size: int,
+    *,
+    target_weights: Any = None,
+    method: str = "kmeans",
+    seed: int = 0,
+    iterations: int = 8,
+    sample_per_centre: int = 32,
+    normalize: bool = False,
+) -> TargetSketch:
     """K = ``size`` weighted centres standing for the rows of ``targets`` (T, d).
 
     ``method``: "kmeans" (default; Lloyd on a subsample, then one full assignment) or "sample"
@@ -103,8 +113,9 @@ def target_sketch(targets: Any, size: int, *, target_weights: Any = None, method
     rng = np.random.default_rng(seed)
     c = np.asarray(x[np.sort(rng.choice(t, size, replace=False))], np.float32)
     if method == "kmeans" and size < t:
-        sub = np.sort(rng.choice(t, min(t, checks.positive_int(sample_per_centre, "sample_per_centre") * size),
-                                 replace=False))
+        sub = np.sort(
+            rng.choice(t, min(t, checks.positive_int(sample_per_centre, "sample_per_centre") * size), replace=False)
+        )
         xs, ws = np.asarray(x[sub], np.float32), w[sub]
         for _ in range(iterations):
             _, sums, mass, _ = _assign(xs, ws, c)

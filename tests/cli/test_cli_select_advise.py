@@ -57,6 +57,7 @@ def one_line_error(code, out, err, command, flag):
 
 # ---------------------------------------------------------------- select
 
+
 @pytest.mark.parametrize("method", ["lazy", "kcenter", "random"])
 def test_select_round_trip(run, data, tmp_path, method):
     out_path = tmp_path / "picks.npy"
@@ -75,8 +76,20 @@ def test_select_round_trip(run, data, tmp_path, method):
 def test_select_json_targets_and_kernel(run, data, tmp_path):
     x, e, _ = data["arrays"]
     np.save(tmp_path / "t.npy", e[:50])
-    code, out, _ = run("select", "--features", data["e"], "--k", 5, "--kernel", "cosine", "--targets",
-                       tmp_path / "t.npy", "--out", tmp_path / "p.npy", "--json")
+    code, out, _ = run(
+        "select",
+        "--features",
+        data["e"],
+        "--k",
+        5,
+        "--kernel",
+        "cosine",
+        "--targets",
+        tmp_path / "t.npy",
+        "--out",
+        tmp_path / "p.npy",
+        "--json",
+    )
     assert code == 0
     report = json.loads(out)
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), select(e, 5, kernel="cosine", targets=e[:50]).indices)
@@ -115,10 +128,23 @@ def test_select_bad_out_directory(run, data, tmp_path):
 
 # ---------------------------------------------------------------- advise
 
+
 def test_advise_json_is_one_object_and_progress_goes_to_stderr(run, data, tmp_path):
     plot = tmp_path / "sweep.png"
-    code, out, err = run("advise", "--input", data["x"], "--learner", data["e"], "--labels", data["y"], "--json",
-                         "--seeds", 1, "--plot", plot)
+    code, out, err = run(
+        "advise",
+        "--input",
+        data["x"],
+        "--learner",
+        data["e"],
+        "--labels",
+        data["y"],
+        "--json",
+        "--seeds",
+        1,
+        "--plot",
+        plot,
+    )
     assert code == 0, err
     assert len(out.strip().splitlines()) == 1
     d = json.loads(out)
@@ -137,20 +163,61 @@ def test_advise_json_is_one_object_and_progress_goes_to_stderr(run, data, tmp_pa
 
 
 def test_advise_no_pilot_and_pilot_flags(run, data):
-    code, out, err = run("advise", "--input", data["x"], "--learner", data["e"], "--labels", data["y"], "--json",
-                         "--no-pilot", "--budgets", "1C")
+    code, out, err = run(
+        "advise",
+        "--input",
+        data["x"],
+        "--learner",
+        data["e"],
+        "--labels",
+        data["y"],
+        "--json",
+        "--no-pilot",
+        "--budgets",
+        "1C",
+    )
     assert code == 0, err
     d = json.loads(out)
     assert d["pilot"] is None and "pilot" not in d["budgets"][0] and "pilot_s" not in d["timings"]
     assert d["budgets"][0]["verdict"] == d["budgets"][0]["a_priori_verdict"] == "pay"
     assert d["budgets"][0]["reach_gap"] > 0  # the learner reaches the hidden modes, the input does not
-    code, out, err = run("advise", "--input", data["x"], "--learner", data["e"], "--labels", data["y"], "--json",
-                         "--no-pilot", "--no-reach", "--budgets", "1C")
+    code, out, err = run(
+        "advise",
+        "--input",
+        data["x"],
+        "--learner",
+        data["e"],
+        "--labels",
+        data["y"],
+        "--json",
+        "--no-pilot",
+        "--no-reach",
+        "--budgets",
+        "1C",
+    )
     assert code == 0, err
     assert "reach_gap" not in json.loads(out)["budgets"][0]
-    code, out, err = run("advise", "--input", data["x"], "--learner", data["e"], "--labels", data["y"], "--json",
-                         "--budgets", "1C", "--pilot-splits", 4, "--pilot-max-splits", 4, "--pilot-points", 300,
-                         "--pilot-margin", 0.5, "--quiet")
+    code, out, err = run(
+        "advise",
+        "--input",
+        data["x"],
+        "--learner",
+        data["e"],
+        "--labels",
+        data["y"],
+        "--json",
+        "--budgets",
+        "1C",
+        "--pilot-splits",
+        4,
+        "--pilot-max-splits",
+        4,
+        "--pilot-points",
+        300,
+        "--pilot-margin",
+        0.5,
+        "--quiet",
+    )
     assert code == 0, err
     d = json.loads(out)
     assert d["pilot"]["points"] == 300 and d["budgets"][0]["pilot"]["splits"] == 4
@@ -158,8 +225,9 @@ def test_advise_no_pilot_and_pilot_flags(run, data):
 
 
 def test_advise_readable_summary(run, data):
-    code, out, err = run("advise", "--input", data["x"], "--learner", data["e"], "--labels", data["y"],
-                         "--budgets", "1C,12", "--verbose")
+    code, out, err = run(
+        "advise", "--input", data["x"], "--learner", data["e"], "--labels", data["y"], "--budgets", "1C,12", "--verbose"
+    )
     assert code == 0, err
     assert "(B) full-budget probe accuracy" in out and "realized sweep" not in out
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("6 ", "12 "))]
@@ -186,17 +254,49 @@ def test_text_tables_read_the_same_from_csv_and_jsonl(data):
 
 
 def test_advise_text_input(run, data):
-    code, out, err = run("advise", "--text", data["csv"], "--text-column", "body", "--label-column", "topic",
-                         "--text-dim", 20, "--learner", data["e"], "--json", "--budgets", "2C")
+    code, out, err = run(
+        "advise",
+        "--text",
+        data["csv"],
+        "--text-column",
+        "body",
+        "--label-column",
+        "topic",
+        "--text-dim",
+        20,
+        "--learner",
+        data["e"],
+        "--json",
+        "--budgets",
+        "2C",
+    )
     assert code == 0, err
     d = json.loads(out)
     assert d["classes"] == [f"topic{c}" for c in range(C)] and d["budgets"][0]["k"] == 2 * C
     assert "lexical n-gram hashing" in d["input_source"]
     assert d["input_probe_acc"] > 0.9  # the words name the topic: the lexical geometry is aligned
     assert "--text-ngrams words --tf tfidf" in d["input_note"]  # the default hashing is the weaker input
-    code, out, err = run("advise", "--text", data["csv"], "--text-column", "body", "--label-column", "topic",
-                         "--text-dim", 20, "--learner", data["e"], "--json", "--budgets", "2C", "--no-pilot",
-                         "--text-ngrams", "words", "--tf", "tfidf")
+    code, out, err = run(
+        "advise",
+        "--text",
+        data["csv"],
+        "--text-column",
+        "body",
+        "--label-column",
+        "topic",
+        "--text-dim",
+        20,
+        "--learner",
+        data["e"],
+        "--json",
+        "--budgets",
+        "2C",
+        "--no-pilot",
+        "--text-ngrams",
+        "words",
+        "--tf",
+        "tfidf",
+    )
     assert code == 0, err
     d = json.loads(out)
     assert "words)" in d["input_source"] and "input_note" not in d
@@ -218,12 +318,27 @@ def test_advise_text_input(run, data):
         (["--input", "{x}", "--learner", "{e}"], "--labels"),
         (["--learner", "{e}", "--labels", "{y}"], "--input"),
         (["--text", "{csv}", "--learner", "{e}"], "--text-column"),  # the csv's column is "body"
-        (["--input", "{x}", "--learner", "{e}", "--labels", "{y}", "--input-kernel", "cosine", "--input-bandwidth",
-          "1"], "--input-bandwidth"),
+        (
+            [
+                "--input",
+                "{x}",
+                "--learner",
+                "{e}",
+                "--labels",
+                "{y}",
+                "--input-kernel",
+                "cosine",
+                "--input-bandwidth",
+                "1",
+            ],
+            "--input-bandwidth",
+        ),
         (["--input", "{x}", "--learner", "{e}", "--labels", "{y}", "--learner-bandwidth", "-2"], "--learner-bandwidth"),
         (["--input", "{x}", "--learner", "{e}", "--labels", "{y}", "--method", "random"], "--method"),
-        (["--text", "{csv}", "--text-column", "body", "--label-column", "topic", "--learner", "{short2d}"],
-         "--learner"),
+        (
+            ["--text", "{csv}", "--text-column", "body", "--label-column", "topic", "--learner", "{short2d}"],
+            "--learner",
+        ),
         (["--text", "{missing_csv}", "--learner", "{e}"], "--text"),
         (["--input", "{x}", "--learner", "{e}", "--labels", "{y}", "--plot", "{nodir}"], "--plot"),
         (["--input", "{x}", "--learner", "{e}", "--labels", "{y}", "--pilot-splits", "0"], "--pilot-splits"),
@@ -239,9 +354,17 @@ def test_advise_bad_input_is_one_line_exit_2(run, data, tmp_path, args, flag):
     np.save(tmp_path / "nan.npy", bad)
     np.save(tmp_path / "short.npy", y[:-5])
     np.save(tmp_path / "short2d.npy", e[:-5])
-    names = {"x": data["x"], "e": data["e"], "y": data["y"], "nan": tmp_path / "nan.npy",
-             "short": tmp_path / "short.npy", "short2d": tmp_path / "short2d.npy", "csv": data["csv"],
-             "missing_csv": tmp_path / "gone.csv", "nodir": tmp_path / "no" / "p.png"}
+    names = {
+        "x": data["x"],
+        "e": data["e"],
+        "y": data["y"],
+        "nan": tmp_path / "nan.npy",
+        "short": tmp_path / "short.npy",
+        "short2d": tmp_path / "short2d.npy",
+        "csv": data["csv"],
+        "missing_csv": tmp_path / "gone.csv",
+        "nodir": tmp_path / "no" / "p.png",
+    }
     code, out, err = run("advise", *[a.format(**names) for a in args], "--quiet")
     one_line_error(code, out, err, "advise", flag)
 
@@ -249,8 +372,24 @@ def test_advise_bad_input_is_one_line_exit_2(run, data, tmp_path, args, flag):
 def test_console_script_select(data, tmp_path):
     """The installed command line, end to end, in a fresh process."""
     out_path = tmp_path / "p.npy"
-    proc = subprocess.run([sys.executable, "-m", "kcover", "select", "--features", str(data["e"]), "--k", "4",
-                           "--out", str(out_path), "--json"], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kcover",
+            "select",
+            "--features",
+            str(data["e"]),
+            "--k",
+            "4",
+            "--out",
+            str(out_path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["k"] == 4
     assert np.load(out_path).shape == (4,)

@@ -29,14 +29,35 @@ def test_every_knob_reaches_the_selector(tmp_path, capsys):
     w = np.random.default_rng(1).uniform(0.5, 2.0, size=x.shape[0]).astype(np.float32)
     np.save(tmp_path / "w.npy", w)
     np.save(tmp_path / "init.npy", np.array([4, 9]))
-    code, out, err = _run(capsys, "--features", str(tmp_path / "x.npy"), "--k", "7", "--method", "stochastic",
-                          "--epsilon", "0.5", "--block", "8", "--precision", "default", "--target-weights",
-                          str(tmp_path / "w.npy"), "--initial", str(tmp_path / "init.npy"), "--seed", "3",
-                          "--out", str(tmp_path / "p.npy"), "--json")
+    code, out, err = _run(
+        capsys,
+        "--features",
+        str(tmp_path / "x.npy"),
+        "--k",
+        "7",
+        "--method",
+        "stochastic",
+        "--epsilon",
+        "0.5",
+        "--block",
+        "8",
+        "--precision",
+        "default",
+        "--target-weights",
+        str(tmp_path / "w.npy"),
+        "--initial",
+        str(tmp_path / "init.npy"),
+        "--seed",
+        "3",
+        "--out",
+        str(tmp_path / "p.npy"),
+        "--json",
+    )
     assert code == 0, err
     report = json.loads(out)
-    ref = kcover.facility_location(x, 7, method="stochastic", epsilon=0.5, block=8, precision="default",
-                                   target_weights=w, initial=[4, 9], seed=3)
+    ref = kcover.facility_location(
+        x, 7, method="stochastic", epsilon=0.5, block=8, precision="default", target_weights=w, initial=[4, 9], seed=3
+    )
     assert np.load(tmp_path / "p.npy").tolist() == ref.indices.tolist()
     assert report["objective"] == pytest.approx(float(ref.objective[-1]), rel=1e-6)
     assert report["block"] == 8 and report["cache"] is False and report["auto"] == ["cache"]  # off for stochastic
@@ -45,46 +66,62 @@ def test_every_knob_reaches_the_selector(tmp_path, capsys):
 
 def test_auto_choices_are_reported(tmp_path, capsys):
     _features(tmp_path)
-    code, out, _ = _run(capsys, "--features", str(tmp_path / "x.npy"), "--k", "5", "--out", str(tmp_path / "p.npy"),
-                        "--json")
+    code, out, _ = _run(
+        capsys, "--features", str(tmp_path / "x.npy"), "--k", "5", "--out", str(tmp_path / "p.npy"), "--json"
+    )
     report = json.loads(out)
     assert code == 0 and report["auto"] == ["block", "cache"]
     assert report["block"] == 16 and report["cache"] is True  # the CPU's auto block; 120^2 x 2 bytes fit
     assert report["info"]["similarity_columns"] > 0
-    code, out, _ = _run(capsys, "--features", str(tmp_path / "x.npy"), "--k", "5", "--no-cache",
-                        "--out", str(tmp_path / "p.npy"))
+    code, out, _ = _run(
+        capsys, "--features", str(tmp_path / "x.npy"), "--k", "5", "--no-cache", "--out", str(tmp_path / "p.npy")
+    )
     assert code == 0 and "block 16 (auto), cache off" in out
 
 
 def test_npz_features_with_a_key_and_memory_mapped_npy(tmp_path, capsys):
     x = _features(tmp_path)
     np.savez(tmp_path / "f.npz", emb=x, other=x[:3])
-    code, out, _ = _run(capsys, "--features", str(tmp_path / "f.npz"), "--key", "emb", "--k", "4",
-                        "--out", str(tmp_path / "a.npy"), "--json")
+    code, out, _ = _run(
+        capsys,
+        "--features",
+        str(tmp_path / "f.npz"),
+        "--key",
+        "emb",
+        "--k",
+        "4",
+        "--out",
+        str(tmp_path / "a.npy"),
+        "--json",
+    )
     assert code == 0
     code, _, _ = _run(capsys, "--features", str(tmp_path / "x.npy"), "--k", "4", "--out", str(tmp_path / "b.npy"))
     assert code == 0
     assert np.load(tmp_path / "a.npy").tolist() == np.load(tmp_path / "b.npy").tolist()
 
 
-@pytest.mark.parametrize("argv, flag", [
-    (["--key", "emb"], "--key"),  # a key for a .npy file
-    (["--epsilon", "0.5"], "--epsilon"),  # lazy takes no epsilon
-    (["--method", "stochastic", "--epsilon", "1.5"], "--epsilon"),
-    (["--block", "0"], "--block"),
-    (["--block", "wide"], "--block"),
-    (["--precision", "fast"], "--precision"),
-    (["--method", "kcenter", "--cache"], "--cache"),
-    (["--method", "random", "--block", "8"], "--block"),
-    (["--initial", "MISSING"], "--initial"),
-    (["--target-weights", "W"], "--target-weights"),
-])
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["--key", "emb"], "--key"),  # a key for a .npy file
+        (["--epsilon", "0.5"], "--epsilon"),  # lazy takes no epsilon
+        (["--method", "stochastic", "--epsilon", "1.5"], "--epsilon"),
+        (["--block", "0"], "--block"),
+        (["--block", "wide"], "--block"),
+        (["--precision", "fast"], "--precision"),
+        (["--method", "kcenter", "--cache"], "--cache"),
+        (["--method", "random", "--block", "8"], "--block"),
+        (["--initial", "MISSING"], "--initial"),
+        (["--target-weights", "W"], "--target-weights"),
+    ],
+)
 def test_bad_flags_name_themselves(tmp_path, capsys, argv, flag):
     _features(tmp_path)
     np.save(tmp_path / "W.npy", np.ones(3, np.float32))  # the wrong length
     argv = [a.replace("W", str(tmp_path / "W.npy")) if a == "W" else a for a in argv]
-    code, _, err = _run(capsys, "--features", str(tmp_path / "x.npy"), "--k", "3", "--out", str(tmp_path / "p.npy"),
-                        *argv)
+    code, _, err = _run(
+        capsys, "--features", str(tmp_path / "x.npy"), "--k", "3", "--out", str(tmp_path / "p.npy"), *argv
+    )
     assert code == 2
     assert f"error: {flag}" in err
 
@@ -114,11 +151,22 @@ def test_a_command_writes_the_persistent_cache(tmp_path):
 
     _features(tmp_path)
     env = {**os.environ, "KCOVER_COMPILE_CACHE": str(tmp_path / "cc"), "JAX_PLATFORMS": "cpu"}
-    cmd = [sys.executable, "-m", "kcover.cli", "select", "--features", str(tmp_path / "x.npy"), "--k", "3",
-           "--out", str(tmp_path / "p.npy")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kcover.cli",
+        "select",
+        "--features",
+        str(tmp_path / "x.npy"),
+        "--k",
+        "3",
+        "--out",
+        str(tmp_path / "p.npy"),
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert any((tmp_path / "cc").iterdir())
-    help_text = subprocess.run([sys.executable, "-m", "kcover.cli", "--help"], env=env, capture_output=True,
-                               text=True, timeout=120).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "kcover.cli", "--help"], env=env, capture_output=True, text=True, timeout=120
+    ).stdout
     assert "KCOVER_COMPILE_CACHE" in help_text

@@ -57,37 +57,51 @@ def test_above_the_budget_auto_sketches_and_reports_the_exact_objective(run, poo
     assert forced["info"]["method"] == "lazy" and forced["info"]["approximation"] is None
 
 
-@pytest.mark.parametrize("flags, method, approximation", [
-    (["--targets-sketch", "40"], "lazy+sketch", {"targets_sketch": 40}),
-    pytest.param(["--method", "stochastic", "--partitions", "3"], "stochastic+partitions",
-                 {"partitions": 3, "split": "random"}, marks=pytest.mark.slow),
-    (["--method", "knn", "--neighbors", "12"], "knn", {"neighbors": 12}),
-])
+@pytest.mark.parametrize(
+    "flags, method, approximation",
+    [
+        (["--targets-sketch", "40"], "lazy+sketch", {"targets_sketch": 40}),
+        pytest.param(
+            ["--method", "stochastic", "--partitions", "3"],
+            "stochastic+partitions",
+            {"partitions": 3, "split": "random"},
+            marks=pytest.mark.slow,
+        ),
+        (["--method", "knn", "--neighbors", "12"], "knn", {"neighbors": 12}),
+    ],
+)
 def test_each_approximate_path_matches_the_library(run, pool, flags, method, approximation):
     report = select_json(run, pool, *flags)
     assert report["info"]["method"] == method
     assert approximation.items() <= report["info"]["approximation"].items()
-    opts = {"--targets-sketch": "targets_sketch", "--partitions": "partitions", "--neighbors": "neighbors",
-            "--method": "method"}
+    opts = {
+        "--targets-sketch": "targets_sketch",
+        "--partitions": "partitions",
+        "--neighbors": "neighbors",
+        "--method": "method",
+    }
     kw = {opts[f]: (v if f == "--method" else int(v)) for f, v in zip(flags[::2], flags[1::2])}
     lib = kcover.select(X, 10, **{"method": "auto", **kw})
     np.testing.assert_array_equal(np.load(pool / "p.npy"), lib.indices)
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--method", "lazy", "--exact"], "--exact:"),
-    (["--exact", "--targets-sketch", "10"], "--exact:"),
-    (["--targets-sketch", "0"], "--targets-sketch:"),
-    (["--targets-sketch", "many"], "--targets-sketch:"),
-    (["--partitions", "0"], "--partitions:"),
-    (["--partitions", "301"], "--partitions:"),
-    (["--method", "kcenter", "--partitions", "2"], "--partitions:"),
-    (["--split", "kmeans"], "--split:"),
-    (["--partitions", "2", "--split", "ring"], "--split:"),
-    (["--neighbors", "8"], "--neighbors:"),
-    (["--method", "knn", "--neighbors", "0"], "--neighbors:"),
-    (["--method", "knn", "--block", "8"], "--block:"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--method", "lazy", "--exact"], "--exact:"),
+        (["--exact", "--targets-sketch", "10"], "--exact:"),
+        (["--targets-sketch", "0"], "--targets-sketch:"),
+        (["--targets-sketch", "many"], "--targets-sketch:"),
+        (["--partitions", "0"], "--partitions:"),
+        (["--partitions", "301"], "--partitions:"),
+        (["--method", "kcenter", "--partitions", "2"], "--partitions:"),
+        (["--split", "kmeans"], "--split:"),
+        (["--partitions", "2", "--split", "ring"], "--split:"),
+        (["--neighbors", "8"], "--neighbors:"),
+        (["--method", "knn", "--neighbors", "0"], "--neighbors:"),
+        (["--method", "knn", "--block", "8"], "--block:"),
+    ],
+)
 def test_bad_scale_flags_exit_2_naming_the_flag(run, pool, flags, message):
     code, out, err = run("select", "--features", pool / "x.npy", "--k", 10, "--out", pool / "p.npy", *flags)
     assert code == 2 and out == ""
@@ -104,18 +118,50 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_partitioned_greedy_over_two_processes_picks_what_one_process_picks(pool):
     """GreeDi's parts spread over two jax.distributed processes: the same picks as the one-process run."""
-    common = [sys.executable, "-m", "kcover.cli", "select", "--features", "x.npy", "--k", "10", "--json",
-              "--partitions", "4", "--split", "kmeans", "--seed", "3"]
+    common = [
+        sys.executable,
+        "-m",
+        "kcover.cli",
+        "select",
+        "--features",
+        "x.npy",
+        "--k",
+        "10",
+        "--json",
+        "--partitions",
+        "4",
+        "--split",
+        "kmeans",
+        "--seed",
+        "3",
+    ]
     port = free_port()
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "KCOVER_COMPILE_CACHE": "off"}
     env.pop("XLA_FLAGS", None)  # one CPU device per process
-    procs = [subprocess.Popen(common + ["--coordinator", f"127.0.0.1:{port}",
-                                        "--num-processes", "2", "--process-id", str(i), "--all-processes-write",
-                                        "--out", "two.{process}.npy"],
-                              cwd=pool, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in (0, 1)]
+    procs = [
+        subprocess.Popen(
+            common
+            + [
+                "--coordinator",
+                f"127.0.0.1:{port}",
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(i),
+                "--all-processes-write",
+                "--out",
+                "two.{process}.npy",
+            ],
+            cwd=pool,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (0, 1)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     one = subprocess.run(common + ["--out", "one.npy"], cwd=pool, env=env, capture_output=True, text=True, timeout=300)
     assert one.returncode == 0, one.stderr[-3000:]

@@ -20,7 +20,7 @@ def links(page: Path) -> list[str]:
 
 
 def test_link_pattern_finds_links_and_images_but_not_code():
-    text = "a [x](docs/a.md) b ![y](img/b.png \"t\") c\n```\n[z](not/me.md)\n```\n"
+    text = 'a [x](docs/a.md) b ![y](img/b.png "t") c\n```\n[z](not/me.md)\n```\n'
     assert LINK.findall(FENCE.sub("", text)) == ["docs/a.md", "img/b.png"]
 
 

@@ -16,8 +16,14 @@ def test_the_gpu_check_runs_every_step_small_on_the_cpu(tmp_path):
     pytest.importorskip("mlxtend")
     out = tmp_path / "check"
     env = {**os.environ, "GPU_CHECK_SMALL": "1", "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1500)
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert done.returncode == 0, done.stderr
     summary = (out / "summary.txt").read_text().splitlines()
     assert [line.split()[0] for line in summary] == ["gpu_scale", "encoders", "vision", "tests", "select_1m"]

@@ -66,8 +66,11 @@ def test_every_public_name_is_exported_and_works():
     }
     for name in kcover.__all__:
         assert hasattr(kcover, name), name
-    missing = set(kcover.__all__) - set(calls) - {"KRRModel", "Probe", "Advice", "advise", "plot_sweep",
-                                                   "krr_predict", "krr_risk", "predict_probe"}
+    missing = (
+        set(kcover.__all__)
+        - set(calls)
+        - {"KRRModel", "Probe", "Advice", "advise", "plot_sweep", "krr_predict", "krr_risk", "predict_probe"}
+    )
     assert not missing, f"public names without a call here: {sorted(missing)}"
     for name, call in calls.items():
         assert call() is not None, name
@@ -79,11 +82,12 @@ def test_every_public_name_is_exported_and_works():
 
 def test_nothing_installs_under_a_generic_name():
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    code = ("import importlib.util as u; "
-            "assert u.find_spec('theory') is None and u.find_spec('experiments') is None; "
-            "import kcover.theory, kcover.experiments.store, kcover.theory.cli; print('ok')")
-    done = subprocess.run([sys.executable, "-c", code], cwd="/", env=env, capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "import importlib.util as u; "
+        "assert u.find_spec('theory') is None and u.find_spec('experiments') is None; "
+        "import kcover.theory, kcover.experiments.store, kcover.theory.cli; print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd="/", env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
@@ -103,8 +107,9 @@ def test_no_underscore_name_crosses_modules_and_the_core_never_imports_up():
         for module, names in _imports(path):
             private = [n for n in names if n.startswith("_")]
             assert not private or module == "__future__", f"{rel} imports {private} from {module}"
-            assert not module.startswith(("kcover.theory", "kcover.experiments")), \
+            assert not module.startswith(("kcover.theory", "kcover.experiments")), (
                 f"{rel} imports {module}: nothing under kcover/ imports the layers built on it"
+            )
             if "cli" not in rel.parts:
                 assert not module.startswith("kcover.cli"), f"{rel} imports {module}: the core never imports the CLI"
 
@@ -134,8 +139,14 @@ def test_one_import_path_per_public_name():
                 assert not again, f"{rel} re-exports {again} from {node.module}"
         if not path.is_relative_to(ROOT / "kcover") or path.name == "__init__.py":
             continue
-        exported = next((n for n in tree.body if isinstance(n, ast.Assign)
-                         and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)), None)
+        exported = next(
+            (
+                n
+                for n in tree.body
+                if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)
+            ),
+            None,
+        )
         if exported is not None:
             names = set(ast.literal_eval(exported.value))
             foreign = sorted(names - _defined_names(path))

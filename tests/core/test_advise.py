@@ -115,8 +115,9 @@ def test_pilot_is_the_realized_sweep_on_two_selectors():
     x, e, y = misaligned_case()
     kernels = (kernel_for("rbf", x), kernel_for("rbf", e))
     both = realized_sweep(x, e, y, C, (6, 12), (3, 4), 0.25, kernels, None, 1e-3, False)
-    two = realized_sweep(x, e, y, C, (6, 12), (3, 4), 0.25, kernels, None, 1e-3, False,
-                         selectors=("learner-fl", "input-fl"))
+    two = realized_sweep(
+        x, e, y, C, (6, 12), (3, 4), 0.25, kernels, None, 1e-3, False, selectors=("learner-fl", "input-fl")
+    )
     assert two.selectors == ("input-fl", "learner-fl")
     np.testing.assert_array_equal(two.accuracy, both.accuracy[:2])
     np.testing.assert_array_equal(two.advantage, both.advantage)
@@ -135,8 +136,9 @@ def test_pilot_adds_splits_while_a_budget_is_undecided():
     kw = dict(test_fraction=0.25, points=N, seed=5, l2=1e-3, dense_limit=8000, full=None, progress=False)
     decided = run_pilot(x, e, y, C, (6,), kernels, splits=3, max_splits=9, margin=0.5, **kw)
     assert decided.sweep.seeds == (5, 6, 7)  # far from the margin: one round
-    first = realized_sweep(x, e, y, C, (6,), (5, 6, 7), 0.25, kernels, None, 1e-3, False,
-                           selectors=("input-fl", "learner-fl"))
+    first = realized_sweep(
+        x, e, y, C, (6,), (5, 6, 7), 0.25, kernels, None, 1e-3, False, selectors=("input-fl", "learner-fl")
+    )
     np.testing.assert_array_equal(decided.sweep.accuracy, first.accuracy)
     on_edge = float(first.advantage[0].mean())  # exactly on the margin: undecided until the cap
     if first.advantage[0].std() > 0:
@@ -197,8 +199,9 @@ def test_no_pilot_keeps_the_a_priori_verdict(aligned):
 
 
 def test_pilot_runs_on_a_subsample_and_skips_budgets_it_cannot_hold():
-    a = advise(*misaligned_case(), budgets=[6, 90], pilot_points=100, pilot_splits=2, pilot_max_splits=2,
-               progress=False)
+    a = advise(
+        *misaligned_case(), budgets=[6, 90], pilot_points=100, pilot_splits=2, pilot_max_splits=2, progress=False
+    )
     assert a.pilot.points == 100 and a.pilot.selection_points < 90
     assert a.budgets[0].pilot is not None and a.budgets[1].pilot is None
     assert a.budgets[1].verdict == a.budgets[1].a_priori
@@ -207,10 +210,15 @@ def test_pilot_runs_on_a_subsample_and_skips_budgets_it_cannot_hold():
     assert "not piloted" in a.summary()
 
 
-@pytest.mark.parametrize("kw, name", [({"pilot_splits": 0}, "pilot_splits"),
-                                      ({"pilot_splits": 5, "pilot_max_splits": 3}, "pilot_max_splits"),
-                                      ({"pilot_points": 0}, "pilot_points"),
-                                      ({"pilot_margin": float("nan")}, "pilot_margin")])
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"pilot_splits": 0}, "pilot_splits"),
+        ({"pilot_splits": 5, "pilot_max_splits": 3}, "pilot_max_splits"),
+        ({"pilot_points": 0}, "pilot_points"),
+        ({"pilot_margin": float("nan")}, "pilot_margin"),
+    ],
+)
 def test_bad_pilot_settings_name_the_argument(kw, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         advise(*aligned_case(), progress=False, **kw)
@@ -299,13 +307,15 @@ def test_verdict_rule_table(gap, misalign, k, tail, expected, mentions):
 )
 def test_repaired_rule_table(misalign, nn_in, nn_l, k, tail, expected, mentions):
     for gap in (-0.2, 0.0, 0.3):  # the gap is reported, not deciding
-        b = budget_verdict(k, 10, gap, 0.01, misalign, 40.0, 60.0, tail, 0.02, 0.05, 0.1, 0.1,
-                           nn_input=nn_in, nn_learner=nn_l)
+        b = budget_verdict(
+            k, 10, gap, 0.01, misalign, 40.0, 60.0, tail, 0.02, 0.05, 0.1, 0.1, nn_input=nn_in, nn_learner=nn_l
+        )
         assert b.verdict == expected and b.verdict != "borderline"
         assert any(mentions in r for r in b.reasons) and "(B), reported" in b.reasons[0]
     # NaN agreements (not measured) fall back to the former rule
-    former = budget_verdict(k, 10, 0.0, 0.01, misalign, 40.0, 60.0, tail, 0.02, 0.05, 0.1, 0.1,
-                            nn_input=float("nan"), nn_learner=nn_l)
+    former = budget_verdict(
+        k, 10, 0.0, 0.01, misalign, 40.0, 60.0, tail, 0.02, 0.05, 0.1, 0.1, nn_input=float("nan"), nn_learner=nn_l
+    )
     assert former == budget_verdict(k, 10, 0.0, 0.01, misalign, 40.0, 60.0, tail, 0.02, 0.05, 0.1, 0.1)
 
 
@@ -384,8 +394,9 @@ print(json.dumps({"verdict": b.verdict, "heavy": heavy}))
 def test_rules_run_without_jax_or_matplotlib():
     """The verdict rules load and run in a fresh interpreter that never imports JAX, matplotlib or kcover."""
     path = Path(kcover.advisor.rules.__file__)
-    res = subprocess.run([sys.executable, "-c", _RULES_IN_A_BARE_PROCESS, str(path)], capture_output=True, text=True,
-                         check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", _RULES_IN_A_BARE_PROCESS, str(path)], capture_output=True, text=True, check=True
+    )
     out = json.loads(res.stdout)
     assert out == {"verdict": "pay", "heavy": []}
 
@@ -395,12 +406,18 @@ def test_options_are_checked_once_and_name_the_field():
     assert opts.max_splits == 12 and opts.replace(pilot_splits=5).max_splits == 15
     assert opts.replace(pilot_max_splits=7).max_splits == 7
     assert AdviseOptions(seeds=2).seeds == (0, 1) and AdviseOptions(seeds=[5, 7]).seeds == (5, 7)
-    for bad, field in [({"test_fraction": 1.0}, "test_fraction"), ({"input_kernel": "poly"}, "input_kernel"),
-                       ({"pilot_splits": 0}, "pilot_splits"), ({"pilot_splits": 5, "pilot_max_splits": 4},
-                                                               "pilot_max_splits"),
-                       ({"pilot_margin": float("nan")}, "pilot_margin"), ({"seeds": 0}, "seeds"),
-                       ({"a_priori": "x"}, "a_priori"), ({"pilot_budgets": "x"}, "pilot_budgets"),
-                       ({"l2": "a"}, "l2"), ({"pool_size": -1}, "pool_size")]:
+    for bad, field in [
+        ({"test_fraction": 1.0}, "test_fraction"),
+        ({"input_kernel": "poly"}, "input_kernel"),
+        ({"pilot_splits": 0}, "pilot_splits"),
+        ({"pilot_splits": 5, "pilot_max_splits": 4}, "pilot_max_splits"),
+        ({"pilot_margin": float("nan")}, "pilot_margin"),
+        ({"seeds": 0}, "seeds"),
+        ({"a_priori": "x"}, "a_priori"),
+        ({"pilot_budgets": "x"}, "pilot_budgets"),
+        ({"l2": "a"}, "l2"),
+        ({"pool_size": -1}, "pool_size"),
+    ]:
         with pytest.raises(ValueError, match=f"^{field}:"):
             AdviseOptions(**bad)
     with pytest.raises(ValueError, match="^options: unknown"):
@@ -423,8 +440,9 @@ def _hand_advice(with_sweep):
         acc = np.array([[[0.5, 0.6]], [[0.9, 1.0]], [[0.4, 0.4]]])  # (selectors, budgets, seeds)
         sweep = Sweep((6,), (0, 1), ("input-fl", "learner-fl", "random"), acc)
     settings = {"seeds": [0, 1], "lam": 1e-2, "spectral_points": 100}
-    return Advice(100, 75, 25, ("a", "b"), 0.5, 0.8, 0.3, 0.01, 0.9, 0.4, 40.0, 60.0, (b,), sweep, settings,
-                  {"total_s": 1.234})
+    return Advice(
+        100, 75, 25, ("a", "b"), 0.5, 0.8, 0.3, 0.01, 0.9, 0.4, 40.0, 60.0, (b,), sweep, settings, {"total_s": 1.234}
+    )
 
 
 _RENDER_WITHOUT_MATPLOTLIB = """
@@ -439,8 +457,9 @@ print(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib"))
 
 
 def test_text_and_json_render_without_matplotlib():
-    res = subprocess.run([sys.executable, "-c", _RENDER_WITHOUT_MATPLOTLIB, str(Path(__file__).parent)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-c", _RENDER_WITHOUT_MATPLOTLIB, str(Path(__file__).parent)], capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "[]"
 
@@ -503,8 +522,11 @@ def test_one_validator_behind_probe_krr_and_advise():
     np.testing.assert_array_equal(one_hot(y.astype(float)), np.eye(3, dtype=np.float32)[y])  # integer floats
     np.testing.assert_array_equal(encode_labels(y, 5)[0], y)
     bad = np.array([0.0, np.nan, 1.0])
-    for call, name in ((lambda: labels_array(bad, 3, "y"), "y"), (lambda: one_hot(bad), "labels"),
-                       (lambda: encode_labels(bad, 3), "labels")):
+    for call, name in (
+        (lambda: labels_array(bad, 3, "y"), "y"),
+        (lambda: one_hot(bad), "labels"),
+        (lambda: encode_labels(bad, 3), "labels"),
+    ):
         with pytest.raises(ValueError, match=rf"^{name}: contains NaN or inf \(first at row 1\)"):
             call()
 

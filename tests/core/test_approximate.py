@@ -61,8 +61,9 @@ def test_the_sketch_path_reaches_99_percent_of_exact_greedy():
     np.testing.assert_allclose(sel.info["exact_objective"], kcover.objective(X, sel.indices), rtol=1e-6)
     start = kcover.select(X, 20, method="lazy", targets_sketch=150, initial=[5, 9])  # the initial subset counts
     assert not {5, 9} & set(start.indices.tolist())
-    np.testing.assert_allclose(start.info["exact_objective"], kcover.objective(X, start.indices, initial=[5, 9]),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        start.info["exact_objective"], kcover.objective(X, start.indices, initial=[5, 9]), rtol=1e-6
+    )
 
 
 def greedi_by_hand(x, k, parts, bandwidth):
@@ -161,20 +162,23 @@ def test_import_kcover_does_not_import_faiss():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: kcover.target_sketch(X, 0), "targets_sketch:"),
-    (lambda: kcover.target_sketch(X, 401), "targets_sketch:"),
-    (lambda: kcover.target_sketch(X * np.nan, 5), "targets:"),
-    (lambda: kcover.select(X, 5, method="lazy", targets_sketch=0), "targets_sketch:"),
-    (lambda: kcover.select(X, 5, method="lazy", partitions=0), "partitions:"),
-    (lambda: kcover.select(X, 5, method="lazy", partitions=401), "partitions:"),
-    (lambda: kcover.select(X, 5, method="lazy", partitions=2, split="ring"), "split:"),
-    (lambda: kcover.select(X, 5, method="auto", exact=True, targets_sketch=10), "exact:"),
-    (lambda: kcover.select(X, 5, method="knn", neighbors=0), "neighbors:"),
-    (lambda: kcover.select(X, 0, method="auto"), "k:"),
-    (lambda: kcover.select(X, 401, method="knn"), "k:"),
-    (lambda: kcover.select(X, 5, method="lazy", partitions=2, initial=[1]), "initial:"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: kcover.target_sketch(X, 0), "targets_sketch:"),
+        (lambda: kcover.target_sketch(X, 401), "targets_sketch:"),
+        (lambda: kcover.target_sketch(X * np.nan, 5), "targets:"),
+        (lambda: kcover.select(X, 5, method="lazy", targets_sketch=0), "targets_sketch:"),
+        (lambda: kcover.select(X, 5, method="lazy", partitions=0), "partitions:"),
+        (lambda: kcover.select(X, 5, method="lazy", partitions=401), "partitions:"),
+        (lambda: kcover.select(X, 5, method="lazy", partitions=2, split="ring"), "split:"),
+        (lambda: kcover.select(X, 5, method="auto", exact=True, targets_sketch=10), "exact:"),
+        (lambda: kcover.select(X, 5, method="knn", neighbors=0), "neighbors:"),
+        (lambda: kcover.select(X, 0, method="auto"), "k:"),
+        (lambda: kcover.select(X, 401, method="knn"), "k:"),
+        (lambda: kcover.select(X, 5, method="lazy", partitions=2, initial=[1]), "initial:"),
+    ],
+)
 def test_bad_arguments_name_the_argument(call, message):
     with pytest.raises(ValueError, match=f"^{message}"):
         call()

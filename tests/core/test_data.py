@@ -17,8 +17,20 @@ from kcover.data.subset import select_rows, subset_table
 from kcover.data.tables import check_output, read_table, write_table
 
 
-@pytest.mark.parametrize(("value", "k"), [("10%", 222), (0.1, 222), ("0.1", 222), ("1000", 1000), (1000, 1000),
-                                          ("1.0", 2225), ("100%", 2225), ("0.0001", 1), (7, 7)])
+@pytest.mark.parametrize(
+    ("value", "k"),
+    [
+        ("10%", 222),
+        (0.1, 222),
+        ("0.1", 222),
+        ("1000", 1000),
+        (1000, 1000),
+        ("1.0", 2225),
+        ("100%", 2225),
+        ("0.0001", 1),
+        (7, 7),
+    ],
+)
 def test_budget_counts_percentages_and_fractions(value, k):
     assert resolve_budget(value, 2225) == k
 
@@ -61,8 +73,15 @@ def test_equal_budgets_and_a_class_too_small():
 def _rows(n=30, seed=0):
     rng = np.random.default_rng(seed)
     words = ["apple", "pear", "plum", "fig", "kiwi", "lime"]
-    return [{"text": " ".join(rng.choice(words, 5)), "label": ["x", "y", "z"][i % 3], "id": i,
-             "vec": rng.normal(size=3).round(3).tolist()} for i in range(n)]
+    return [
+        {
+            "text": " ".join(rng.choice(words, 5)),
+            "label": ["x", "y", "z"][i % 3],
+            "id": i,
+            "vec": rng.normal(size=3).round(3).tolist(),
+        }
+        for i in range(n)
+    ]
 
 
 def _write_jsonl(path, rows):
@@ -110,9 +129,11 @@ def test_per_class_selection_matches_selecting_each_class_alone():
         mine = [i for i in sel.indices if y[i] == c]
         assert mine == rows[alone.indices].tolist()  # same picks, same order within the class
     assert (np.diff(sel.gains) <= 1e-6).all()  # merged by gain, largest first
-    np.testing.assert_allclose(sel.objective[-1], sum(
-        kcover.select(x[y == c], b, kernel=kern).objective[-1] for c, b in sel.info["class_budgets"].items()),
-        rtol=1e-5)
+    np.testing.assert_allclose(
+        sel.objective[-1],
+        sum(kcover.select(x[y == c], b, kernel=kern).objective[-1] for c, b in sel.info["class_budgets"].items()),
+        rtol=1e-5,
+    )
 
 
 def test_select_dataset_returns_the_rows_with_the_kcover_columns():
@@ -176,8 +197,9 @@ def test_check_estimator_passes_every_check_that_applies():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "does not inherit from BaseEstimator": by design (no sklearn at import)
-        results = check_estimator(kcover.FacilityLocationSelection(0.5), on_fail=None,
-                                  expected_failed_checks=NOT_APPLICABLE)
+        results = check_estimator(
+            kcover.FacilityLocationSelection(0.5), on_fail=None, expected_failed_checks=NOT_APPLICABLE
+        )
     failed = {r["check_name"]: str(r["exception"]) for r in results if r["status"] == "failed"}
     assert not failed, failed
     expected = {r["check_name"] for r in results if r["status"] == "xfail"}
@@ -189,8 +211,14 @@ class _Stand:
     """A stand-in encoder: features are the item's number, shifted; counts what it encodes."""
 
     name, dim, batch_size = "stand", 2, 2
-    identity: ClassVar[dict] = {"encoder": "stand", "fingerprint": "0", "random_init": False, "dtype": "float32", "dim": 2,
-                "encoder_preprocessing": "none"}
+    identity: ClassVar[dict] = {
+        "encoder": "stand",
+        "fingerprint": "0",
+        "random_init": False,
+        "dtype": "float32",
+        "dim": 2,
+        "encoder_preprocessing": "none",
+    }
 
     def __init__(self, fail_after=None):
         self.calls, self.fail_after = 0, fail_after
@@ -206,8 +234,14 @@ def test_embedding_cache_resumes_from_finished_chunks_and_recomputes_a_bad_one(t
     from kcover.experiments.encoders.cache import FeatureCacheWarning, embed_dataset
 
     items = [str(i) for i in range(10)]
-    args = {"cache_dir": tmp_path, "dataset": "d", "split": "text", "preprocessing": "p", "progress": False,
-            "chunk_rows": 4}
+    args = {
+        "cache_dir": tmp_path,
+        "dataset": "d",
+        "split": "text",
+        "preprocessing": "p",
+        "progress": False,
+        "chunk_rows": 4,
+    }
     with pytest.raises(KeyboardInterrupt):
         embed_dataset(_Stand(fail_after=3), items, **args)  # chunk 0-4 written, 4-8 half done
     parts = list(tmp_path.glob("*.parts/*.npz"))

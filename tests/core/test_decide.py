@@ -100,15 +100,27 @@ def test_the_users_selection_settings_reach_the_pilots_selector(monkeypatch):
         return real_select(features, k, **kw)
 
     monkeypatch.setattr(kcover.advisor.sweep, "select", spy)
-    opts = AdviseOptions(method="kcenter", input_kernel="rbf", learner_kernel="cosine", input_bandwidth=2.5,
-                         pilot_splits=2, pilot_max_splits=2, reach=False, progress=False)
+    opts = AdviseOptions(
+        method="kcenter",
+        input_kernel="rbf",
+        learner_kernel="cosine",
+        input_bandwidth=2.5,
+        pilot_splits=2,
+        pilot_max_splits=2,
+        reach=False,
+        progress=False,
+    )
     adv = advise(x, e, y, [4, 8], opts)
     # every pilot selection ran k-center with the user's kernel per geometry and the given bandwidth
     assert {(d, m, name) for d, m, name, _ in calls} == {(8, "kcenter", "rbf"), (6, "kcenter", "cosine")}
     assert {bw for d, _, _, bw in calls if d == 8} == {2.5}
     s = adv.to_dict()["settings"]
     assert (s["method"], s["input_kernel"], s["input_bandwidth"], s["input_bandwidth_source"]) == (
-        "kcenter", "rbf", 2.5, "given")
+        "kcenter",
+        "rbf",
+        2.5,
+        "given",
+    )
     assert (s["learner_kernel"], s["learner_bandwidth"]) == ("cosine", None)
     for b in adv.to_dict(("in.npy", "emb.npy"))["budgets"]:
         cmd = b["select_command"]
@@ -123,7 +135,10 @@ def test_the_users_selection_settings_reach_the_pilots_selector(monkeypatch):
 
 def test_selection_defaults_follow_kcover_select_and_are_checked():
     assert (AdviseOptions().input_kernel, AdviseOptions().learner_kernel, AdviseOptions().method) == (
-        "rbf", "rbf", "lazy")
+        "rbf",
+        "rbf",
+        "lazy",
+    )
     assert AdviseOptions(method="kcenter").input_kernel == "linear"  # kcover select's k-center default
     with pytest.raises(ValueError, match="^input_bandwidth:"):
         AdviseOptions(input_kernel="cosine", input_bandwidth=1.0)
@@ -135,8 +150,18 @@ def test_selection_defaults_follow_kcover_select_and_are_checked():
 
 def test_pilot_extrapolates_from_sub_pools_to_the_users_pool():
     x, e, y = _case(1)
-    adv = advise(x, e, y, [4, 50], pilot_splits=2, pilot_max_splits=2, reach=False, progress=False,
-                 pilot_extrapolate=True, pool_size=960)
+    adv = advise(
+        x,
+        e,
+        y,
+        [4, 50],
+        pilot_splits=2,
+        pilot_max_splits=2,
+        reach=False,
+        progress=False,
+        pilot_extrapolate=True,
+        pool_size=960,
+    )
     p = adv.pilot
     sizes = [size for size, _ in p.subpools]
     assert sizes == [round(f * p.selection_points) for f in (0.25, 0.5, 0.75)]

@@ -4,12 +4,12 @@ import hypothesis.extra.numpy as hnp
 import jax
 import numpy as np
 import pytest
-from _reference import fl_greedy, fl_optimum, fl_value
-from _reference import gram as ref_gram
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kcover
+from _reference import fl_greedy, fl_optimum, fl_value
+from _reference import gram as ref_gram
 from kcover.selection.facility_rules import greedy_jit
 
 SETTINGS = settings(max_examples=40, deadline=None)
@@ -21,8 +21,9 @@ def sims(shape=(5, 7)):
     One shape, and budgets from a short list, so the jitted selector compiles a few times only.
     """
     # no subnormals: XLA on the CPU flushes them to zero in some fused ops and not in others
-    return hnp.arrays(np.float64, shape,
-                      elements=st.sampled_from([0.0, 0.25, 0.5, 1.0]) | st.floats(0, 1, allow_subnormal=False))
+    return hnp.arrays(
+        np.float64, shape, elements=st.sampled_from([0.0, 0.25, 0.5, 1.0]) | st.floats(0, 1, allow_subnormal=False)
+    )
 
 
 @SETTINGS
@@ -32,7 +33,7 @@ def test_objective_is_monotone_and_submodular(sim, data):
     a = set(data.draw(st.sets(st.integers(0, n - 1))))
     b = a | set(data.draw(st.sets(st.integers(0, n - 1))))
     v = data.draw(st.integers(0, n - 1))
-    f = lambda s: fl_value(sim, sorted(s))  # noqa: E731
+    f = lambda s: fl_value(sim, sorted(s))
     assert f(b) >= f(a) - 1e-12
     if v not in b:
         assert f(a | {v}) - f(a) >= f(b | {v}) - f(b) - 1e-12
@@ -89,8 +90,10 @@ def test_stochastic_greedy_reaches_its_guarantee_on_average(x64):
     ratios = []
     for sim in _random_instances(6, 10, seed=3):
         opt = fl_optimum(sim, 3)
-        vals = [kcover.facility_location_dense(sim, 3, method="stochastic", epsilon=eps, seed=s).objective[-1]
-                for s in range(8)]
+        vals = [
+            kcover.facility_location_dense(sim, 3, method="stochastic", epsilon=eps, seed=s).objective[-1]
+            for s in range(8)
+        ]
         ratios.append(np.mean(vals) / opt)
     assert min(ratios) >= 1 - 1 / np.e - eps
 
@@ -115,8 +118,16 @@ def test_matrix_free_matches_float64_reference_greedy(kernel, x64):
     floor = -1.0 if kernel == "cosine" else 0.0
     ref = fl_greedy(sim, 8, w=w, floor=floor)
     for method in ("naive", "lazy"):
-        sel = kcover.facility_location(x, 8, method=method, kernel=kernel, bandwidth=bw if kernel == "rbf" else None,
-                                       targets=t, target_weights=w, block=7)
+        sel = kcover.facility_location(
+            x,
+            8,
+            method=method,
+            kernel=kernel,
+            bandwidth=bw if kernel == "rbf" else None,
+            targets=t,
+            target_weights=w,
+            block=7,
+        )
         assert sel.indices.tolist() == ref
         np.testing.assert_allclose(sel.objective[-1], fl_value(sim, ref, w, floor), rtol=1e-10)
         assert sel.coverage.shape == (25,)

@@ -48,7 +48,7 @@ def test_sublinear_raw_and_tfidf_weights():
     np.testing.assert_allclose(v, np.array([2.0, 1.0]) / np.sqrt(5.0), rtol=1e-6)
 
     tfidf = hash_text(texts, dim=dim, tf="tfidf", **WORDS_ONLY)
-    idf = lambda df: np.log((1 + 3) / (1 + df)) + 1  # noqa: E731 - smooth idf over the 3 texts
+    idf = lambda df: np.log((1 + 3) / (1 + df)) + 1
     v = raw_values(tfidf, 1, [(bb, sb), (bc, sc)])  # "b c": b in all 3 texts, c in 1
     expected = np.array([idf(3), idf(1)])
     np.testing.assert_allclose(v, expected / np.linalg.norm(expected), rtol=1e-6)
@@ -80,9 +80,11 @@ def test_seed_changes_the_projection_and_same_seed_repeats():
 
 
 def test_hash_is_stable_across_processes_with_different_hash_seeds():
-    code = ("import hashlib, numpy as np; from kcover.featurize import hash_text; "
-            "x = hash_text(['Stable hashing, please!', 'second text'], dim=512); "
-            "print(hashlib.sha256(x.tobytes()).hexdigest())")
+    code = (
+        "import hashlib, numpy as np; from kcover.featurize import hash_text; "
+        "x = hash_text(['Stable hashing, please!', 'second text'], dim=512); "
+        "print(hashlib.sha256(x.tobytes()).hexdigest())"
+    )
     digests = set()
     for hs in ("1", "12345"):
         env = dict(os.environ, PYTHONHASHSEED=hs, JAX_PLATFORMS="cpu")
@@ -140,8 +142,9 @@ def test_pixel_features_shape_order_and_standardization():
     np.testing.assert_allclose(f[:, varying].std(0), 1.0, rtol=1e-4)
 
 
-@pytest.mark.parametrize("images, size", [(np.zeros((2, 4)), (2, 2)), (np.zeros((2, 4, 4)), (0, 2)),
-                                          (np.full((1, 2, 2), np.nan), (1, 1))])
+@pytest.mark.parametrize(
+    "images, size", [(np.zeros((2, 4)), (2, 2)), (np.zeros((2, 4, 4)), (0, 2)), (np.full((1, 2, 2), np.nan), (1, 1))]
+)
 def test_bad_images_raise(images, size):
     with pytest.raises(ValueError, match="^(images|size):"):
         pixel_features(images, size=size)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from _reference import kcenter_optimum
 
 import kcover
+from _reference import kcenter_optimum
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from _reference import gram as ref_gram
 
 import kcover
+from _reference import gram as ref_gram
 from kcover.kernels import make_kernel, median_bandwidth
 
 

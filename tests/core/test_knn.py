@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from _reference import fl_value
-from _reference import gram as ref_gram
 
 import kcover
+from _reference import fl_value
+from _reference import gram as ref_gram
 from kcover.selection.knn import facility_location_knn, knn_similarity
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from _reference import gram as ref_gram
 
 import kcover
+from _reference import gram as ref_gram
 from kcover.learn.krr import solve_ridge
 
 
@@ -37,8 +37,9 @@ def test_float32_fit_is_close_to_float64_and_one_hot_labels():
     m32 = kcover.krr_fit(x, y, lam=1e-2, bandwidth=2.0)
     m64 = kcover.krr_fit(x, y, lam=1e-2, bandwidth=2.0, float64=True)
     assert m32.alpha.dtype == np.float32
-    np.testing.assert_allclose(np.asarray(kcover.krr_predict(m32, x)), np.asarray(kcover.krr_predict(m64, x)),
-                               atol=2e-3)
+    np.testing.assert_allclose(
+        np.asarray(kcover.krr_predict(m32, x)), np.asarray(kcover.krr_predict(m64, x)), atol=2e-3
+    )
 
 
 def test_singular_gram_falls_back_to_a_finite_solution():

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _jaxtools import count_compiles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _jaxtools import count_compiles
 from kcover.law import ReachGap, feature_reach_gap, reach_gap
 
 
@@ -81,16 +81,19 @@ def _g(x):
     return gram(x.astype(np.float32))
 
 
-@pytest.mark.parametrize("args, name", [
-    ((np.full((4, 4), np.nan), np.eye(4), np.ones(4), [1]), "gram_input"),
-    ((np.ones((4, 3)), np.eye(4), np.ones(4), [1]), "gram_input"),
-    ((np.eye(4), np.eye(5), np.ones(4), [1]), "gram_learner"),
-    ((np.eye(4), np.eye(4), np.ones(3), [1]), "y"),
-    ((np.eye(4), np.eye(4), np.ones(4), [0]), "ks"),
-    ((np.eye(4), np.eye(4), np.ones(4), [5]), "ks"),
-    ((np.eye(4), np.eye(4), np.ones(4), []), "ks"),
-    ((np.eye(4), np.eye(4), np.ones(4), [1.5]), "ks"),
-])
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        ((np.full((4, 4), np.nan), np.eye(4), np.ones(4), [1]), "gram_input"),
+        ((np.ones((4, 3)), np.eye(4), np.ones(4), [1]), "gram_input"),
+        ((np.eye(4), np.eye(5), np.ones(4), [1]), "gram_learner"),
+        ((np.eye(4), np.eye(4), np.ones(3), [1]), "y"),
+        ((np.eye(4), np.eye(4), np.ones(4), [0]), "ks"),
+        ((np.eye(4), np.eye(4), np.ones(4), [5]), "ks"),
+        ((np.eye(4), np.eye(4), np.ones(4), []), "ks"),
+        ((np.eye(4), np.eye(4), np.ones(4), [1.5]), "ks"),
+    ],
+)
 def test_bad_input_names_the_argument(args, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         reach_gap(*args)

@@ -106,8 +106,10 @@ def child_env() -> dict:
 
 def launch(commands: list[list[str]], cwd: Path, timeout: float = TIMEOUT) -> list[tuple[int, str, str]]:
     """Start every command at once; (exit code, stdout, stderr) of each. Kills all and fails on a hang."""
-    procs = [subprocess.Popen(c, cwd=cwd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for c in commands]
+    procs = [
+        subprocess.Popen(c, cwd=cwd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]
     deadline = time.monotonic() + timeout
     results = []
     try:
@@ -179,8 +181,9 @@ def test_the_docs_recipe_runs_on_two_processes(tmp_path):
     np.save(tmp_path / "targets.0.npy", t[:130])
     np.save(tmp_path / "targets.1.npy", t[130:])
     port = free_port()
-    runs = launch([[sys.executable, "select_distributed.py", str(i), "2", f"127.0.0.1:{port}"] for i in (0, 1)],
-                  tmp_path)
+    runs = launch(
+        [[sys.executable, "select_distributed.py", str(i), "2", f"127.0.0.1:{port}"] for i in (0, 1)], tmp_path
+    )
     one = kcover.facility_location(x, 50, targets=t)
     for i, (code, out, err) in enumerate(runs):
         assert code == 0, err[-4000:]
@@ -195,8 +198,9 @@ def test_a_port_clash_ends_every_process_with_an_error(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        runs = launch([worker(i, 2, port, tmp_path / f"p{i}.json", "--fail-fast") for i in (0, 1)], tmp_path,
-                      timeout=120)
+        runs = launch(
+            [worker(i, 2, port, tmp_path / f"p{i}.json", "--fail-fast") for i in (0, 1)], tmp_path, timeout=120
+        )
     (c0, _, e0), (c1, _, e1) = runs
     # JAX raises "Failed to start RPC server", or (about 1 run in 6 here) crashes right after logging this
     assert c0 != 0 and "Failed to add port to server" in e0, e0[-3000:]
@@ -205,8 +209,14 @@ def test_a_port_clash_ends_every_process_with_an_error(tmp_path):
 
 def test_a_dead_peer_ends_the_run_with_an_error(tmp_path):
     port = free_port()
-    runs = launch([worker(0, 2, port, tmp_path / "p0.json", "--fail-fast"),
-                   worker(1, 2, port, tmp_path / "p1.json", "--fail-fast", "--die")], tmp_path, timeout=120)
+    runs = launch(
+        [
+            worker(0, 2, port, tmp_path / "p0.json", "--fail-fast"),
+            worker(1, 2, port, tmp_path / "p1.json", "--fail-fast", "--die"),
+        ],
+        tmp_path,
+        timeout=120,
+    )
     (c0, _, e0), (c1, _, _) = runs
     assert c1 == 3
     assert c0 != 0 and "heartbeat" in e0 and not (tmp_path / "p0.json").exists(), e0[-3000:]

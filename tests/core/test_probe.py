@@ -8,7 +8,6 @@ import pytest
 import scipy.optimize
 
 from _jaxtools import count_compiles
-
 from kcover.learn.probe import Probe, _fit, fit_probe, predict_probe, probe_accuracy
 
 N, D, C = 120, 6, 3
@@ -42,8 +41,9 @@ def reference_fit(x, y, c, l2, sample_weight=None):
         val = -np.sum(s * (onehot * logp).sum(1)) + 0.5 * l2 * p @ p
         return val, np.concatenate([(z.T @ g).ravel(), g.sum(0)]) + l2 * p
 
-    res = scipy.optimize.minimize(f, np.zeros(d * c + c), jac=True, method="L-BFGS-B",
-                                  options=dict(maxiter=50_000, gtol=1e-13, ftol=1e-16))
+    res = scipy.optimize.minimize(
+        f, np.zeros(d * c + c), jac=True, method="L-BFGS-B", options=dict(maxiter=50_000, gtol=1e-13, ftol=1e-16)
+    )
     return res.x[: d * c].reshape(d, c), res.x[d * c :], f, mean, scale
 
 
@@ -146,9 +146,17 @@ def test_speed_3000_by_4096():
     t0 = time.perf_counter()
     import jax.numpy as jnp
 
-    probe, iters = _fit(jnp.asarray(x), jnp.asarray(y, jnp.int32), jnp.ones(3000, jnp.float32), jnp.float32(1e-3),
-                        jnp.int32(500), jnp.float32(1e-5), jnp.zeros((4096, c), jnp.float32), num_classes=c,
-                        standardize=True)
+    probe, iters = _fit(
+        jnp.asarray(x),
+        jnp.asarray(y, jnp.int32),
+        jnp.ones(3000, jnp.float32),
+        jnp.float32(1e-3),
+        jnp.int32(500),
+        jnp.float32(1e-5),
+        jnp.zeros((4096, c), jnp.float32),
+        num_classes=c,
+        standardize=True,
+    )
     jax.block_until_ready(probe)
     took = time.perf_counter() - t0
     print(f"probe 3000 x 4096, C = {c}: {int(iters)} iterations, {took:.2f} s")

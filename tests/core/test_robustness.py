@@ -32,9 +32,13 @@ def _data(seed: int, n: int, d: int, exponent: int, kind: str) -> np.ndarray:
 
 
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), exponent=st.sampled_from([-30, -20, -5, 0, 5, 20, 30]),
-       kind=st.sampled_from(["normal", "constant", "duplicates", "integer"]),
-       kernel=st.sampled_from(["rbf", "cosine"]), method=st.sampled_from(METHODS))
+@given(
+    seed=st.integers(0, 10_000),
+    exponent=st.sampled_from([-30, -20, -5, 0, 5, 20, 30]),
+    kind=st.sampled_from(["normal", "constant", "duplicates", "integer"]),
+    kernel=st.sampled_from(["rbf", "cosine"]),
+    method=st.sampled_from(METHODS),
+)
 def test_bounded_kernels_give_finite_gains_at_any_magnitude(seed, exponent, kind, kernel, method):
     x = _data(seed, 24, 3, exponent, kind)
     sel = kcover.facility_location(x, 4, method=method, kernel=kernel)

@@ -8,20 +8,29 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from _reference import fl_greedy
-from _reference import gram as ref_gram
 
 import kcover
+from _reference import fl_greedy
+from _reference import gram as ref_gram
 from kcover.selection.facility_rules import greedy_jit, greedy_loop
-from kcover.selection.similarity import FeatureSimilarity
-from kcover.selection.lazy import CACHE_CHUNK, INFLATE, PASS_WIDTH, cache_bounds, round_up_f16, symmetric_bound_pass, transpose_f16
-from kcover.selection.similarity import max_first
+from kcover.selection.lazy import (
+    CACHE_CHUNK,
+    INFLATE,
+    PASS_WIDTH,
+    cache_bounds,
+    round_up_f16,
+    symmetric_bound_pass,
+    transpose_f16,
+)
+from kcover.selection.similarity import FeatureSimilarity, max_first
 
 
 def _facility_location(*args, **kwargs):
     """A selection and its work counts (similarity columns, cache rows, rounds)."""
     sel = kcover.facility_location(*args, **kwargs)
     return sel, sel.info
+
+
 from kcover.kernels import make_kernel
 
 
@@ -79,8 +88,9 @@ def test_the_symmetric_pass_cache_is_symmetric_and_bounds_every_similarity():
     kern = make_kernel("rbf", 2.0)
     src = FeatureSimilarity(jnp.asarray(x), jnp.asarray(x), kern, "highest", True)
     w = jnp.ones(n, jnp.float32)
-    bounds, q = jax.jit(symmetric_bound_pass, static_argnums=(3, 4))(src, w, jnp.zeros(n, jnp.float32), PASS_WIDTH,
-                                                                    True)
+    bounds, q = jax.jit(symmetric_bound_pass, static_argnums=(3, 4))(
+        src, w, jnp.zeros(n, jnp.float32), PASS_WIDTH, True
+    )
     q = np.asarray(q[:n, :n]).astype(np.float64)
     np.testing.assert_array_equal(q, q.T)
     sim = ref_gram(x.astype(np.float64), x.astype(np.float64), "rbf", 2.0)
@@ -102,8 +112,9 @@ def test_lazy_with_cache_picks_exactly_what_naive_picks(kernel, x64):
         np.testing.assert_allclose(lazy.gains, naive.gains, rtol=1e-12)
         np.testing.assert_allclose(lazy.objective, naive.objective, rtol=1e-12)
     sim = ref_gram(x[:120], x, kernel, 2.0)
-    assert naive.indices.tolist() == fl_greedy(sim, 15, w=w, floor=make_kernel(kernel, 1.0 if bw else None).floor,
-                                                initial=[4, 9])
+    assert naive.indices.tolist() == fl_greedy(
+        sim, 15, w=w, floor=make_kernel(kernel, 1.0 if bw else None).floor, initial=[4, 9]
+    )
 
 
 @pytest.mark.parametrize("backend", ["cpu", "gpu"])
@@ -153,8 +164,11 @@ def test_precision_reaches_every_similarity_product(precision):
     x = jnp.asarray(np.random.default_rng(0).normal(size=(300, 5)), jnp.float32)
     src = FeatureSimilarity(x, x, make_kernel("rbf", 2.0), precision, True)
     args = (src, jnp.ones(300), jnp.float32(0), jnp.zeros(0, jnp.int32), jnp.zeros(5, jnp.int32), jax.random.key(0))
-    hlo = jax.jit(greedy_loop, static_argnames=("k", "method", "block", "sample", "cache")).lower(
-        *args, k=5, method="lazy", block=16, sample=1, cache=False).as_text()
+    hlo = (
+        jax.jit(greedy_loop, static_argnames=("k", "method", "block", "sample", "cache"))
+        .lower(*args, k=5, method="lazy", block=16, sample=1, cache=False)
+        .as_text()
+    )
     products = re.findall(r"stablehlo\.dot_general[^\n]*", hlo)
     assert products
     similarity = [p for p in products if re.search(r"x5xf32>, tensor<5x", p)]  # over the 5 features: x y^T
@@ -177,19 +191,33 @@ def test_a_second_call_with_the_same_shapes_compiles_nothing(cache):
     assert greedy_jit._cache_size() == before
 
 
-@pytest.mark.parametrize("method, cache, symmetric", [("lazy", False, False), ("lazy", True, False), ("lazy", True, True),
-                                                      ("naive", False, False), ("stochastic", False, False)])
+@pytest.mark.parametrize(
+    "method, cache, symmetric",
+    [
+        ("lazy", False, False),
+        ("lazy", True, False),
+        ("lazy", True, True),
+        ("naive", False, False),
+        ("stochastic", False, False),
+    ],
+)
 def test_the_compiled_loop_never_holds_an_n_by_n_array(method, cache, symmetric):
     # at N = T = 1000 the largest float32 array may be a (PASS_WIDTH, 1000) block (or the float16 cache)
     n, d = 1000, 8
     x = jnp.zeros((n, d), jnp.float32)
     src = FeatureSimilarity(x, x, make_kernel("rbf", 1.0), "highest", symmetric)
     args = (src, jnp.ones(n), jnp.float32(0), jnp.zeros(0, jnp.int32), jnp.zeros(5, jnp.int32), jax.random.key(0))
-    hlo = jax.jit(greedy_loop, static_argnames=("k", "method", "block", "sample", "cache")).lower(
-        *args, k=5, method=method, block=32, sample=40, cache=cache).as_text()
+    hlo = (
+        jax.jit(greedy_loop, static_argnames=("k", "method", "block", "sample", "cache"))
+        .lower(*args, k=5, method=method, block=32, sample=40, cache=cache)
+        .as_text()
+    )
+
     def sizes(dtype):
-        return [int(np.prod([int(v) for v in m.rstrip("x").split("x")])) for m in
-                re.findall(rf"tensor<((?:\d+x)+){dtype}>", hlo)]
+        return [
+            int(np.prod([int(v) for v in m.rstrip("x").split("x")]))
+            for m in re.findall(rf"tensor<((?:\d+x)+){dtype}>", hlo)
+        ]
 
     assert max(sizes("f32")) <= n * PASS_WIDTH  # one (PASS_WIDTH, T) block at most (B = 32)
     f16 = [s for s in sizes("f16") if s >= n * n]

@@ -1,11 +1,11 @@
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from _reference import gram as ref_gram
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kcover
+from _reference import gram as ref_gram
 
 
 def psd(seed, n=12, rank=None):
@@ -15,7 +15,9 @@ def psd(seed, n=12, rank=None):
 
 
 @settings(max_examples=30, deadline=None)
-@given(hnp.arrays(np.float64, (8, 3), elements=st.floats(-3, 3)), hnp.arrays(np.float64, (8, 2), elements=st.floats(-3, 3)))
+@given(
+    hnp.arrays(np.float64, (8, 3), elements=st.floats(-3, 3)), hnp.arrays(np.float64, (8, 2), elements=st.floats(-3, 3))
+)
 def test_alignment_is_symmetric_bounded_and_one_with_itself(a, b):
     k1, k2 = a @ a.T + np.eye(8), b @ b.T + np.eye(8)
     ab, ba = kcover.alignment(k1, k2), kcover.alignment(k2, k1)
@@ -32,11 +34,13 @@ def test_alignment_matches_float64_formula(x64):
     assert kcover.alignment(k1, k2) == pytest.approx(ref, rel=1e-12)
     h = np.eye(12) - 1 / 12
     c1, c2 = h @ k1 @ h, h @ k2 @ h
-    assert kcover.centered_alignment(k1, k2) == pytest.approx(np.sum(c1 * c2) / np.linalg.norm(c1) / np.linalg.norm(c2),
-                                                              rel=1e-10)
+    assert kcover.centered_alignment(k1, k2) == pytest.approx(
+        np.sum(c1 * c2) / np.linalg.norm(c1) / np.linalg.norm(c2), rel=1e-10
+    )
     y = np.random.default_rng(2).normal(size=12)
     assert kcover.target_alignment(k1, y) == pytest.approx(
-        np.sum(k1 * np.outer(y, y)) / np.linalg.norm(k1) / np.linalg.norm(np.outer(y, y)), rel=1e-12)
+        np.sum(k1 * np.outer(y, y)) / np.linalg.norm(k1) / np.linalg.norm(np.outer(y, y)), rel=1e-12
+    )
 
 
 def test_effective_dimension_decreases_in_lambda_and_tends_to_the_rank(x64):

@@ -7,21 +7,47 @@ from kcover.experiments.protocol import AdvantageStats
 
 
 def _pool(gap, nn_in, nn_l, k, pilot_verdict, pilot_mean=0.0):
-    record = {"gap": gap, "gap_se": 0.01, "misalignment": 0.5, "r_eff": 40.0, "r_eff_input": 40.0,
-              "num_classes": 5, "nn_input": nn_in, "nn_learner": nn_l}
-    budget = {"k": k, "input_tail": 0.5, "learner_tail": 0.4,
-              "pilot": {"verdict": pilot_verdict, "adv_mean": pilot_mean, "adv_se": 0.01, "splits_positive": 5,
-                        "splits": 10, "confidence": 0.95}}
+    record = {
+        "gap": gap,
+        "gap_se": 0.01,
+        "misalignment": 0.5,
+        "r_eff": 40.0,
+        "r_eff_input": 40.0,
+        "num_classes": 5,
+        "nn_input": nn_in,
+        "nn_learner": nn_l,
+    }
+    budget = {
+        "k": k,
+        "input_tail": 0.5,
+        "learner_tail": 0.4,
+        "pilot": {
+            "verdict": pilot_verdict,
+            "adv_mean": pilot_mean,
+            "adv_se": 0.01,
+            "splits_positive": 5,
+            "splits": 10,
+            "confidence": 0.95,
+        },
+    }
     return {"record": record, "budget": budget}
 
 
 def test_truth_close_calls_and_rule_scores():
     # a tight budget that pays; the gap rule misses it, the repaired rule and the pilot do not
-    pays = K.Cell("d", "pretrained", "label", "1C", 5, AdvantageStats(0.10, 0.02, 10, 10),
-                  (_pool(0.0, 0.90, 0.92, 5, "pay", 0.1), _pool(0.0, 0.90, 0.92, 5, "do-not-pay")))
+    pays = K.Cell(
+        "d",
+        "pretrained",
+        "label",
+        "1C",
+        5,
+        AdvantageStats(0.10, 0.02, 10, 10),
+        (_pool(0.0, 0.90, 0.92, 5, "pay", 0.1), _pool(0.0, 0.90, 0.92, 5, "do-not-pay")),
+    )
     # a random-init representation: different, not better; nothing gained
-    rand = K.Cell("d", "random", "label", "1C", 5, AdvantageStats(-0.03, 0.02, 10, 2),
-                  (_pool(0.08, 0.90, 0.60, 5, "do-not-pay"),))
+    rand = K.Cell(
+        "d", "random", "label", "1C", 5, AdvantageStats(-0.03, 0.02, 10, 2), (_pool(0.08, 0.90, 0.60, 5, "do-not-pay"),)
+    )
     close = K.Cell("d", "pretrained", "label", "8C", 40, AdvantageStats(0.022, 0.02, 10, 8), ())
     assert pays.pay and not rand.pay and not pays.close_call and close.close_call
     assert K.verdicts(pays, "paper") == ["do-not-pay", "do-not-pay"]
@@ -35,8 +61,12 @@ def test_truth_close_calls_and_rule_scores():
     with pytest.raises(ValueError, match="^rule:"):
         K.verdicts(pays, "nope")
     md, record, csv = K.tables([pays, rand])
-    assert "| rule |" in md and record["scores"]["pilot"]["all"] == {"right": 2, "pairs": 3, "cells_right": 1,
-                                                                    "cells": 2}
+    assert "| rule |" in md and record["scores"]["pilot"]["all"] == {
+        "right": 2,
+        "pairs": 3,
+        "cells_right": 1,
+        "cells": 2,
+    }
     assert csv.splitlines()[0].startswith("dataset,representation,task,budget,k,adv_mean")
 
 
@@ -49,17 +79,49 @@ def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
         return d
 
     # the cell pays on average, but its second pool did not: the pilot said so there
-    a = K.Cell("d", "pretrained", "label", "1C", 5, AdvantageStats(0.06, 0.05, 3, 2),
-               (pool(0, "pay", 0.3), pool(1, "do-not-pay", 0.2)), {}, ((0, 0.10), (1, -0.01), (2, 0.09)))
-    b = K.Cell("d", "random", "label", "1C", 5, AdvantageStats(-0.02, 0.01, 3, 0),
-               (pool(0, "do-not-pay", -0.1),), {}, ((0, -0.02), (1, -0.03), (2, -0.01)))
-    c = K.Cell("d", "random", "label", "2C", 10, AdvantageStats(0.01, 0.01, 3, 3),
-               (pool(0, "do-not-pay", 0.0),), {}, ((0, 0.0), (1, 0.01), (2, 0.02)))
+    a = K.Cell(
+        "d",
+        "pretrained",
+        "label",
+        "1C",
+        5,
+        AdvantageStats(0.06, 0.05, 3, 2),
+        (pool(0, "pay", 0.3), pool(1, "do-not-pay", 0.2)),
+        {},
+        ((0, 0.10), (1, -0.01), (2, 0.09)),
+    )
+    b = K.Cell(
+        "d",
+        "random",
+        "label",
+        "1C",
+        5,
+        AdvantageStats(-0.02, 0.01, 3, 0),
+        (pool(0, "do-not-pay", -0.1),),
+        {},
+        ((0, -0.02), (1, -0.03), (2, -0.01)),
+    )
+    c = K.Cell(
+        "d",
+        "random",
+        "label",
+        "2C",
+        10,
+        AdvantageStats(0.01, 0.01, 3, 3),
+        (pool(0, "do-not-pay", 0.0),),
+        {},
+        ((0, 0.0), (1, 0.01), (2, 0.02)),
+    )
     s = pool_scores([a, b, c], K.verdicts, ["pilot"], K.TRUTH_MARGIN)
     assert s["pilot"] == (4, 4)  # right on every pool's own ADV, although pool 1 of a disagrees with a's mean
     assert s["own pool's realized ADV (ceiling)"] == (8, 9)  # a's pool 1 is the one pool on the other side
     rows = reach_ranking([a, b, c])
-    assert rows[0]["predictor"] == "reach gap" and rows[0]["n"] == 3 and rows[0]["spearman"] == pytest.approx(1.0) and rows[0]["sign_agreement"] == 2
+    assert (
+        rows[0]["predictor"] == "reach gap"
+        and rows[0]["n"] == 3
+        and rows[0]["spearman"] == pytest.approx(1.0)
+        and rows[0]["sign_agreement"] == 2
+    )
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
     assert spearman([1, 1, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486833)  # ties share their mean rank
     with pytest.raises(ValueError, match="^a, b:"):
@@ -80,7 +142,7 @@ def test_confidence_section_recomputes_confidence_with_the_current_rule():
     cell = K.Cell("d", "pretrained", "label", "1C", 5, AdvantageStats(0.10, 0.02, 10, 10), (d,))
     record = {"scores": {}}
     lines = confidence_section({"all": [cell]}, record)
-    conf = pilot_confidence(0.10, 0.01 * 10 ** 0.5, 0.02)
+    conf = pilot_confidence(0.10, 0.01 * 10**0.5, 0.02)
     assert 0.9 <= conf < 1.0 and conf != d["budget"]["pilot"]["confidence"]  # the stored 0.95 is not used
     got = record["scores"]["pilot by confidence"]["0.9-1.01 all"]
     assert got["right"] == got["pairs"] == 1 and got["mean_confidence"] == pytest.approx(conf)
@@ -93,10 +155,18 @@ def test_regret_table_hand_worked():
     def cell(dataset, truth, close, pilot_means, sd=0.01):
         ms = [_pool(0.0, 0.9, 0.9, 5, "pay" if m > 0.02 else "do-not-pay", m) for m in pilot_means]
         for m in ms:
-            m["budget"]["pilot"]["adv_se"] = sd / 10 ** 0.5  # 10 splits: sd over splits = sd
-        return {"dataset": dataset, "truth": {"mean": truth}, "close_call": close, "measurements": ms,
-                "verdicts": {"pilot": [m["budget"]["pilot"]["verdict"] for m in ms], "paper": ["pay"] * len(ms),
-                             "a priori": ["do-not-pay"] * len(ms)}}
+            m["budget"]["pilot"]["adv_se"] = sd / 10**0.5  # 10 splits: sd over splits = sd
+        return {
+            "dataset": dataset,
+            "truth": {"mean": truth},
+            "close_call": close,
+            "measurements": ms,
+            "verdicts": {
+                "pilot": [m["budget"]["pilot"]["verdict"] for m in ms],
+                "paper": ["pay"] * len(ms),
+                "a priori": ["do-not-pay"] * len(ms),
+            },
+        }
 
     # truth +0.10 (clear pay): the pilot pays on one pool, misses on the other (regret 0.08 there)
     a = cell("t", 0.10, False, [0.09, -0.01])

@@ -9,7 +9,7 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-import pytest  # noqa: E402
+import pytest
 
 pytestmark = pytest.mark.integration  # the demo and the notebook, end to end
 
@@ -17,7 +17,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("mlxtend")
 
-from kcover.cli import main  # noqa: E402
+from kcover.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,8 +58,9 @@ def test_notebook_runs(tmp_path):
     nb = nbformat.read(ROOT / "notebooks" / "kcover_tour.ipynb", as_version=4)
     os.environ["KCOVER_NOTEBOOK_DOCS"] = "120"
     try:
-        nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                resources={"metadata": {"path": str(tmp_path)}}).execute()
+        nbclient.NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
     finally:
         os.environ.pop("KCOVER_NOTEBOOK_DOCS")
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))

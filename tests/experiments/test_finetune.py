@@ -9,23 +9,23 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import jax
+import numpy as np
+import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("optax")
 
-import _tiny  # noqa: E402
-from _jaxtools import count_compiles  # noqa: E402
-from kcover.experiments import finetune  # noqa: E402
-from kcover.experiments.encoders.registry import get_encoder  # noqa: E402
-from kcover.experiments.finetune_report import paired_diffs  # noqa: E402
-from kcover.experiments.lora import LoraClassifier, LoraConfig  # noqa: E402
-from kcover.experiments.lora_backbone import check_targets, load_backbone  # noqa: E402
-from kcover.experiments.lora_train import TrainConfig  # noqa: E402
-from kcover.experiments.store import ResultStore  # noqa: E402
+import _tiny
+from _jaxtools import count_compiles
+from kcover.experiments import finetune
+from kcover.experiments.encoders.registry import get_encoder
+from kcover.experiments.finetune_report import paired_diffs
+from kcover.experiments.lora import LoraClassifier, LoraConfig
+from kcover.experiments.lora_backbone import check_targets, load_backbone
+from kcover.experiments.lora_train import TrainConfig
+from kcover.experiments.store import ResultStore
 
 TOPICS = {
     "sport": ["the team won the match", "a goal in the final minute", "the coach praised the players"],
@@ -36,8 +36,11 @@ TOPICS = {
 
 def _corpus(n_per_class: int, seed: int) -> list[tuple[str, str]]:
     rng = np.random.default_rng(seed)
-    return [(" and ".join(rng.choice(phrases, size=2)), label) for label, phrases in TOPICS.items()
-            for _ in range(n_per_class)]
+    return [
+        (" and ".join(rng.choice(phrases, size=2)), label)
+        for label, phrases in TOPICS.items()
+        for _ in range(n_per_class)
+    ]
 
 
 def bert_dir(directory, seed: int = 0) -> None:
@@ -50,8 +53,14 @@ def bert_dir(directory, seed: int = 0) -> None:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
     (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
     BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True).save_pretrained(directory)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     torch.manual_seed(seed)
     model = BertModel(config, add_pooling_layer=False).eval()
     _tiny.perturb(model)
@@ -68,8 +77,10 @@ def weights(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def backbones(weights):
-    return {"minilm": load_backbone("minilm", weights / "bert", max_length=16),
-            "qwen2.5": load_backbone("qwen2.5", weights / "qwen", max_length=16)}
+    return {
+        "minilm": load_backbone("minilm", weights / "bert", max_length=16),
+        "qwen2.5": load_backbone("qwen2.5", weights / "qwen", max_length=16),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +132,10 @@ def test_only_adapters_and_head_change_base_is_bit_identical(name, full, backbon
     fit = clf.fit(hidden, mask, toy[1][:6], seed=0, train=TrainConfig(steps=3, batch_size=6, learning_rate=1e-2))
     assert _tree_equal(bb.params, before)  # the frozen weights never move
     assert set(fit.trainable) == set(start)
-    moved = [not np.array_equal(np.asarray(x), y) for x, y in
-             zip(jax.tree_util.tree_leaves(fit.trainable), jax.tree_util.tree_leaves(start))]
+    moved = [
+        not np.array_equal(np.asarray(x), y)
+        for x, y in zip(jax.tree_util.tree_leaves(fit.trainable), jax.tree_util.tree_leaves(start))
+    ]
     assert all(moved) if not full else any(moved)
     assert np.any(np.asarray(fit.trainable["head"]["kernel"]) != 0)
     if full:
@@ -213,10 +226,43 @@ def data_dir(tmp_path_factory):
 
 
 def _args(weights, data_dir, out, *extra):
-    return ["--tasks", "toy", "--encoder", "minilm", "--weights", str(weights / "bert"), "--data-dir", str(data_dir),
-            "--seeds", "2", "--pool", "24", "--candidates", "30", "--test", "12", "--budgets", "1", "2",
-            "--max-tokens", "16", "--hash-dim", "64", "--rank", "2", "--steps", "3", "--batch-size", "4",
-            "--encode-batch", "8", "--out", str(out), "--no-progress", *extra]
+    return [
+        "--tasks",
+        "toy",
+        "--encoder",
+        "minilm",
+        "--weights",
+        str(weights / "bert"),
+        "--data-dir",
+        str(data_dir),
+        "--seeds",
+        "2",
+        "--pool",
+        "24",
+        "--candidates",
+        "30",
+        "--test",
+        "12",
+        "--budgets",
+        "1",
+        "2",
+        "--max-tokens",
+        "16",
+        "--hash-dim",
+        "64",
+        "--rank",
+        "2",
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--encode-batch",
+        "8",
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
 
 
 @pytest.mark.integration
@@ -237,8 +283,9 @@ def test_killed_run_resumes_without_losing_or_redoing_a_cell(weights, data_dir, 
         finetune.main(_args(weights, data_dir, out))
     kept = ResultStore(out / "results.jsonl").rows()
     assert len(kept) == 5
-    assert [r["key"] for r in kept] == finetune.cells(finetune.build_parser().parse_args(
-        _args(weights, data_dir, out)))[:5]
+    assert [r["key"] for r in kept] == finetune.cells(
+        finetune.build_parser().parse_args(_args(weights, data_dir, out))
+    )[:5]
 
     monkeypatch.setattr(LoraClassifier, "fit", real)
     assert finetune.main(_args(weights, data_dir, out)) == 0
@@ -252,8 +299,11 @@ def test_killed_run_resumes_without_losing_or_redoing_a_cell(weights, data_dir, 
         assert v["k"] == 3 * r["key"]["budget"] and len(set(v["picks"])) == v["k"]
         assert 0.0 <= v["acc"] <= 1.0 and 0.0 <= v["probe_acc"] <= 1.0 and v["n_test"] == 12
     # greedy picks are nested across budgets, as in the LLM study
-    picks = {(r["key"]["seed"], r["key"]["budget"]): r["value"]["picks"] for r in rows
-             if r["key"]["selector"] == "learner-FL"}
+    picks = {
+        (r["key"]["seed"], r["key"]["budget"]): r["value"]["picks"]
+        for r in rows
+        if r["key"]["selector"] == "learner-FL"
+    }
     assert picks[(0, 2)][:3] == picks[(0, 1)]
     # a finished study reruns without computing anything
     assert finetune.main(_args(weights, data_dir, out)) == 0
@@ -293,8 +343,9 @@ def test_bad_input_gives_a_one_line_error(weights, data_dir, tmp_path, capsys):
 
 @pytest.mark.integration
 def test_driver_runs_the_qwen2_decoder(weights, data_dir, tmp_path, capsys):
-    args = _args(weights, data_dir, tmp_path / "qwen", "--seeds", "1", "--budgets", "1",
-                 "--targets", "q_proj", "k_proj")
+    args = _args(
+        weights, data_dir, tmp_path / "qwen", "--seeds", "1", "--budgets", "1", "--targets", "q_proj", "k_proj"
+    )
     args[args.index("minilm")] = "qwen2.5"
     args[args.index(str(weights / "bert"))] = str(weights / "qwen")
     assert finetune.main(args) == 0

@@ -8,8 +8,8 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 pytestmark = pytest.mark.integration  # the study drivers, end to end
 
@@ -17,10 +17,9 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 tfds = pytest.importorskip("tensorflow_datasets")
 
-import _tiny  # noqa: E402
-
-from kcover.experiments import llm, vision  # noqa: E402
-from kcover.experiments.store import ResultStore  # noqa: E402
+import _tiny
+from kcover.experiments import llm, vision
+from kcover.experiments.store import ResultStore
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +30,42 @@ def weights(tmp_path_factory):
 
 
 def _vision_args(out, weights, data_dir, seeds=2):
-    return ["--datasets", "cifar10", "--backbones", "vit-b16", "--weights-dir", str(weights), "--data-dir",
-            str(data_dir), "--seeds", str(seeds), "--pool", "30", "--test", "20", "--pixel-size", "4", "--out", str(out),
-            "--no-progress"]
+    return [
+        "--datasets",
+        "cifar10",
+        "--backbones",
+        "vit-b16",
+        "--weights-dir",
+        str(weights),
+        "--data-dir",
+        str(data_dir),
+        "--seeds",
+        str(seeds),
+        "--pool",
+        "30",
+        "--test",
+        "20",
+        "--pixel-size",
+        "4",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
 
 
 def test_vision_driver_end_to_end_resumes_and_reports(tmp_path, weights, capsys):
     out = tmp_path / "run"
     out.mkdir()
     # a results file of the former format (no sizes in the key) must not crash the run: its cell recomputes
-    old = {"dataset": "cifar10", "backbone": "vit-b16", "representation": "pretrained", "task": "hard",
-           "budget": "tight", "selector": "input-FL", "seed": 0}
+    old = {
+        "dataset": "cifar10",
+        "backbone": "vit-b16",
+        "representation": "pretrained",
+        "task": "hard",
+        "budget": "tight",
+        "selector": "input-FL",
+        "seed": 0,
+    }
     (out / "results.jsonl").write_text(json.dumps({"key": old, "value": {"acc": 0.123}}) + "\n")
     with tfds.testing.mock_data(num_examples=40):
         assert vision.main(_vision_args(out, weights, tmp_path, seeds=1)) == 0
@@ -80,9 +104,24 @@ def test_vision_table_is_built_from_the_results_file(tmp_path):
     rows = []
     for seed in range(2):
         for rep, task, budget in vision.COLUMNS.values():
-            for sel, acc in (("learner-FL", 0.9), ("input-FL", 0.5 if (rep, task, budget) == vision.COLUMNS["conj"] else 0.9)):
-                rows.append({"key": {"dataset": "d", "backbone": "b", "representation": rep, "task": task,
-                                     "budget": budget, "selector": sel, "seed": seed}, "value": {"acc": acc}})
+            for sel, acc in (
+                ("learner-FL", 0.9),
+                ("input-FL", 0.5 if (rep, task, budget) == vision.COLUMNS["conj"] else 0.9),
+            ):
+                rows.append(
+                    {
+                        "key": {
+                            "dataset": "d",
+                            "backbone": "b",
+                            "representation": rep,
+                            "task": task,
+                            "budget": budget,
+                            "selector": sel,
+                            "seed": seed,
+                        },
+                        "value": {"acc": acc},
+                    }
+                )
     header, body, record = vision.table1(rows)
     assert body[0][1:] == pytest.approx([0.4, 0.0, 0.0, 0.0])
     assert body[-1][0] == "mean"
@@ -134,9 +173,29 @@ def text_setup(tmp_path_factory):
 
 
 def _llm_args(root, out, seeds=1, budgets=("1", "2")):
-    return ["--tasks", "toy", "--encoder", "qwen2.5", "--weights-dir", str(root / "qwen"), "--data-dir",
-            str(root / "data"), "--seeds", str(seeds), "--pool", "30", "--budgets", *budgets, "--max-tokens", "16",
-            "--hash-dim", "64", "--out", str(out), "--no-progress"]
+    return [
+        "--tasks",
+        "toy",
+        "--encoder",
+        "qwen2.5",
+        "--weights-dir",
+        str(root / "qwen"),
+        "--data-dir",
+        str(root / "data"),
+        "--seeds",
+        str(seeds),
+        "--pool",
+        "30",
+        "--budgets",
+        *budgets,
+        "--max-tokens",
+        "16",
+        "--hash-dim",
+        "64",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
 
 
 def test_llm_driver_end_to_end_resumes_and_reports(text_setup, tmp_path, capsys):
@@ -156,8 +215,11 @@ def test_llm_driver_end_to_end_resumes_and_reports(text_setup, tmp_path, capsys)
     assert curves["budget_multiplier"] == [1, 2, 3]
     # greedy picks are nested: the k = C subset is a prefix of the k = 2C one
     rows = ResultStore(out / "results.jsonl").rows()
-    picks = {r["key"]["budget"]: r["value"]["picks"] for r in rows
-             if r["key"]["selector"] == "learner-FL" and r["key"]["representation"] == "pretrained"}
+    picks = {
+        r["key"]["budget"]: r["value"]["picks"]
+        for r in rows
+        if r["key"]["selector"] == "learner-FL" and r["key"]["representation"] == "pretrained"
+    }
     assert picks[2][:3] == picks[1]
     assert (out / "fig3_toy.png").stat().st_size > 1000
     assert "| toy | 3 |" in (out / "table2.md").read_text()

@@ -41,11 +41,21 @@ SLOW = dict(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.
 
 def instances(r_max: int, n_max: int, s_max: int):
     """Parameters of make_latent_modes (a dict, so that a failure prints a short example)."""
+
     def with_r(r):
         rho = st.one_of(st.floats(0.05, 3.0), st.tuples(*[st.floats(0.0, 3.0)] * r))
-        return st.fixed_dictionaries(dict(r=st.just(r), delta=st.floats(0.0, 1.0), n=st.integers(1, n_max),
-                                          s=st.integers(2, s_max), rho=rho, order=st.sampled_from(ORDERS),
-                                          seed=st.integers(0, 2**16)))
+        return st.fixed_dictionaries(
+            dict(
+                r=st.just(r),
+                delta=st.floats(0.0, 1.0),
+                n=st.integers(1, n_max),
+                s=st.integers(2, s_max),
+                rho=rho,
+                order=st.sampled_from(ORDERS),
+                seed=st.integers(0, 2**16),
+            )
+        )
+
     return st.integers(2, r_max).flatmap(with_r)
 
 
@@ -55,15 +65,17 @@ def build(params: dict):
 
 exact_kernels = st.builds(BlockKernel, st.floats(0.5, 2.0), st.just(0.0))
 soft_kernels = st.floats(0.05, 2.0).flatmap(
-    lambda w: st.builds(BlockKernel, st.just(w), st.floats(0.02, 0.9).map(lambda f: f * w)))
+    lambda w: st.builds(BlockKernel, st.just(w), st.floats(0.02, 0.9).map(lambda f: f * w))
+)
 
 
 def general_kernels(inst_r: int, d: int):
     return st.one_of(
         st.builds(MixedKernel, st.floats(0.05, 0.95)),
         st.builds(EmbeddingRBF, st.floats(0.3, 3.0), st.floats(0.02, 0.5)),
-        st.builds(RandomFeatureKernel, st.integers(2, 8), st.just(inst_r), st.just(d), st.just(8.0),
-                  st.integers(0, 99)),
+        st.builds(
+            RandomFeatureKernel, st.integers(2, 8), st.just(inst_r), st.just(d), st.just(8.0), st.integers(0, 99)
+        ),
     )
 
 
@@ -170,9 +182,16 @@ def test_reach_form_fixes_the_papers_failures():
 
 def test_documented_exceptions_exist():
     """The statement is not claimed on general kernels because it does break there, in both halves."""
-    kinds = {r["reach_kind"] for seed in range(2) for o in ("mode-major", "shuffled")
-             for r in reach_rows(make_latent_modes(6, 0.5, n=4, s=2, order=o, seed=seed),
-                                 RandomFeatureKernel(q=6, r=6, d=12, seed=seed), lam=LAM)}
+    kinds = {
+        r["reach_kind"]
+        for seed in range(2)
+        for o in ("mode-major", "shuffled")
+        for r in reach_rows(
+            make_latent_modes(6, 0.5, n=4, s=2, order=o, seed=seed),
+            RandomFeatureKernel(q=6, r=6, d=12, seed=seed),
+            lam=LAM,
+        )
+    }
     assert kinds & {"input half", "both halves"} and kinds & {"learner half", "both halves"}
 
 

@@ -35,8 +35,9 @@ def test_knob_command(tmp_path, capsys):
 
 
 def test_mode_command_reduced(tmp_path):
-    paths, lines = run_mode(tmp_path, 1, r=4, n=3, deltas=(0.0, 0.5, 1.0), orders=("mode-major", "shuffled"),
-                            progress=False)
+    paths, lines = run_mode(
+        tmp_path, 1, r=4, n=3, deltas=(0.0, 0.5, 1.0), orders=("mode-major", "shuffled"), progress=False
+    )
     rec = _files(tmp_path, "mode")
     inst = rec["instances"]
     assert inst and all({"adv_measured", "adv_predicted", "k", "delta_frac", "rho", "order"} <= set(x) for x in inst)
@@ -86,8 +87,10 @@ def test_summary_is_pure_and_the_renderer_writes_it(tmp_path, monkeypatch):
 
 
 def test_summaries_and_cli_glue_load_without_matplotlib():
-    code = ("import sys, kcover.theory.cli, kcover.theory.summaries; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))")
+    code = (
+        "import sys, kcover.theory.cli, kcover.theory.summaries; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "[]"

@@ -27,12 +27,12 @@ from kcover.theory.product_law import (
 R = 5
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def inst(m: int, order: str = "mode-major", seed: int = 0):
     return make_latent_modes(R, m / R, n=3, s=2, order=order, seed=seed)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def rows(m: int, kernel, order: str = "mode-major", seed: int = 0):
     # the budgets of test_theory_mode, so that the jitted selectors are shared
     return law_rows(inst(m, order, seed), kernel, np.arange(1, 16))
@@ -95,8 +95,13 @@ def test_k1_forces_c_to_zero():
 
 def test_summary_lists_every_violation():
     rs = []
-    kernels = (BlockKernel(), BlockKernel(1.0, 0.3), MixedKernel(0.3), EmbeddingRBF(),
-               RandomFeatureKernel(q=4, r=R, d=2 * R))
+    kernels = (
+        BlockKernel(),
+        BlockKernel(1.0, 0.3),
+        MixedKernel(0.3),
+        EmbeddingRBF(),
+        RandomFeatureKernel(q=4, r=R, d=2 * R),
+    )
     for kern in kernels:
         for m in (0, R):
             rs.extend(dict(x, seed=0) for x in rows(m, kern))
@@ -111,8 +116,9 @@ def test_summary_lists_every_violation():
     assert summ["c_empirical"] <= summ["c_empirical_positive"]
 
 
-@pytest.mark.parametrize("kern", [BlockKernel(1.0, 0.3), MixedKernel(0.5), EmbeddingRBF(),
-                                  RandomFeatureKernel(q=4, r=R, d=2 * R)])
+@pytest.mark.parametrize(
+    "kern", [BlockKernel(1.0, 0.3), MixedKernel(0.5), EmbeddingRBF(), RandomFeatureKernel(q=4, r=R, d=2 * R)]
+)
 def test_general_kernels_are_valid_similarities(kern):
     i = inst(2)
     k = kern(i.x, i.mode, i.x, i.mode)

@@ -29,9 +29,8 @@ KS = np.arange(1, 16)
 FAST = settings(max_examples=12, deadline=None, derandomize=True)
 
 
-@functools.lru_cache(maxsize=None)
-def run(m: int, s: int = 2, n: int = 3, rho: float = 1.0, order: str = "mode-major", seed: int = 0,
-        w_out: float = 0.0):
+@functools.cache
+def run(m: int, s: int = 2, n: int = 3, rho: float = 1.0, order: str = "mode-major", seed: int = 0, w_out: float = 0.0):
     inst = make_latent_modes(R, m / R, n=n, s=s, rho=rho, order=order, seed=seed)
     assert inst.m == m
     return inst, simulate_modes(inst, KS, kernel=BlockKernel(1.0, w_out))
@@ -188,10 +187,16 @@ def test_generator_shapes_and_masses():
     assert misaligned_count(8, 0.25) == 2 and misaligned_count(8, 1.0) == 8
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(delta=1.5), "delta"), (dict(s=1), "s"), (dict(order="random"), "order"), (dict(rho=-1.0), "rho"),
-    (dict(n=0), "n"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(delta=1.5), "delta"),
+        (dict(s=1), "s"),
+        (dict(order="random"), "order"),
+        (dict(rho=-1.0), "rho"),
+        (dict(n=0), "n"),
+    ],
+)
 def test_bad_arguments_name_themselves(kwargs, name):
     args = dict(r=4, delta=0.5) | kwargs
     with pytest.raises(ValueError, match=f"^{name}:"):
