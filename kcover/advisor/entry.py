@@ -206,7 +206,7 @@ def advise(
     c = len(classes)
     if opts.pilot and opts.pool_size is not None and opts.pool_size < n:
         raise ValueError(f"pool_size: must be an integer of at least the {n} labelled rows, got {opts.pool_size}")
-    seed = opts.seeds[0]
+    seed = opts.seed_values[0]
     train, test = stratified_split(y, opts.test_fraction, seed)
     if test.size == 0:
         raise ValueError("labels: every class has a single point, so there is nothing to hold out")
@@ -221,8 +221,8 @@ def advise(
     # (A) and (C): Gram matrices on a seeded subsample, kernels fixed for the whole run.
     t0 = time.perf_counter()
     kernels = (
-        kernel_for(opts.input_kernel, x_in, opts.input_bandwidth),
-        kernel_for(opts.learner_kernel, x_l, opts.learner_bandwidth),
+        kernel_for(opts.kernel_names[0], x_in, opts.input_bandwidth),
+        kernel_for(opts.kernel_names[1], x_l, opts.learner_bandwidth),
     )
     full_grams = n <= opts.dense_limit and (opts.sweep or (opts.pilot and n <= opts.pilot_points))
     geo = measure_geometry(
@@ -321,7 +321,7 @@ def advise(
             y,
             c,
             budgets,
-            opts.seeds,
+            opts.seed_values,
             opts.test_fraction,
             kernels,
             geo.full,

@@ -77,11 +77,10 @@ class AdviseOptions:
         if self.pilot_test_fraction is not None:
             _fraction(self.pilot_test_fraction, "pilot_test_fraction")
         checks.choice(self.method, SELECT_METHODS, "method")
-        for side in ("input", "learner"):
-            kernel = getattr(self, f"{side}_kernel")
-            if kernel is None:  # what kcover select uses for this method
-                kernel = KCENTER_KERNEL if self.method == "kcenter" else "rbf"
-            set_(self, f"{side}_kernel", checks.choice(kernel, KERNELS, f"{side}_kernel"))
+        for i, side in enumerate(("input", "learner")):
+            if getattr(self, f"{side}_kernel") is not None:  # None: what kcover select uses (kernel_names)
+                checks.choice(getattr(self, f"{side}_kernel"), KERNELS, f"{side}_kernel")
+            kernel = self.kernel_names[i]
             bw = getattr(self, f"{side}_bandwidth")
             if bw is not None:
                 if (
@@ -123,6 +122,17 @@ class AdviseOptions:
             set_(self, name, bool(getattr(self, name)))
 
     @property
+    def seed_values(self) -> tuple[int, ...]:
+        """The seeds as a tuple (a count n given to the constructor means 0..n-1)."""
+        return _seeds(self.seeds)
+
+    @property
+    def kernel_names(self) -> tuple[str, str]:
+        """(input, learner) kernels: as given, else what ``kcover select --method`` uses (rbf; kcenter: linear)."""
+        fallback = KCENTER_KERNEL if self.method == "kcenter" else "rbf"
+        return (self.input_kernel or fallback, self.learner_kernel or fallback)
+
+    @property
     def max_splits(self) -> int:
         """The pilot's most splits: ``pilot_max_splits``, else 3 x ``pilot_splits``."""
         return 3 * self.pilot_splits if self.pilot_max_splits is None else self.pilot_max_splits
@@ -148,9 +158,9 @@ class AdviseOptions:
         """
         out: dict[str, Any] = {
             "test_fraction": self.test_fraction,
-            "seeds": list(self.seeds),
-            "input_kernel": self.input_kernel,
-            "learner_kernel": self.learner_kernel,
+            "seeds": list(self.seed_values),
+            "input_kernel": self.kernel_names[0],
+            "learner_kernel": self.kernel_names[1],
             "method": self.method,
             "l2": self.l2,
             "lam": self.lam,

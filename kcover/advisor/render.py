@@ -115,12 +115,14 @@ def advice_dict(advice: Advice, paths: tuple[str, str] = PATHS) -> dict:
                 }
             )
         if advice.sweep is not None:
-            entry["realized"] = {
-                s: {"mean": _r(advice.sweep.mean(s)[i]), "std": _r(advice.sweep.std(s)[i])}
-                for s in advice.sweep.selectors
-            }
             adv = advice.sweep.advantage[i]
-            entry["realized"]["adv"] = {"mean": _r(adv.mean()), "std": _r(adv.std())}
+            entry["realized"] = {
+                **{
+                    s: {"mean": _r(advice.sweep.mean(s)[i]), "std": _r(advice.sweep.std(s)[i])}
+                    for s in advice.sweep.selectors
+                },
+                "adv": {"mean": _r(adv.mean()), "std": _r(adv.std())},
+            }
         budgets.append(entry)
     return {
         "n": advice.n,
@@ -268,6 +270,7 @@ def _reach_note(advice: Advice) -> list[str]:
 
 def _budget_rule_text(advice: Advice) -> str:
     p = advice.pilot
+    assert p is not None  # said only of an advice whose pilot ran
     if advice.settings.get("pilot_budgets", "same") == "same":
         return (
             f"Budgets: the same k on the pilot's {p.selection_points} selection points as on your pool of "
@@ -334,7 +337,7 @@ def plot_sweep(advice: Advice, path: str) -> str:
         )
     for a in (ax, ax2):
         a.set_xscale("log")
-        a.xaxis.set_major_locator(FixedLocator(ks))
+        a.xaxis.set_major_locator(FixedLocator([float(k) for k in ks]))
         a.xaxis.set_minor_locator(NullLocator())
         a.set_xticklabels([str(k) for k in ks])
         a.margins(x=0.08)

@@ -190,7 +190,7 @@ def _load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any,
             raise ValueError("--labels: not used with --text; the labels come from --label-column")
         from kcover.featurize import hash_text
 
-        texts, labels = read_text_table(args.text, args.text_column, args.label_column)
+        texts, names = read_text_table(args.text, args.text_column, args.label_column)
         if len(texts) != learner.shape[0]:
             raise ValueError(f"--learner: has {learner.shape[0]} rows but --text has {len(texts)}")
         dim = parse_int(args.text_dim, "--text-dim")
@@ -203,7 +203,7 @@ def _load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any,
         return (
             x,
             learner,
-            np.asarray(labels),
+            np.asarray(names),
             (f"lexical n-gram hashing of {args.text} (dim {dim}, tf {args.tf}, {args.text_ngrams})"),
         )
     if args.labels is None:

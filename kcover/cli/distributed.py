@@ -21,7 +21,7 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, overload
 
 import jax
 
@@ -160,6 +160,10 @@ def join(args: argparse.Namespace) -> bool:
     return True
 
 
+@overload
+def process_path(path: str, joined: bool) -> str: ...
+@overload
+def process_path(path: None, joined: bool) -> None: ...
 def process_path(path: str | None, joined: bool) -> str | None:
     """``path`` with ``{process}`` replaced by this process's id (in a distributed run)."""
     if path is None or not joined:

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from kcover import checks
 from kcover.labels import class_ids
@@ -54,12 +55,13 @@ def labels_array(y: Any, n: int | None, name: str, num_classes: int | None = Non
     return class_ids(y, name, n=n, num_classes=num_classes)
 
 
-def standardizer(x: jax.Array, s: jax.Array) -> tuple[jax.Array, jax.Array]:
+def standardizer(x: ArrayLike, s: ArrayLike) -> tuple[jax.Array, jax.Array]:
     """Weighted column mean (d,) and scale (d,) of ``x`` (n, d) under weights ``s`` (n,) summing to 1.
 
     A column whose standard deviation is below 1e-6 times the largest keeps scale 1. Traceable
     (the probe calls it inside its jitted fit); O(n d).
     """
+    x, s = jnp.asarray(x), jnp.asarray(s)
     mean = s @ x
     var = s @ jnp.square(x - mean)
     scale = jnp.sqrt(var)

@@ -125,7 +125,7 @@ def knn_select(
     targets). Time: the index (module docstring) + O(k T m); memory O(T m + (N + T) d).
     """
     m = DEFAULT_NEIGHBORS if neighbors is None else checks.positive_int(neighbors, "neighbors")
-    opts = {key: v for key, v in coverage.items() if v is not None}
+    opts: dict[str, Any] = {key: v for key, v in coverage.items() if v is not None}
     x = checks.features(features, "features")
     kern = make_kernel(opts.get("kernel", "rbf"), opts.get("bandwidth"), x)
     opts["kernel"] = kern

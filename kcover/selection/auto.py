@@ -107,7 +107,7 @@ def facility_location_scaled(
     pass; memory O((N + T) d + K d), never N x T.
     """
     x = checks.features(features, "features")
-    opts = {key: v for key, v in options.items() if v is not None}
+    opts: dict[str, Any] = {key: v for key, v in options.items() if v is not None}
     parts = checks.positive_int(partitions, "partitions", maximum=x.shape[0])
     method = opts.get("method", "lazy")
     if targets_sketch is None and parts == 1:
@@ -115,7 +115,7 @@ def facility_location_scaled(
         return sel._replace(info={**sel.info, "method": method, "approximation": None, "reason": reason})
     approx: dict[str, Any] = {}
     t0 = time.perf_counter()
-    run_opts = dict(opts)
+    run_opts: dict[str, Any] = dict(opts)
     if targets_sketch is not None:
         t = x if opts.get("targets") is None else checks.features(opts["targets"], "targets")
         kern = make_kernel(opts.get("kernel", "rbf"), opts.get("bandwidth"), x)
@@ -138,7 +138,9 @@ def facility_location_scaled(
     else:
         sel = facility_location(x, k, **run_opts)
     path = method + ("+sketch" if targets_sketch is not None else "") + ("+partitions" if parts > 1 else "")
-    extra = dict(method=path, approximation=approx, reason=reason, select_seconds=round(time.perf_counter() - t1, 3))
+    extra: dict[str, Any] = dict(
+        method=path, approximation=approx, reason=reason, select_seconds=round(time.perf_counter() - t1, 3)
+    )
     if targets_sketch is not None:
         extra["sketch_seconds"] = round(t1 - t0, 3)
     return with_exact_objective(x, sel, opts, extra)
@@ -163,7 +165,7 @@ def facility_location_auto(
     x = checks.features(features, "features")
     if options.get("method") not in (None, "auto"):
         raise ValueError(f"method: auto chooses the method itself, got {options['method']!r}")
-    opts = {key: v for key, v in options.items() if v is not None and key != "method"}
+    opts: dict[str, Any] = {key: v for key, v in options.items() if v is not None and key != "method"}
     t = x.shape[0] if opts.get("targets") is None else np.shape(opts["targets"])[0]
     if exact and (targets_sketch is not None or (partitions or 1) > 1):
         raise ValueError("exact: cannot be combined with targets_sketch or partitions")

@@ -30,7 +30,8 @@ def random_subset(features: Any, k: int, *, seed: int = 0, **coverage: Unpack[Co
     greedy selectors. Time O(k T d).
     """
     x, order, init = _random_order(features, k, seed, coverage.get("initial"))
-    return evaluate_sequence(x, order, method="random", **{**coverage, "initial": init})
+    scored: dict[str, Any] = {**coverage, "initial": init}
+    return evaluate_sequence(x, order, method="random", **scored)
 
 
 def random_objective(features: Any, k: int, *, seed: int = 0, **coverage: Unpack[CoverageKeywords]) -> float:
@@ -41,7 +42,8 @@ def random_objective(features: Any, k: int, *, seed: int = 0, **coverage: Unpack
     select`` prints. ``features`` (N, d); time O(k T d).
     """
     x, order, init = _random_order(features, k, seed, coverage.get("initial"))
-    return objective(x, order, **{**coverage, "initial": init})
+    scored: dict[str, Any] = {**coverage, "initial": init}
+    return objective(x, order, **scored)
 
 
 def _random_order(features: Any, k: int, seed: int, initial: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ loop with the targets sharded over devices.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Unpack
 
 import jax.numpy as jnp
@@ -179,7 +180,7 @@ def objective(features: Any, indices: Any, **coverage: Unpack[CoverageKeywords])
 
 
 def _scored_subset(
-    features: Any, subset: Any, name: str, coverage: dict[str, Any]
+    features: Any, subset: Any, name: str, coverage: Mapping[str, Any]
 ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     """(source, weights, initial, subset) for scoring a given ``subset`` of ``features``; errors name ``name``."""
     x = checks.features(features, "features")

@@ -17,6 +17,7 @@ Auto defaults:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 import jax
@@ -74,7 +75,7 @@ COVERAGE = tuple(CoverageKeywords.__annotations__)
 
 
 def keywords(
-    given: dict[str, Any], allowed: tuple[str, ...] = tuple(DEFAULTS), name: str = "options"
+    given: Mapping[str, Any], allowed: tuple[str, ...] = tuple(DEFAULTS), name: str = "options"
 ) -> dict[str, Any]:
     """``given`` completed with :data:`DEFAULTS`; a keyword outside ``allowed`` is an error naming it."""
     unknown = sorted(set(given) - set(allowed))

@@ -21,6 +21,7 @@ the (P, k) table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Unpack
 
 import jax
@@ -49,7 +50,9 @@ def partition_labels(features: np.ndarray, parts: int, split: str, seed: int) ->
     return [p for p in (np.flatnonzero(labels == j) for j in range(parts)) if p.size]
 
 
-def _local_picks(x: np.ndarray, k: int, members: list[np.ndarray], mine: list[int], opts: dict[str, Any]) -> np.ndarray:
+def _local_picks(
+    x: np.ndarray, k: int, members: list[np.ndarray], mine: list[int], opts: Mapping[str, Any]
+) -> np.ndarray:
     """(P, k) int32: part p's picks (pool indices, -1 padded) in the rows ``mine``, -1 elsewhere."""
     table = np.full((len(members), k), -1, np.int32)
     for p in mine:  # a Python loop over partitions: each is one jitted greedy run
@@ -99,7 +102,7 @@ def facility_location_partitioned(
     union = np.unique(table[table >= 0])
     if union.size < k:
         raise ValueError(f"partitions: the parts picked only {union.size} distinct candidates, fewer than k = {k}")
-    stage2 = {**options}
+    stage2: dict[str, Any] = {**options}
     if options.get("targets") is None:
         stage2["targets"] = x  # stage 2 covers the whole pool, not the union
     sel = facility_location(x[union], k, **stage2)

@@ -73,7 +73,8 @@ def _sharded_greedy(mesh: Mesh, axis: str, kernel_name: str, precision: str, sta
         # the PRNG key travels as its (2,) uint32 data: a plain array can be built across processes
         return greedy_loop(src, w, floor, initial, order, jax.random.wrap_key_data(key_data), **kw)
 
-    src_spec = FeatureSimilarity(P(axis), P(), Kernel(kernel_name, P()), precision, False)  # a tree of specs
+    # a tree of partition specs with the similarity source's structure (not arrays: hence the ignore)
+    src_spec = FeatureSimilarity(P(axis), P(), Kernel(kernel_name, P()), precision, False)  # type: ignore[arg-type]
     return jax.jit(
         jax.shard_map(
             loop,
@@ -99,7 +100,7 @@ def _row_sharded(local: np.ndarray, rows: int, slots: dict[int, int], mesh: Mesh
     """
     d = mesh.devices.size
 
-    def block(idx: tuple) -> np.ndarray:
+    def block(idx: Any) -> np.ndarray:
         j = slots[idx[0].start or 0]
         return local[j * rows : (j + 1) * rows][(slice(None), *idx[1:])]
 
@@ -142,8 +143,8 @@ def _agree(err: Exception | None, facts: list[int], same_targets: bool) -> np.nd
     failed = np.flatnonzero(table[:, 1] == 0)
     if failed.size:
         p = int(failed[0])
-        text = bytes(table[p, 2 + len(facts) :].astype(np.uint8)).rstrip(b"\0").decode(errors="replace")
-        raise ValueError(f"{text} (raised in process {p}; every process stops)")
+        said = bytes(table[p, 2 + len(facts) :].astype(np.uint8)).rstrip(b"\0").decode(errors="replace")
+        raise ValueError(f"{said} (raised in process {p}; every process stops)")
     facts_all = table[:, 2 : 2 + len(facts)]
 
     def differ(col: int) -> bool:

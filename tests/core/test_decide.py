@@ -134,12 +134,10 @@ def test_the_users_selection_settings_reach_the_pilots_selector(monkeypatch):
 
 
 def test_selection_defaults_follow_kcover_select_and_are_checked():
-    assert (AdviseOptions().input_kernel, AdviseOptions().learner_kernel, AdviseOptions().method) == (
-        "rbf",
-        "rbf",
-        "lazy",
-    )
-    assert AdviseOptions(method="kcenter").input_kernel == "linear"  # kcover select's k-center default
+    assert (*AdviseOptions().kernel_names, AdviseOptions().method) == ("rbf", "rbf", "lazy")
+    assert AdviseOptions(method="kcenter").kernel_names == ("linear", "linear")  # kcover select's k-center default
+    assert AdviseOptions().replace(method="kcenter").kernel_names == ("linear", "linear")  # resolved when used
+    assert AdviseOptions(input_kernel="cosine").replace(method="kcenter").kernel_names == ("cosine", "linear")
     with pytest.raises(ValueError, match="^input_bandwidth:"):
         AdviseOptions(input_kernel="cosine", input_bandwidth=1.0)
     with pytest.raises(ValueError, match="^learner_bandwidth:"):
