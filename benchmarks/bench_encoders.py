@@ -271,9 +271,9 @@ def bench_images(
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     from kcover.experiments.encoders import get_encoder
-    from kcover.experiments.encoders.efficientnet import (
+    from kcover.experiments.encoders.efficientnet_folded import compiled_folded_forward
+    from kcover.experiments.encoders.efficientnet_reference import (
         PIPELINE,
-        compiled_folded_forward,
         compiled_forward,
         load_variables,
         weights_file,

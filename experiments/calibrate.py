@@ -55,15 +55,8 @@ TRUTH_MARGIN = MARGIN
 PAPER_GAP = 0.05
 TUNING = ("bbc_news", "mnist5k")
 HELD_OUT = ("digits",)
-TEXT = {
-    "task": "bbc_news",
-    "encoder": "minilm",
-    "candidates": 1780,
-    "test": 445,
-    "max_tokens": 128,
-    "hash_dim": 4096,
-    "budgets": (1, 2, 4, 8, 12),
-}
+TEXT = {"task": "bbc_news", "encoder": "minilm", "candidates": 1780, "test": 445, "max_tokens": 128,
+        "hash_dim": 4096, "budgets": (1, 2, 4, 8, 12)}
 VISION = {"digits": {"candidates": 1297, "test": 500}, "mnist5k": {"candidates": 4000, "test": 1000}}
 BACKBONE = "efficientnet-lite0"
 PIXEL_SIZE = 8
@@ -106,9 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m kcover.experiments.calibrate", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="working folder: one sub-folder per study, the tables")
     p.add_argument("--seeds", type=int, default=10, help="pools per cell for the ground truth (default 10)")
-    p.add_argument(
-        "--diagnostic-seeds", type=int, default=10, help="pools on which the advisor runs, per cell (default 10)"
-    )
+    p.add_argument("--diagnostic-seeds", type=int, default=10,
+                   help="pools on which the advisor runs, per cell (default 10)")
     p.add_argument("--pool", type=int, default=600, help="points per pool (default 600)")
     p.add_argument("--parts", nargs="+", default=["text", "digits", "mnist5k"], choices=["text", "digits", "mnist5k"])
     p.add_argument("--cache-dir", default=None, help="feature cache (default OUT/cache)")
@@ -122,55 +114,17 @@ def _study_args(args: argparse.Namespace, part: str) -> tuple[Any, list[str]]:
     from kcover.experiments import llm, vision
 
     cache = args.cache_dir or str(Path(args.out) / "cache")
-    common = [
-        "--seeds",
-        str(args.seeds),
-        "--diagnostic-seeds",
-        str(args.diagnostic_seeds),
-        "--pool",
-        str(args.pool),
-        "--selectors",
-        "input-FL",
-        "learner-FL",
-        "--cache-dir",
-        cache,
-        "--out",
-        str(Path(args.out) / part),
-    ]
+    common = ["--seeds", str(args.seeds), "--diagnostic-seeds", str(args.diagnostic_seeds), "--pool", str(args.pool),
+              "--selectors", "input-FL", "learner-FL", "--cache-dir", cache, "--out", str(Path(args.out) / part)]
     if args.no_progress:
         common.append("--no-progress")
     if part == "text":
-        return llm, [
-            "--tasks",
-            TEXT["task"],
-            "--encoder",
-            TEXT["encoder"],
-            "--candidates",
-            str(TEXT["candidates"]),
-            "--test",
-            str(TEXT["test"]),
-            "--max-tokens",
-            str(TEXT["max_tokens"]),
-            "--hash-dim",
-            str(TEXT["hash_dim"]),
-            "--budgets",
-            *map(str, TEXT["budgets"]),
-            *common,
-        ]
+        return llm, ["--tasks", TEXT["task"], "--encoder", TEXT["encoder"], "--candidates", str(TEXT["candidates"]),
+                     "--test", str(TEXT["test"]), "--max-tokens", str(TEXT["max_tokens"]), "--hash-dim",
+                     str(TEXT["hash_dim"]), "--budgets", *map(str, TEXT["budgets"]), *common]
     v = VISION[part]
-    return vision, [
-        "--datasets",
-        part,
-        "--backbones",
-        BACKBONE,
-        "--candidates",
-        str(v["candidates"]),
-        "--test",
-        str(v["test"]),
-        "--pixel-size",
-        str(PIXEL_SIZE),
-        *common,
-    ]
+    return vision, ["--datasets", part, "--backbones", BACKBONE, "--candidates", str(v["candidates"]), "--test",
+                    str(v["test"]), "--pixel-size", str(PIXEL_SIZE), *common]
 
 
 def _rows(out: Path, part: str, where: dict[str, Any]) -> list[dict[str, Any]]:
@@ -185,16 +139,8 @@ VARIANTS = {"fraction": {"pilot_budgets": "fraction"}, "score 10%": {"pilot_test
 
 def _diags(rows: list[dict[str, Any]], where: dict[str, Any], variant: str | None, limit: int) -> list[dict[str, Any]]:
     options = VARIANTS.get(variant, {}) if variant else {}
-    found = sorted(
-        (
-            r
-            for r in rows
-            if r["key"]["selector"] == "diagnostic"
-            and P.advisor_options(r["key"]) == options
-            and all(r["key"].get(f) == v for f, v in where.items())
-        ),
-        key=lambda r: r["key"]["seed"],
-    )
+    found = sorted((r for r in rows if r["key"]["selector"] == "diagnostic" and P.advisor_options(r["key"]) == options
+                    and all(r["key"].get(f) == v for f, v in where.items())), key=lambda r: r["key"]["seed"])
     return [dict(r["value"], seed=r["key"]["seed"]) for r in found][:limit]
 
 
@@ -206,15 +152,9 @@ def run_variant(args: argparse.Namespace, part: str, variant: str) -> int:
     sargs = module.build_parser().parse_args(argv)
     module.check_args(sargs)
     keys = [dict(k, **VARIANTS[variant]) for k in module.cells(sargs) if k["selector"] == "diagnostic"]
-    _, ran = drive(
-        sargs.out,
-        keys,
-        group=module.group_of,
-        prepare=lambda g: module.prepare_group(g, sargs),
-        compute=lambda st, k: st.cell(dict(k)),
-        desc=f"{part} advisor ({variant})",
-        progress=not args.no_progress,
-    )
+    _, ran = drive(sargs.out, keys, group=module.group_of, prepare=lambda g: module.prepare_group(g, sargs),
+                   compute=lambda st, k: st.cell(dict(k)), desc=f"{part} advisor ({variant})",
+                   progress=not args.no_progress)
     return ran
 
 
@@ -222,17 +162,8 @@ def collect(out: Path, args: argparse.Namespace) -> list[Cell]:
     """Every cell with results under ``out``: truth from the sweep rows, advisor records from the diagnostics."""
     cells: list[Cell] = []
     if "text" in args.parts:
-        rows = _rows(
-            out,
-            "text",
-            {
-                "pool": args.pool,
-                "candidates": TEXT["candidates"],
-                "test": TEXT["test"],
-                "max_tokens": TEXT["max_tokens"],
-                "task": TEXT["task"],
-            },
-        )
+        rows = _rows(out, "text", {"pool": args.pool, "candidates": TEXT["candidates"], "test": TEXT["test"],
+                                   "max_tokens": TEXT["max_tokens"], "task": TEXT["task"]})
         for rep in ("pretrained", "random"):
             diags = _diags(rows, {"representation": rep}, None, args.diagnostic_seeds)
             var = {v: _diags(rows, {"representation": rep}, v, args.diagnostic_seeds) for v in VARIANTS}
@@ -242,72 +173,39 @@ def collect(out: Path, args: argparse.Namespace) -> list[Cell]:
                 if not truth.seeds:
                     continue
                 c = diags[0]["num_classes"] if diags else 5
-                cells.append(
-                    Cell(
-                        TEXT["task"],
-                        rep,
-                        "label",
-                        f"{m}C",
-                        m * c,
-                        truth,
-                        tuple(_at(d, m * c) for d in diags),
-                        {v: tuple(_at(d, m * c) for d in ds) for v, ds in var.items()},
-                        tuple(P.seed_differences(rows, where).items()),
-                    )
-                )
+                cells.append(Cell(TEXT["task"], rep, "label", f"{m}C", m * c, truth,
+                                  tuple(_at(d, m * c) for d in diags),
+                                  {v: tuple(_at(d, m * c) for d in ds) for v, ds in var.items()},
+                                  tuple(P.seed_differences(rows, where).items())))
     for ds in VISION:
         if ds not in args.parts:
             continue
-        rows = _rows(
-            out,
-            ds,
-            {
-                "pool": args.pool,
-                "candidates": VISION[ds]["candidates"],
-                "dataset": ds,
-                "test": VISION[ds]["test"],
-                "pixel_size": PIXEL_SIZE,
-            },
-        )
+        rows = _rows(out, ds, {"pool": args.pool, "candidates": VISION[ds]["candidates"], "dataset": ds,
+                               "test": VISION[ds]["test"], "pixel_size": PIXEL_SIZE})
         for rep in ("pretrained", "random"):
             for task in ("hard", "smooth"):
                 diags = _diags(rows, {"representation": rep, "task": task}, None, args.diagnostic_seeds)
-                var = {
-                    v: _diags(rows, {"representation": rep, "task": task}, v, args.diagnostic_seeds) for v in VARIANTS
-                }
+                var = {v: _diags(rows, {"representation": rep, "task": task}, v, args.diagnostic_seeds)
+                       for v in VARIANTS}
                 c = diags[0]["num_classes"] if diags else 10
                 for name, mult in (("tight", 1), ("loose", 6)):
                     where = {"representation": rep, "task": task, "budget": name}
                     truth = P.advantage_stats(rows, where)
                     if not truth.seeds:
                         continue
-                    cells.append(
-                        Cell(
-                            ds,
-                            rep,
-                            "label" if task == "hard" else "smooth",
-                            f"{name} ({mult}C)",
-                            mult * c,
-                            truth,
-                            tuple(_at(d, mult * c) for d in diags),
-                            {v: tuple(_at(d, mult * c) for d in ds) for v, ds in var.items()},
-                            tuple(P.seed_differences(rows, where).items()),
-                        )
-                    )
+                    cells.append(Cell(ds, rep, "label" if task == "hard" else "smooth", f"{name} ({mult}C)",
+                                      mult * c, truth, tuple(_at(d, mult * c) for d in diags),
+                                      {v: tuple(_at(d, mult * c) for d in ds) for v, ds in var.items()},
+                                      tuple(P.seed_differences(rows, where).items())))
     return cells
 
 
 def _at(record: dict[str, Any], k: int) -> dict[str, Any]:
     """The advisor's measurements at budget ``k`` from a diagnostic record (:func:`protocol.advisor_record`)."""
     budget = next((b for b in record["budgets"] if b["k"] == k), None)
-    return {
-        "record": {
-            f: record.get(f)
-            for f in ("gap", "gap_se", "misalignment", "r_eff", "r_eff_input", "num_classes", "nn_input", "nn_learner")
-        },
-        "budget": budget,
-        "seed": record.get("seed"),
-    }
+    return {"record": {f: record.get(f) for f in ("gap", "gap_se", "misalignment", "r_eff", "r_eff_input",
+                                                  "num_classes", "nn_input", "nn_learner")},
+            "budget": budget, "seed": record.get("seed")}
 
 
 def verdicts(cell: Cell, rule: str) -> list[str]:
@@ -315,49 +213,20 @@ def verdicts(cell: Cell, rule: str) -> list[str]:
     from kcover.advisor.rules import budget_verdict
 
     out = []
-    variant = rule[len("pilot (") : -1] if rule.startswith("pilot (") else None
-    for d in cell.variants.get(variant, ()) if variant else cell.diagnostics:
+    variant = rule[len("pilot ("):-1] if rule.startswith("pilot (") else None
+    for d in (cell.variants.get(variant, ()) if variant else cell.diagnostics):
         r, b = d["record"], d["budget"]
         if b is None:
             out.append("n/a")
         elif rule == "paper":
             out.append("pay" if r["gap"] > PAPER_GAP else "do-not-pay")
         elif rule == "a priori (former)":
-            out.append(
-                budget_verdict(
-                    b["k"],
-                    r["num_classes"],
-                    r["gap"],
-                    r["gap_se"],
-                    r["misalignment"],
-                    r["r_eff"],
-                    r["r_eff_input"],
-                    b["input_tail"],
-                    b["learner_tail"],
-                    0.05,
-                    0.1,
-                    0.1,
-                ).verdict
-            )
+            out.append(budget_verdict(b["k"], r["num_classes"], r["gap"], r["gap_se"], r["misalignment"], r["r_eff"],
+                                      r["r_eff_input"], b["input_tail"], b["learner_tail"], 0.05, 0.1, 0.1).verdict)
         elif rule == "a priori":
-            out.append(
-                budget_verdict(
-                    b["k"],
-                    r["num_classes"],
-                    r["gap"],
-                    r["gap_se"],
-                    r["misalignment"],
-                    r["r_eff"],
-                    r["r_eff_input"],
-                    b["input_tail"],
-                    b["learner_tail"],
-                    0.05,
-                    0.1,
-                    0.1,
-                    nn_input=r["nn_input"],
-                    nn_learner=r["nn_learner"],
-                ).verdict
-            )
+            out.append(budget_verdict(b["k"], r["num_classes"], r["gap"], r["gap_se"], r["misalignment"], r["r_eff"],
+                                      r["r_eff_input"], b["input_tail"], b["learner_tail"], 0.05, 0.1, 0.1,
+                                      nn_input=r["nn_input"], nn_learner=r["nn_learner"]).verdict)
         elif rule.startswith("pilot"):
             out.append(b["pilot"]["verdict"] if b.get("pilot") else "n/a")
         else:
@@ -391,18 +260,8 @@ def _fraction(a: int, b: int) -> str:
 
 def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
     """The markdown report, the JSON record and the CSV of the calibration."""
-    header = [
-        "cell",
-        "k",
-        "realized ADV (pools > 0)",
-        "truth",
-        "gap",
-        "paper",
-        "a priori (former)",
-        "a priori",
-        "pilot (mean ADV, splits > 0)",
-        "pilot right",
-    ] + [f"pilot ({v}) right" for v in VARIANTS]
+    header = ["cell", "k", "realized ADV (pools > 0)", "truth", "gap", "paper", "a priori (former)", "a priori",
+              "pilot (mean ADV, splits > 0)", "pilot right"] + [f"pilot ({v}) right" for v in VARIANTS]
     body, csv_rows, record = [], [], {"cells": [], "scores": {}}
     for cell in cells:
         vs = {rule: verdicts(cell, rule) for rule in RULES}
@@ -423,77 +282,30 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
             first = vals[0]
             return f"{first} ({right[rule]}/{n})" if n > 1 else first
 
-        pilot_txt = (
-            "n/a"
-            if not pilot0
-            else (f"{pilot0['adv_mean']:+.3f} ± {pilot0['adv_se']:.3f}, {pilot0['splits_positive']}/{pilot0['splits']}")
-        )
-        body.append(
-            [
-                cell.label,
-                cell.k,
-                cell.truth.text(),
-                truth,
-                f"{np.mean(gaps):+.3f}" if gaps else "n/a",
-                show("paper"),
-                show("a priori (former)"),
-                show("a priori"),
-                pilot_txt,
-                f"{right['pilot']}/{n}",
-            ]
-            + [f"{right[f'pilot ({v})']}/{nv[v]}" if nv[v] else "n/a" for v in VARIANTS]
-        )
-        csv_rows.append(
-            [
-                cell.dataset,
-                cell.representation,
-                cell.task,
-                cell.budget,
-                cell.k,
-                cell.truth.mean,
-                cell.truth.std,
-                cell.truth.positive,
-                cell.truth.seeds,
-                want,
-                int(cell.close_call),
-                float(np.mean(gaps)) if gaps else float("nan"),
-                n,
-            ]
-            + [right[r] for r in RULES]
-        )
-        record["cells"].append(
-            {
-                "dataset": cell.dataset,
-                "representation": cell.representation,
-                "task": cell.task,
-                "budget": cell.budget,
-                "k": cell.k,
-                "truth": cell.truth._asdict(),
-                "truth_verdict": want,
-                "close_call": bool(cell.close_call),
-                "verdicts": vs,
-                "measurements": [
-                    {
-                        "record": d["record"],
-                        "budget": {
-                            f: v for f, v in (d["budget"] or {}).items() if f not in ("reasons", "why", "a_priori_why")
-                        },
-                        "seed": d.get("seed"),
-                    }
-                    for d in cell.diagnostics
-                ],
-                "pool_adv": [[int(sd), float(a)] for sd, a in cell.pool_adv],
-            }
-        )
+        pilot_txt = "n/a" if not pilot0 else (f"{pilot0['adv_mean']:+.3f} ± {pilot0['adv_se']:.3f}, "
+                                              f"{pilot0['splits_positive']}/{pilot0['splits']}")
+        body.append([cell.label, cell.k, cell.truth.text(), truth, f"{np.mean(gaps):+.3f}" if gaps else "n/a",
+                     show("paper"), show("a priori (former)"), show("a priori"), pilot_txt, f"{right['pilot']}/{n}"]
+                    + [f"{right[f'pilot ({v})']}/{nv[v]}" if nv[v] else "n/a" for v in VARIANTS])
+        csv_rows.append([cell.dataset, cell.representation, cell.task, cell.budget, cell.k, cell.truth.mean,
+                         cell.truth.std, cell.truth.positive, cell.truth.seeds, want, int(cell.close_call),
+                         float(np.mean(gaps)) if gaps else float("nan"), n] + [right[r] for r in RULES])
+        record["cells"].append({"dataset": cell.dataset, "representation": cell.representation, "task": cell.task,
+                                "budget": cell.budget, "k": cell.k, "truth": cell.truth._asdict(),
+                                "truth_verdict": want,
+                                "close_call": bool(cell.close_call), "verdicts": vs,
+                                "measurements": [{"record": d["record"],
+                                                  "budget": {f: v for f, v in (d["budget"] or {}).items()
+                                                             if f not in ("reasons", "why", "a_priori_why")},
+                                                  "seed": d.get("seed")}
+                                                 for d in cell.diagnostics],
+                                "pool_adv": [[int(sd), float(a)] for sd, a in cell.pool_adv]})
     score_rows = []
     tuning, held = [c for c in cells if c.dataset in TUNING], [c for c in cells if c.dataset in HELD_OUT]
-    groups = {
-        "all": list(cells),
-        "tuning (" + ", ".join(TUNING) + ")": tuning,
-        "held out (" + ", ".join(HELD_OUT) + ")": held,
-        "clear cells (not close calls)": [c for c in cells if not c.close_call],
-        "held out, clear cells": [c for c in held if not c.close_call],
-    }
+    groups = {"all": list(cells), "tuning (" + ", ".join(TUNING) + ")": tuning,
+              "held out (" + ", ".join(HELD_OUT) + ")": held,
+              "clear cells (not close calls)": [c for c in cells if not c.close_call],
+              "held out, clear cells": [c for c in held if not c.close_call]}
     for rule in RULES:
         row = [rule]
         for name, group in groups.items():
@@ -507,11 +319,7 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
             r, p, cr, nc = score(group, "a priori (former)", reading)
             row.append(f"{_fraction(r, p)}; cells {cr}/{nc}")
             record["scores"].setdefault(f"a priori (former), borderline as {reading}", {})[name] = {
-                "right": r,
-                "pairs": p,
-                "cells_right": cr,
-                "cells": nc,
-            }
+                "right": r, "pairs": p, "cells_right": cr, "cells": nc}
         score_rows.append(row)
     n_pools = max((len(c.diagnostics) for c in cells), default=0)
     md = [
@@ -530,25 +338,11 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
         "",
         *confidence_section({"tuning": tuning, "held out": held}, record),
         "",
-        *pool_sections(
-            cells, verdicts, RULES, TRUTH_MARGIN, {"all": list(cells), "tuning": tuning, "held out": held}, record
-        ),
+        *pool_sections(cells, verdicts, RULES, TRUTH_MARGIN, {"all": list(cells), "tuning": tuning, "held out": held},
+                       record),
     ]
-    csv_header = [
-        "dataset",
-        "representation",
-        "task",
-        "budget",
-        "k",
-        "adv_mean",
-        "adv_std",
-        "pools_positive",
-        "pools",
-        "truth",
-        "close_call",
-        "gap_mean",
-        "advisor_pools",
-    ] + [f"right {r}" for r in RULES]
+    csv_header = ["dataset", "representation", "task", "budget", "k", "adv_mean", "adv_std", "pools_positive", "pools",
+                  "truth", "close_call", "gap_mean", "advisor_pools"] + [f"right {r}" for r in RULES]
     return "\n".join(md), record, P.csv_table(csv_header, csv_rows)
 
 

@@ -42,13 +42,8 @@ from kcover.experiments.driver import Memo, as_settings, drive, main_with_errors
 from kcover.experiments.store import atomic_write_text
 
 REPRESENTATIONS = ("pretrained", "random")
-PAPER_TABLE2 = {
-    "amazon_cf": (0.930, 0.938),
-    "banking77": (0.726, 0.788),
-    "sst5": (0.303, 0.362),
-    "emotion": (0.610, 0.561),
-    "20newsgroups": (0.407, 0.617),
-}
+PAPER_TABLE2 = {"amazon_cf": (0.930, 0.938), "banking77": (0.726, 0.788), "sst5": (0.303, 0.362),
+                "emotion": (0.610, 0.561), "20newsgroups": (0.407, 0.617)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -65,25 +60,15 @@ class TextStudy(D.StudySettings):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m kcover.experiments.llm", description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--tasks",
-        nargs="+",
-        required=True,
-        help="presets (20newsgroups banking77 sst5 emotion amazon_cf bbc_news) or folders under --data-dir",
-    )
+    p.add_argument("--tasks", nargs="+", required=True,
+                   help="presets (20newsgroups banking77 sst5 emotion amazon_cf bbc_news) or folders under --data-dir")
     p.add_argument("--encoder", default=TextStudy.encoder, choices=["qwen2.5", "minilm"])
-    D.add_study_flags(
-        p,
-        TextStudy,
-        "documents",
-        weights_help="the encoder's local Hugging Face directory",
-        data_help="folder of task folders (not needed for bbc_news)",
-    )
+    D.add_study_flags(p, TextStudy, "documents", weights_help="the encoder's local Hugging Face directory",
+                    data_help="folder of task folders (not needed for bbc_news)")
     p.add_argument("--budgets", nargs="+", type=int, default=TextStudy.budgets, help="k = m x C for each m")
     p.add_argument("--selectors", nargs="+", default=TextStudy.selectors, choices=P.TEXT_SELECTORS)
-    p.add_argument(
-        "--max-tokens", type=int, default=TextStudy.max_tokens, help="documents are truncated to this many tokens"
-    )
+    p.add_argument("--max-tokens", type=int, default=TextStudy.max_tokens,
+                   help="documents are truncated to this many tokens")
     p.add_argument("--hash-dim", type=int, default=TextStudy.hash_dim, help="lexical hashing dimension")
     return p
 
@@ -106,10 +91,8 @@ class Prepared(Memo):
         from kcover.experiments.text_data import load_text
         from kcover.featurize import hash_text
 
-        pool_src, test = (
-            load_text(task, "pool", data_dir=args.data_dir),
-            load_text(task, "test", data_dir=args.data_dir),
-        )
+        pool_src = load_text(task, "pool", data_dir=args.data_dir)
+        test = load_text(task, "test", data_dir=args.data_dir)
         src_rows = P.subsample(len(pool_src.texts), args.candidates, 0)
         test_rows = P.subsample(len(test.texts), args.test, 0)
         texts = [pool_src.texts[i] for i in src_rows]
@@ -120,35 +103,14 @@ class Prepared(Memo):
         cache = args.cache_dir or os.path.join(args.out, "cache")
         self.embed = {}
         for rep in REPRESENTATIONS:
-            enc = get_encoder(
-                args.encoder,
-                args.weights_dir,
-                random_init=rep == "random",
-                seed=0,
-                dtype=args.dtype,
-                batch_size=args.batch_size,
-                max_length=args.max_tokens,
-            )
+            enc = get_encoder(args.encoder, args.weights_dir, random_init=rep == "random", seed=0, dtype=args.dtype,
+                              batch_size=args.batch_size, max_length=args.max_tokens)
             prep = f"text-max{args.max_tokens}"
             self.embed[rep] = (
-                embed_dataset(
-                    enc,
-                    texts,
-                    cache_dir=cache,
-                    dataset=task,
-                    split=f"pool{len(texts)}",
-                    preprocessing=prep,
-                    progress=not args.no_progress,
-                ),
-                embed_dataset(
-                    enc,
-                    texts_test,
-                    cache_dir=cache,
-                    dataset=task,
-                    split=f"test{len(texts_test)}",
-                    preprocessing=prep,
-                    progress=not args.no_progress,
-                ),
+                embed_dataset(enc, texts, cache_dir=cache, dataset=task, split=f"pool{len(texts)}",
+                              preprocessing=prep, progress=not args.no_progress),
+                embed_dataset(enc, texts_test, cache_dir=cache, dataset=task, split=f"test{len(texts_test)}",
+                              preprocessing=prep, progress=not args.no_progress),
             )
         n = len(texts)
         size = P.pool_size(args.pool, n)
@@ -160,16 +122,10 @@ class Prepared(Memo):
         pool = self.pools[seed]
         c = self.num_classes
         if sel == "diagnostic":
-            record = P.advisor_record(
-                self.lexical[pool],
-                self.embed[rep][0][pool],
-                self.labels[pool],
-                [m * c for m in key["budgets"]],
-                input_kernel="cosine",
-                learner_kernel="cosine",
-                seed=seed,
-                **P.advisor_options(key),
-            )
+            record = P.advisor_record(self.lexical[pool], self.embed[rep][0][pool], self.labels[pool],
+                                      [m * c for m in key["budgets"]], input_kernel="cosine",
+                                      learner_kernel="cosine", seed=seed,
+                                      **P.advisor_options(key))
             record["num_classes"] = c
             record["verdict_at_C"] = record["verdicts"].get(str(c), {}).get("verdict")
             record["budget_multipliers"] = {str(m * c): m for m in key["budgets"]}
@@ -183,20 +139,12 @@ class Prepared(Memo):
         else:
             geom = self.lexical[pool] if sel == "input-FL" else self.embed[rep][0][pool]
             kmax = min(max(self.budget_multipliers) * c, len(pool))
-            order = self.memo(
-                (sel, rep if sel == "learner-FL" else "", seed),
-                lambda: P.select_indices(sel, geom, kmax, seed=seed, kernel="cosine", n=len(pool)),
-            )
+            order = self.memo((sel, rep if sel == "learner-FL" else "", seed), lambda: P.select_indices(
+                sel, geom, kmax, seed=seed, kernel="cosine", n=len(pool)))
             picks = order[:k]
         acc = P.subset_accuracy(emb, y, self.labels_test, picks, c, seed=seed)
-        return {
-            "acc": acc,
-            "k": int(k),
-            "num_classes": c,
-            "n_pool": len(pool),
-            "n_test": len(self.labels_test),
-            "picks": [int(i) for i in picks],
-        }
+        return {"acc": acc, "k": int(k), "num_classes": c, "n_pool": len(pool), "n_test": len(self.labels_test),
+                "picks": [int(i) for i in picks]}
 
 
 _Prepared = Prepared  # the former name
@@ -218,50 +166,23 @@ def prepare_group(task: str, args: TextStudy) -> Prepared:
 def cells(args: TextStudy) -> list[dict[str, Any]]:
     """Every cell key of the run: diagnostics first, then the sweep, grouped by task."""
     out = []
-    sizes = {
-        "pool": args.pool,
-        "candidates": args.candidates,
-        "test": args.test,
-        "max_tokens": args.max_tokens,
-        "hash_dim": args.hash_dim,
-    }
+    sizes = {"pool": args.pool, "candidates": args.candidates, "test": args.test, "max_tokens": args.max_tokens,
+             "hash_dim": args.hash_dim}
     for t in args.tasks:
         base = {"task": t, "encoder": args.encoder, **sizes}
-        out += [
-            {
-                **base,
-                "representation": r,
-                "budget": 0,
-                "selector": "diagnostic",
-                "seed": seed,
-                "budgets": sorted(args.budgets),
-            }
-            for r in REPRESENTATIONS
-            for seed in range(args.diagnostic_seeds)
-        ]
-        out += [
-            {**base, "representation": r, "budget": m, "selector": s, "seed": seed}
-            for r in REPRESENTATIONS
-            for seed in range(args.seeds)
-            for m in args.budgets
-            for s in P.TEXT_SELECTORS
-            if s in args.selectors
-        ]
+        out += [{**base, "representation": r, "budget": 0, "selector": "diagnostic", "seed": seed,
+                 "budgets": sorted(args.budgets)} for r in REPRESENTATIONS for seed in range(args.diagnostic_seeds)]
+        out += [{**base, "representation": r, "budget": m, "selector": s, "seed": seed}
+                for r in REPRESENTATIONS for seed in range(args.seeds) for m in args.budgets
+                for s in P.TEXT_SELECTORS if s in args.selectors]
     return out
 
 
 def run(args: TextStudy | argparse.Namespace) -> int:
     """Compute every unfinished cell, then write Table 2, Fig. 3 and the JSON."""
     args = check_args(as_settings(TextStudy, args))
-    rows, ran = drive(
-        args.out,
-        cells(args),
-        group=group_of,
-        prepare=lambda t: prepare_group(t, args),
-        compute=lambda st, k: st.cell(dict(k)),
-        desc="llm cells",
-        progress=not args.no_progress,
-    )
+    rows, ran = drive(args.out, cells(args), group=group_of, prepare=lambda t: prepare_group(t, args),
+                      compute=lambda st, k: st.cell(dict(k)), desc="llm cells", progress=not args.no_progress)
     paths = report(rows, Path(args.out))
     print(f"{ran} cells computed, {len(rows) - ran} reused; wrote {', '.join(str(p) for p in paths)}")
     print((Path(args.out) / "table2.md").read_text())
@@ -270,14 +191,8 @@ def run(args: TextStudy | argparse.Namespace) -> int:
 
 def _diagnostic(rows, task, rep):
     """The diagnostic record of the lowest diagnostic seed for ``task`` and ``rep``, or None."""
-    found = sorted(
-        (
-            r
-            for r in rows
-            if r["key"]["task"] == task and r["key"]["representation"] == rep and r["key"]["selector"] == "diagnostic"
-        ),
-        key=lambda r: r["key"]["seed"],
-    )
+    found = sorted((r for r in rows if r["key"]["task"] == task and r["key"]["representation"] == rep
+                    and r["key"]["selector"] == "diagnostic"), key=lambda r: r["key"]["seed"])
     return found[0]["value"] if found else None
 
 
@@ -285,31 +200,19 @@ def sweep_curves(rows: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
     """Per representation: budgets, ADV mean/std/seeds positive, per-selector accuracy, the advisor's verdicts."""
     out: dict[str, Any] = {}
     for rep in REPRESENTATIONS:
-        ms = sorted(
-            {
-                r["key"]["budget"]
-                for r in rows
-                if r["key"]["task"] == task
-                and r["key"]["representation"] == rep
-                and r["key"]["selector"] != "diagnostic"
-            }
-        )
+        ms = sorted({r["key"]["budget"] for r in rows if r["key"]["task"] == task
+                     and r["key"]["representation"] == rep and r["key"]["selector"] != "diagnostic"})
         where = lambda m, rep=rep: {"task": task, "representation": rep, "budget": m}
         adv = [P.advantage_stats(rows, where(m)) for m in ms]
         acc = {s: [P.mean_accuracy(rows, {**where(m), "selector": s}) for m in ms] for s in P.TEXT_SELECTORS}
         diag = _diagnostic(rows, task, rep) or {}
         mult = {int(m): k for k, m in diag.get("budget_multipliers", {}).items()}
         verdicts = [diag.get("verdicts", {}).get(mult[m]) if m in mult else None for m in ms]
-        out[rep] = {
-            "budget_multiplier": ms,
-            "adv_mean": [a.mean for a in adv],
-            "adv_std": [a.std for a in adv],
-            "adv_seeds": [a.seeds for a in adv],
-            "adv_positive": [a.positive for a in adv],
-            "acc_mean": {s: [a[0] for a in v] for s, v in acc.items()},
-            "acc_std": {s: [a[1] for a in v] for s, v in acc.items()},
-            "advisor": verdicts,
-        }
+        out[rep] = {"budget_multiplier": ms, "adv_mean": [a.mean for a in adv], "adv_std": [a.std for a in adv],
+                    "adv_seeds": [a.seeds for a in adv], "adv_positive": [a.positive for a in adv],
+                    "acc_mean": {s: [a[0] for a in v] for s, v in acc.items()},
+                    "acc_std": {s: [a[1] for a in v] for s, v in acc.items()},
+                    "advisor": verdicts}
     return out
 
 
@@ -361,12 +264,10 @@ def budget_table(record: dict[str, Any]) -> str:
                 rows.append([task, rep, f"{m}C", st.text(), a_priori, pilot])
     if not rows:
         return ""
-    return (
-        "ADV = acc(learner-FL) - acc(input-FL) per budget: mean ± sd over seeds (seeds with ADV > 0 / seeds; "
-        "each seed draws its own pool), and the advisor on the first seed's pool (pilot: mean ADV ± se over "
-        "its splits, splits with ADV > 0 / splits).\n\n"
-        + P.study_table(["task", "representation", "budget", "realized ADV", "a priori", "pilot"], rows)
-    )
+    return ("ADV = acc(learner-FL) - acc(input-FL) per budget: mean ± sd over seeds (seeds with ADV > 0 / seeds; "
+            "each seed draws its own pool), and the advisor on the first seed's pool (pilot: mean ADV ± se over "
+            "its splits, splits with ADV > 0 / splits).\n\n"
+            + P.study_table(["task", "representation", "budget", "realized ADV", "a priori", "pilot"], rows))
 
 
 def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
@@ -383,38 +284,20 @@ def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
         mean_adv = float(np.nanmean(pre["adv_mean"])) if pre["adv_mean"] else float("nan")
         at_c = pre["adv_mean"][pre["budget_multiplier"].index(1)] if 1 in pre["budget_multiplier"] else float("nan")
         paper = PAPER_TABLE2.get(t)
-        body.append(
-            [
-                t,
-                d.get("num_classes", "?"),
-                _acc(d.get("input_probe_acc")),
-                _acc(d.get("learner_probe_acc")),
-                d.get("gap", float("nan")),
-                dr.get("gap", float("nan")),
-                mean_adv,
-                at_c,
-                paper[1] - paper[0] if paper else "n/a",
-            ]
-        )
+        body.append([t, d.get("num_classes", "?"), _acc(d.get("input_probe_acc")),
+                     _acc(d.get("learner_probe_acc")), d.get("gap", float("nan")), dr.get("gap", float("nan")),
+                     mean_adv, at_c, paper[1] - paper[0] if paper else "n/a"])
         record[t] = {"diagnostic": d, "diagnostic_random": dr, "curves": curves}
         if pre["budget_multiplier"]:
             figure3(curves, t, out / f"fig3_{t}.png")
             paths.append(out / f"fig3_{t}.png")
-    note = (
-        "Full-budget probe accuracies (kcover advise on the first seed's pool): lexical vs embedding, gap = "
-        "embed - lexical; mean ADV over the budget sweep (pretrained).\n\n"
-    )
+    note = ("Full-budget probe accuracies (kcover advise on the first seed's pool): lexical vs embedding, gap = "
+            "embed - lexical; mean ADV over the budget sweep (pretrained).\n\n")
     atomic_write_text(out / "table2.md", note + P.study_table(header, body) + "\n" + budget_table(record))
     atomic_write_text(out / "table2.csv", P.csv_table(header, body))
-    payload = {
-        "table2": {"header": header, "rows": body},
-        "tasks": record,
-        "cells": [
-            {**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}}
-            for r in rows
-            if r["key"].get("selector") != "diagnostic"
-        ],
-    }
+    payload = {"table2": {"header": header, "rows": body}, "tasks": record,
+               "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows
+                         if r["key"].get("selector") != "diagnostic"]}
     atomic_write_text(out / "llm.json", json.dumps(payload, indent=1, default=float))
     paths.append(out / "llm.json")
     return paths

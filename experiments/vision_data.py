@@ -143,13 +143,7 @@ def dataset(name: str) -> VisionDataset:
 
 
 def load_images(
-    name: str,
-    split: str,
-    *,
-    size: int,
-    data_dir: str | None = None,
-    limit: int | None = None,
-    seed: int = 0,
+    name: str, split: str, *, size: int, data_dir: str | None = None, limit: int | None = None, seed: int = 0
 ) -> ImageData:
     """Load ``split`` ("pool" or "test") of dataset ``name`` as (n, size, size, 3) uint8 images.
 

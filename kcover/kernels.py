@@ -147,11 +147,7 @@ def squared_distance(kernel: Kernel, x: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.maximum(d2, 0.0)
 
 
-def blocked_rows(
-    fn: Callable[[jax.Array, jax.Array], jax.Array],
-    x: jax.Array,
-    block: int,
-) -> jax.Array:
+def blocked_rows(fn: Callable[[jax.Array, jax.Array], jax.Array], x: jax.Array, block: int) -> jax.Array:
     """Apply ``fn(x_block, valid)`` to row blocks of ``x`` (n, d) and concatenate the results.
 
     ``x`` is zero-padded to a multiple of ``block`` so every call has the static shape
@@ -192,18 +188,13 @@ _GRAM_BLOCK_ELEMENTS = 1 << 23  # default block: at most 8M similarities (32 MB 
 
 
 def gram(
-    x: Any,
-    y: Any = None,
-    *,
-    kernel: str | Kernel = "rbf",
-    bandwidth: float | None = None,
-    block: int | None = None,
+    x: Any, y: Any = None, *, kernel: str | Kernel = "rbf", bandwidth: float | None = None, block: int | None = None
 ) -> jax.Array:
     """Dense similarity matrix between ``x`` (n, d) and ``y`` (m, d) (``y`` defaults to ``x``).
 
     Returns (n, m). Memory O(n m); for small data, tests and peers that need the dense matrix.
     Built ``block`` rows at a time (default: the largest power of two with at most 8M
-    similarities a block; 3x faster than 2,048-row blocks at n = m = 30,000 on 2 cores).
+    similarities a block; why: benchmarks/README.md, "Measurements behind the code").
     The rbf median bandwidth, when not given, is taken from ``x``.
     """
     xa = checks.features(x, "x")

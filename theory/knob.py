@@ -44,13 +44,7 @@ def embed(x: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def make_pairs(
-    classes: int = 16,
-    dim: int = 16,
-    *,
-    n: int = 10,
-    noise: float = 0.1,
-    test_per_cluster: int = 20,
-    seed: int = 0,
+    classes: int = 16, dim: int = 16, *, n: int = 10, noise: float = 0.1, test_per_cluster: int = 20, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pool x (2 P n, d), labels y (2 P n,), and fresh test draws x_test, y_test (2 P t, d)."""
     for name, v in (("classes", classes), ("dim", dim), ("n", n), ("test_per_cluster", test_per_cluster)):

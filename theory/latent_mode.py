@@ -177,9 +177,8 @@ def misaligned_count(r: int, delta: float) -> int:
     return int(np.floor(float(delta) * r + 0.5 + 1e-12))
 
 
-def _visit_order(
-    cluster_mode: np.ndarray, sub: np.ndarray, misaligned: np.ndarray, order: str, rng: np.random.Generator
-) -> np.ndarray:
+def _visit_order(cluster_mode: np.ndarray, sub: np.ndarray, misaligned: np.ndarray, order: str,
+                 rng: np.random.Generator) -> np.ndarray:
     """Rank (r_in,) of every input cluster in the designed input-FL visiting order."""
     mis = misaligned[cluster_mode]
     if order == "shuffled":
@@ -258,23 +257,8 @@ def make_latent_modes(
     mass = np.bincount(mode, minlength=r) / mode.shape[0]
     signs = rng.choice([-1.0, 1.0], size=r)
     target = signs * np.sqrt(rho_arr / mass)
-    return LatentModes(
-        x,
-        mode,
-        cluster,
-        x_test,
-        mode_test,
-        cluster_test,
-        cluster_mode,
-        rank,
-        target,
-        rho_arr,
-        mass,
-        misaligned,
-        1.0,
-        order,
-        s,
-    )
+    return LatentModes(x, mode, cluster, x_test, mode_test, cluster_test, cluster_mode, rank,
+                       target, rho_arr, mass, misaligned, 1.0, order, s)
 
 
 def input_gram(inst: LatentModes) -> np.ndarray:
@@ -322,12 +306,8 @@ def subset_risks(
     g = gram[np.ix_(picks, picks)][None] * (mask[:, :, None] & mask[:, None, :])
     t = (y[picks][None] * mask)[:, :, None]
     with jax.enable_x64(True):
-        alpha = _batched_solve(
-            jnp.asarray(g, jnp.float64),
-            jnp.asarray(t, jnp.float64),
-            jnp.asarray(lam, jnp.float64),
-            jnp.asarray(0.0, jnp.float64),
-        )
+        alpha = _batched_solve(jnp.asarray(g, jnp.float64), jnp.asarray(t, jnp.float64),
+                               jnp.asarray(lam, jnp.float64), jnp.asarray(0.0, jnp.float64))
     pred = gram_test[:, picks] @ np.asarray(alpha, np.float64)[:, :, 0].T  # (T, nk)
     return np.mean((pred - y_test[:, None]) ** 2, axis=0)
 

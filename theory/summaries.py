@@ -221,13 +221,7 @@ def law_summary(
 
 
 def knob_summary(
-    seeds: int = 5,
-    *,
-    alphas: Any = None,
-    classes: int = 16,
-    dim: int = 16,
-    n: int = 10,
-    progress: bool = True,
+    seeds: int = 5, *, alphas: Any = None, classes: int = 16, dim: int = 16, n: int = 10, progress: bool = True
 ) -> dict[str, Any]:
     """Fig. 1: ADV(alpha) over ``seeds`` data sets, alpha on 11 points of [0, 1] by default.
 

@@ -202,18 +202,8 @@ def vit_b16(
     config = ViTConfig() if directory is None else ViTConfig.from_dict(W.read_config(directory))
     s = config.image_size
     default = ImagePipeline("squash", (s, s), "linear", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
-    return _image_encoder(
-        "vit-b16",
-        "vit",
-        "vit",
-        config,
-        directory,
-        default,
-        random_init=random_init,
-        seed=seed,
-        dtype=dtype,
-        batch_size=batch_size,
-    )
+    return _image_encoder("vit-b16", "vit", "vit", config, directory, default, random_init=random_init, seed=seed,
+                          dtype=dtype, batch_size=batch_size)
 
 
 def clip_b32(
@@ -240,33 +230,12 @@ def clip_b32(
         config = CLIPVisionConfig.from_dict(cfg)
     s = config.image_size
     default = ImagePipeline("shortest", (s, s), "cubic", CLIP_MEAN, CLIP_STD, shortest_edge=s)
-    return _image_encoder(
-        "clip-b32",
-        "clip",
-        "",
-        config,
-        directory,
-        default,
-        random_init=random_init,
-        seed=seed,
-        dtype=dtype,
-        batch_size=batch_size,
-    )
+    return _image_encoder("clip-b32", "clip", "", config, directory, default, random_init=random_init, seed=seed,
+                          dtype=dtype, batch_size=batch_size)
 
 
-def _image_encoder(
-    name: str,
-    kind: str,
-    prefix: str,
-    config: Any,
-    directory: Path | None,
-    default: ImagePipeline,
-    *,
-    random_init: bool,
-    seed: int,
-    dtype: str,
-    batch_size: int,
-) -> ImageEncoder:
+def _image_encoder(name: str, kind: str, prefix: str, config: Any, directory: Path | None, default: ImagePipeline, *,
+                   random_init: bool, seed: int, dtype: str, batch_size: int) -> ImageEncoder:
     """An :class:`ImageEncoder` for a transformers Flax vision model (``kind`` "vit" or "clip")."""
     model = _hf_model(kind, config.to_json_string(), dtype)
     params = _load_or_init(model, directory, random_init, seed, prefix, dtype)

@@ -25,11 +25,7 @@ from typing import Any
 import numpy as np
 
 WEIGHTS_ENV = "KCOVER_WEIGHTS_DIR"
-DEFAULT_SUBDIRS = {
-    "qwen2.5": "Qwen2.5-0.5B",
-    "vit-b16": "vit-base-patch16-224",
-    "clip-b32": "clip-vit-base-patch32",
-}
+DEFAULT_SUBDIRS = {"qwen2.5": "Qwen2.5-0.5B", "vit-b16": "vit-base-patch16-224", "clip-b32": "clip-vit-base-patch32"}
 HUB_IDS = {
     "qwen2.5": "Qwen/Qwen2.5-0.5B",
     "vit-b16": "google/vit-base-patch16-224",

@@ -172,8 +172,8 @@ class AdviseOptions:
             "pilot": self.pilot,
             "reach": self.reach,
         }
-        for side, kern in zip(("input", "learner"), kernels):
-            rbf = getattr(self, f"{side}_kernel") == "rbf"
+        for side, name, kern in zip(("input", "learner"), self.kernel_names, kernels):
+            rbf = name == "rbf"
             out[f"{side}_bandwidth"] = float(kern.bandwidth) if rbf else None
             out[f"{side}_bandwidth_source"] = (
                 None if not rbf else "given" if getattr(self, f"{side}_bandwidth") is not None else "median heuristic"

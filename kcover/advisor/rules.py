@@ -143,25 +143,11 @@ def budget_limit(r_eff: float) -> float:
     return float(r_eff * max(1.0, np.log(max(r_eff, 1.0))))
 
 
-def budget_verdict(
-    k: int,
-    c: int,
-    gap: float,
-    se: float,
-    misalign: float,
-    r_eff: float,
-    r_in: float,
-    input_tail: float,
-    learner_tail: float,
-    gap_threshold: float,
-    misalignment_threshold: float,
-    tail_threshold: float,
-    *,
-    nn_input: float | None = None,
-    nn_learner: float | None = None,
-    nn_margin: float = NN_MARGIN,
-    tight_multiple: float = TIGHT_MULTIPLE,
-) -> BudgetAdvice:
+def budget_verdict(k: int, c: int, gap: float, se: float, misalign: float, r_eff: float, r_in: float,
+                   input_tail: float, learner_tail: float, gap_threshold: float, misalignment_threshold: float,
+                   tail_threshold: float, *, nn_input: float | None = None, nn_learner: float | None = None,
+                   nn_margin: float = NN_MARGIN,
+                   tight_multiple: float = TIGHT_MULTIPLE) -> BudgetAdvice:
     """The verdict at budget ``k`` with ``c`` classes from the measured conditions (module docstring).
 
     (B): ``gap`` and its standard error ``se``; (A): ``misalign`` = 1 - centered alignment;
@@ -177,55 +163,37 @@ def budget_verdict(
     very_tight = k <= 2 * c
     if gap >= gap_threshold and gap > 2 * se:
         b_state = "large"
-        b_text = (
-            f"(B) holds: the learner probe beats the input probe by {gap:+.3f} (se {se:.3f}) at full budget, "
-            "so the input geometry misses label structure the learner sees"
-        )
+        b_text = (f"(B) holds: the learner probe beats the input probe by {gap:+.3f} (se {se:.3f}) at full budget, "
+                  "so the input geometry misses label structure the learner sees")
     elif gap < gap_threshold / 2:
         b_state = "small"
-        b_text = (
-            f"(B) fails: gap {gap:+.3f} (se {se:.3f}) is below {gap_threshold / 2:.3f}, i.e. ~0 or negative; "
-            "the labels are already readable from the input features"
-        )
+        b_text = (f"(B) fails: gap {gap:+.3f} (se {se:.3f}) is below {gap_threshold / 2:.3f}, i.e. ~0 or negative; "
+                  "the labels are already readable from the input features")
     else:
         b_state = "moderate"
-        b_text = (
-            f"(B) is uncertain: gap {gap:+.3f} (se {se:.3f}) is positive but below the {gap_threshold:.2f} "
-            "threshold or within two standard errors"
-        )
+        b_text = (f"(B) is uncertain: gap {gap:+.3f} (se {se:.3f}) is positive but below the {gap_threshold:.2f} "
+                  "threshold or within two standard errors")
     a_ok = misalign >= misalignment_threshold
-    a_text = (
-        f"(A) holds: the kernels differ (centered alignment {1 - misalign:.3f}, misalignment {misalign:.3f})"
-        if a_ok
-        else f"(A) fails: the two kernels nearly agree (misalignment {misalign:.3f} < {misalignment_threshold:.2f}), "
-        "so both selectors cover the same structure"
-    )
-    tails = (
-        f"the input kernel's top-{k} eigenspace leaves {input_tail:.0%} of the label energy out "
-        f"(learner's: {learner_tail:.0%})"
-    )
+    a_text = (f"(A) holds: the kernels differ (centered alignment {1 - misalign:.3f}, misalignment {misalign:.3f})"
+              if a_ok else
+              f"(A) fails: the two kernels nearly agree (misalignment {misalign:.3f} < {misalignment_threshold:.2f}), "
+              "so both selectors cover the same structure")
+    tails = (f"the input kernel's top-{k} eigenspace leaves {input_tail:.0%} of the label energy out "
+             f"(learner's: {learner_tail:.0%})")
     if binds:
-        c_text = (
-            f"(C) holds: k = {k} < r_eff ln r_eff = {limit:.0f} (learner r_eff {r_eff:.1f}; picks blind to its "
-            f"modes need about that many to cover them), and {tails}"
-        )
+        c_text = (f"(C) holds: k = {k} < r_eff ln r_eff = {limit:.0f} (learner r_eff {r_eff:.1f}; picks blind to its "
+                  f"modes need about that many to cover them), and {tails}")
     elif not below:
-        c_text = (
-            f"(C) fails: k = {k} >= r_eff ln r_eff = {limit:.0f} (learner r_eff {r_eff:.1f}, input {r_in:.1f}); "
-            "even picks blind to the learner's modes cover them, and the advantage shrinks"
-        )
+        c_text = (f"(C) fails: k = {k} >= r_eff ln r_eff = {limit:.0f} (learner r_eff {r_eff:.1f}, input {r_in:.1f}); "
+                  "even picks blind to the learner's modes cover them, and the advantage shrinks")
     else:
-        c_text = (
-            f"(C) fails: {tails}, below {tail_threshold:.0%}; k points in the input geometry already reach the labels"
-        )
+        c_text = (f"(C) fails: {tails}, below {tail_threshold:.0%}; k points in the input geometry already "
+                  "reach the labels")
     reasons = [b_text, a_text, c_text]
     b_short = {"large": "gap large (B)", "moderate": "gap uncertain (B)", "small": "gap ~0 (B fails)"}[b_state]
     a_short = "kernels differ (A)" if a_ok else "kernels agree (A fails)"
-    c_short = (
-        "budget binds (C)"
-        if binds
-        else ("k >= r_eff ln r_eff (C fails)" if not below else "input top-k reaches labels (C fails)")
-    )
+    c_short = "budget binds (C)" if binds else ("k >= r_eff ln r_eff (C fails)" if not below
+                                                 else "input top-k reaches labels (C fails)")
     why = f"{b_short}, {a_short}, {c_short}"
     if not a_ok:
         verdict = "do-not-pay"
@@ -236,64 +204,35 @@ def budget_verdict(
     elif binds and very_tight:
         verdict = "borderline"
         why += "; but k <= 2C is extremely tight (Amazon-CF caveat)"
-        reasons.append(
-            f"k = {k} <= 2 x {c} classes is an extremely tight budget: the paper's Amazon-CF "
-            "(gap +0.009) still gained +0.32 at k = 2C, so run the realized sweep (--sweep) to check"
-        )
+        reasons.append(f"k = {k} <= 2 x {c} classes is an extremely tight budget: the paper's Amazon-CF "
+                       "(gap +0.009) still gained +0.32 at k = 2C, so run the realized sweep (--sweep) to check")
     else:
         verdict = "do-not-pay"
     if nn_input is not None and nn_learner is not None and np.isfinite(nn_input) and np.isfinite(nn_learner):
-        verdict, why, extra = repaired_verdict(
-            k, c, a_ok, binds, nn_input, nn_learner, nn_margin, tight_multiple, a_short, c_short
-        )
-        b_reported = (
-            f"(B), reported, not deciding: the full-budget gap is {gap:+.3f} (se {se:.3f}); on the "
-            "calibration cells it did not predict the advantage (BBC News with MiniLM gained at k <= 4C "
-            "with a gap of -0.006, MNIST-5k lost at 6C with a gap of +0.07)"
-        )
+        verdict, why, extra = repaired_verdict(k, c, a_ok, binds, nn_input, nn_learner, nn_margin, tight_multiple,
+                                               a_short, c_short)
+        b_reported = (f"(B), reported, not deciding: the full-budget gap is {gap:+.3f} (se {se:.3f}); on the "
+                      "calibration cells it did not predict the advantage (BBC News with MiniLM gained at k <= 4C "
+                      "with a gap of -0.006, MNIST-5k lost at 6C with a gap of +0.07)")
         reasons = [b_reported, reasons[1], extra, *reasons[2:]]
         if len(reasons) > 4 and "Amazon-CF" in reasons[4]:
             reasons.pop(4)
-    return BudgetAdvice(
-        k,
-        k / c,
-        bool(binds),
-        bool(very_tight),
-        float(input_tail),
-        float(learner_tail),
-        verdict,
-        why,
-        tuple(reasons),
-        verdict,
-        None,
-        why,
-    )
+    return BudgetAdvice(k, k / c, bool(binds), bool(very_tight), float(input_tail), float(learner_tail), verdict,
+                        why, tuple(reasons), verdict, None, why)
 
 
-def repaired_verdict(
-    k: int,
-    c: int,
-    a_ok: bool,
-    binds: bool,
-    nn_input: float,
-    nn_learner: float,
-    nn_margin: float = NN_MARGIN,
-    tight_multiple: float = TIGHT_MULTIPLE,
-    a_short: str = "",
-    c_short: str = "",
-) -> tuple[str, str, str]:
+def repaired_verdict(k: int, c: int, a_ok: bool, binds: bool, nn_input: float, nn_learner: float,
+                     nn_margin: float = NN_MARGIN, tight_multiple: float = TIGHT_MULTIPLE, a_short: str = "",
+                     c_short: str = "") -> tuple[str, str, str]:
     """The repaired a-priori rule: (verdict, why, the (A') reason in words). See the module docstring."""
     better = nn_learner >= nn_input - nn_margin
     tight = k <= tight_multiple * c
-    a2_text = (
-        f"(A') holds: nearest neighbours share their label {nn_learner:.0%} of the time in the learner "
-        f"geometry against {nn_input:.0%} in the input geometry, so the learner's geometry is not worse at "
-        "keeping labels together"
-        if better
-        else f"(A') fails: nearest neighbours share their label only {nn_learner:.0%} of the time in the learner "
-        f"geometry against {nn_input:.0%} in the input geometry (more than {nn_margin:.2f} below): the "
-        "representation is different from the input, not better (as a random-init encoder)"
-    )
+    a2_text = (f"(A') holds: nearest neighbours share their label {nn_learner:.0%} of the time in the learner "
+               f"geometry against {nn_input:.0%} in the input geometry, so the learner's geometry is not worse at "
+               "keeping labels together" if better else
+               f"(A') fails: nearest neighbours share their label only {nn_learner:.0%} of the time in the learner "
+               f"geometry against {nn_input:.0%} in the input geometry (more than {nn_margin:.2f} below): the "
+               "representation is different from the input, not better (as a random-init encoder)")
     a2_short = "learner as label-local (A')" if better else "learner less label-local (A' fails)"
     t_short = f"k <= {tight_multiple:g}C" if tight else f"k > {tight_multiple:g}C (loose)"
     if not a_ok or not better:
@@ -336,15 +275,8 @@ def pilot_verdict(adv: np.ndarray, margin: float) -> PilotBudget:
     mean = float(adv.mean())
     sd = float(adv.std(ddof=1)) if adv.size > 1 else 0.0
     verdict = "pay" if mean > margin else "do-not-pay"
-    return PilotBudget(
-        mean,
-        sd / math.sqrt(adv.size),
-        int(np.sum(adv > 0)),
-        int(adv.size),
-        float(margin),
-        verdict,
-        pilot_confidence(mean, sd, margin),
-    )
+    return PilotBudget(mean, sd / math.sqrt(adv.size), int(np.sum(adv > 0)), int(adv.size), float(margin), verdict,
+                       pilot_confidence(mean, sd, margin))
 
 
 def pilot_confidence(mean: float, sd: float, margin: float) -> float:
@@ -373,11 +305,9 @@ def close_call_text(p: PilotBudget) -> str | None:
     """
     if p.confidence >= CLOSE_CALL:
         return None
-    return (
-        f"a close call (confidence {p.confidence:.2f}): pools like this one land on the other side of the "
-        f"{p.margin:.2f} margin about {1.0 - p.confidence:.0%} of the time; the geometries differ by about "
-        f"{p.adv_mean:+.3f} here, so either choice costs little"
-    )
+    return (f"a close call (confidence {p.confidence:.2f}): pools like this one land on the other side of the "
+            f"{p.margin:.2f} margin about {1.0 - p.confidence:.0%} of the time; the geometries differ by about "
+            f"{p.adv_mean:+.3f} here, so either choice costs little")
 
 
 def pilot_undecided(p: PilotBudget, z: float = 2.0) -> bool:
@@ -388,37 +318,25 @@ def pilot_undecided(p: PilotBudget, z: float = 2.0) -> bool:
 def with_pilot(v: BudgetAdvice, p: PilotBudget) -> BudgetAdvice:
     """``v`` with the pilot's verdict as its verdict; the a-priori verdict and reasons stay beside it."""
     side = "above" if p.verdict == "pay" else "not above"
-    measured = (
-        f"pilot: ADV {p.adv_mean:+.3f} (se {p.adv_se:.3f}, {p.splits_positive}/{p.splits} splits > 0) is "
-        f"{side} the {p.margin:.2f} margin: {p.verdict} (confidence {p.confidence:.2f})"
-    )
+    measured = (f"pilot: ADV {p.adv_mean:+.3f} (se {p.adv_se:.3f}, {p.splits_positive}/{p.splits} splits > 0) is "
+                f"{side} the {p.margin:.2f} margin: {p.verdict} (confidence {p.confidence:.2f})")
     a = v.a_priori or v.verdict
     if a == p.verdict:
         word = f"the a-priori rule agrees ({a})"
     elif a == "borderline":
         word = f"the a-priori rule was undecided (borderline); the measurement settles it as {p.verdict}"
     else:
-        word = (
-            f"the a-priori rule says {a}, the pilot's measurement says {p.verdict}: they disagree, and the "
-            "measurement decides"
-        )
-    why = f"pilot ADV {p.adv_mean:+.3f} +- {p.adv_se:.3f}, {p.splits_positive}/{p.splits} > 0; a priori {a}: {v.why}"
-    return v._replace(
-        verdict=p.verdict,
-        why=why,
-        reasons=(measured, word) + v.reasons,
-        a_priori=a,
-        pilot=p,
-        a_priori_why=v.a_priori_why or v.why,
-    )
+        word = (f"the a-priori rule says {a}, the pilot's measurement says {p.verdict}: they disagree, and the "
+                "measurement decides")
+    why = (f"pilot ADV {p.adv_mean:+.3f} +- {p.adv_se:.3f}, {p.splits_positive}/{p.splits} > 0; "
+           f"a priori {a}: {v.why}")
+    return v._replace(verdict=p.verdict, why=why, reasons=(measured, word) + v.reasons, a_priori=a, pilot=p,
+                      a_priori_why=v.a_priori_why or v.why)
 
 
-def with_realized(
-    v: BudgetAdvice, learner_acc: float, input_acc: float, random_acc: float, adv: np.ndarray
-) -> BudgetAdvice:
+def with_realized(v: BudgetAdvice, learner_acc: float, input_acc: float, random_acc: float,
+                  adv: np.ndarray) -> BudgetAdvice:
     """``v`` with one more reason: the realized accuracies at its budget and ADV (seeds,) over seeds."""
-    text = (
-        f"realized: learner-FL {learner_acc:.3f} vs input-FL {input_acc:.3f} "
-        f"(random {random_acc:.3f}), ADV {adv.mean():+.3f} +- {adv.std():.3f} over {adv.size} seeds"
-    )
+    text = (f"realized: learner-FL {learner_acc:.3f} vs input-FL {input_acc:.3f} "
+            f"(random {random_acc:.3f}), ADV {adv.mean():+.3f} +- {adv.std():.3f} over {adv.size} seeds")
     return v._replace(reasons=v.reasons + (text,))

@@ -234,13 +234,7 @@ def select_command(args: argparse.Namespace, verdict: str, k: int) -> str:
 
 def advise_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str]:
     """(input features, learner features, labels, input description, learner description) for ``advise --data``."""
-    from kcover.data.columns import (
-        image_paths,
-        labels,
-        read_pixels,
-        table_features,
-        texts,
-    )
+    from kcover.data.columns import image_paths, labels, read_pixels, table_features, texts
     from kcover.data.tables import read_table
     from kcover.featurize import TF_MODES, hash_text, pixel_features
 

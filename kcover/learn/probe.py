@@ -91,7 +91,7 @@ def _fit(
     num_classes: int,
     standardize: bool,
 ) -> tuple[Probe, jax.Array]:
-    import optax  # here, not at the top: 70 ms that `kcover select` and every import of kcover would pay
+    import optax  # here, not at the top: every command and every import of kcover would pay its import time
     import optax.tree_utils as otu
 
     n, d = x.shape

@@ -149,7 +149,7 @@ def cache_bounds(q: jax.Array, idx: jax.Array, w: jax.Array, cur: jax.Array, axi
 
     ``q`` is the (P, T') float16 cache. On the CPU the rows are gathered ``CACHE_CHUNK`` at a
     time: a gathered chunk stays in the processor's cache while it is widened and summed, which
-    reads rows about 2.5x faster than gathering all of them first (measured at T = 30,000). On an
+    reads rows faster than gathering all of them first (benchmarks/README.md). On an
     accelerator, where a loop of small steps would serialize, they are gathered at once.
     """
     pad = q.shape[1] - cur.shape[0]  # the symmetric pass's cache has zero-weight padding columns

@@ -174,12 +174,7 @@ def _agree(err: Exception | None, facts: list[int], same_targets: bool) -> np.nd
 
 
 def facility_location_sharded(
-    features: Any,
-    k: int,
-    *,
-    mesh: Mesh | None = None,
-    local_targets: bool = False,
-    **options: Unpack[FLKeywords],
+    features: Any, k: int, *, mesh: Mesh | None = None, local_targets: bool = False, **options: Unpack[FLKeywords]
 ) -> Selection:
     """Greedy facility location with the targets sharded over the 1-D ``mesh``.
 

@@ -137,7 +137,7 @@ def min_similarity(src: Similarity, block: int) -> jax.Array:
 def max_first(values: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(max, first index attaining it) of ``values`` (n,), with ``jnp.argmax``'s rules (a NaN is
     the max; all -inf gives 0), as two plain reductions: XLA's CPU argmax, a reduction over
-    (value, index) pairs, is not vectorised and took 0.13 ms at n = 30,000 against about 0.01."""
+    (value, index) pairs, is not vectorised (benchmarks/README.md, "Measurements behind the code")."""
     top = jnp.max(values)
     hit = (values == top) | jnp.isnan(values)
     return top, jnp.min(jnp.where(hit, jnp.arange(values.shape[0], dtype=jnp.int32), values.shape[0]))

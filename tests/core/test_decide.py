@@ -7,14 +7,7 @@ import numpy as np
 import pytest
 
 import kcover.advisor.sweep
-from kcover.advisor.decide import (
-    RESIDUAL,
-    decide,
-    extrapolate,
-    gain_interval,
-    mean_regret,
-    regret,
-)
+from kcover.advisor.decide import RESIDUAL, decide, extrapolate, gain_interval, mean_regret, regret
 from kcover.advisor.entry import advise
 from kcover.advisor.options import AdviseOptions
 
