@@ -5,6 +5,11 @@ import tempfile
 # the CLI in this process and in subprocesses; give the whole session its own cache folder so that a
 # test never reads entries another run left behind (a killed run's half-written entry crashed one).
 os.environ.setdefault("KCOVER_COMPILE_CACHE", tempfile.mkdtemp(prefix="kcover-test-jax-"))
+# The default suite crashed twice inside XLA's compiler (a segmentation fault, late in the session)
+# with faiss loaded in the same process; faiss's wheel brings its own OpenMP and OpenBLAS. The test
+# process keeps faiss out (the kNN path falls back to the JAX lists); the faiss tests run it in a
+# fresh process of their own (tests/core/test_approximate.py).
+os.environ.setdefault("KCOVER_FAISS", "off")
 
 import jax
 import pytest

@@ -19,6 +19,7 @@ O(T m) for the lists. faiss is imported here only when called, never by ``import
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any, Unpack
 
@@ -37,8 +38,17 @@ FLAT_LIMIT = 50_000  # candidates up to which "auto" searches exactly (flat at 1
 NPROBE = 16
 
 
+FAISS_ENV = "KCOVER_FAISS"
+
+
 def faiss_module() -> Any:
-    """The faiss module, or None when it is not installed."""
+    """The faiss module, or None when it is not installed or ``$KCOVER_FAISS`` is ``off``.
+
+    ``KCOVER_FAISS=off`` keeps faiss (and the OpenMP and OpenBLAS runtimes its wheel brings) out
+    of the process: the kNN path then uses the exact JAX lists.
+    """
+    if os.environ.get(FAISS_ENV, "").strip().lower() in ("off", "0", "false", "none"):
+        return None
     try:
         import faiss
     except ImportError:
