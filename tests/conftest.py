@@ -1,14 +1,13 @@
 import os
-import tempfile
 
 # The command line keeps JAX's compiled programs on disk (kcover.cli.enable_compile_cache). Tests run
-# the CLI in this process and in subprocesses; give the whole session its own cache folder so that a
-# test never reads entries another run left behind (a killed run's half-written entry crashed one).
-os.environ.setdefault("KCOVER_COMPILE_CACHE", tempfile.mkdtemp(prefix="kcover-test-jax-"))
-# The default suite crashed twice inside XLA's compiler (a segmentation fault, late in the session)
-# with faiss loaded in the same process; faiss's wheel brings its own OpenMP and OpenBLAS. The test
-# process keeps faiss out (the kNN path falls back to the JAX lists); the faiss tests run it in a
-# fresh process of their own (tests/core/test_approximate.py).
+# the CLI in this process and in subprocesses; the test session keeps that cache off, so that no test
+# reads entries another run left behind and the session does not write one per compiled program
+# (tests/cli/test_cli_select_flags.py checks the cache on its own folder). The suite crashed three
+# times inside XLA's CPU compiler late in a session; two of those runs had faiss loaded, one did not,
+# so the test process also keeps faiss out (its checks run in a fresh process) and drops compiled
+# programs between modules (below).
+os.environ.setdefault("KCOVER_COMPILE_CACHE", "off")
 os.environ.setdefault("KCOVER_FAISS", "off")
 
 import jax
@@ -20,3 +19,10 @@ def x64():
     """Run a test with 64-bit floats enabled (float64 references)."""
     with jax.enable_x64(True):
         yield
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_compilations():
+    """Drop JAX's compiled programs after each test module: a session compiles thousands."""
+    yield
+    jax.clear_caches()
