@@ -147,8 +147,6 @@ class Prepared(Memo):
                 "picks": [int(i) for i in picks]}
 
 
-_Prepared = Prepared  # the former name
-_check = check_args
 
 
 def group_of(key: dict[str, Any]) -> str:
