@@ -254,49 +254,16 @@ def test_text_tables_read_the_same_from_csv_and_jsonl(data):
 
 
 def test_advise_text_input(run, data):
-    code, out, err = run(
-        "advise",
-        "--text",
-        data["csv"],
-        "--text-column",
-        "body",
-        "--label-column",
-        "topic",
-        "--text-dim",
-        20,
-        "--learner",
-        data["e"],
-        "--json",
-        "--budgets",
-        "2C",
-    )
+    argv = ["advise", "--text", data["csv"], "--text-column", "body", "--label-column", "topic", "--text-dim", 20]
+    argv += ["--learner", data["e"], "--json", "--budgets", "2C"]
+    code, out, err = run(*argv)
     assert code == 0, err
     d = json.loads(out)
     assert d["classes"] == [f"topic{c}" for c in range(C)] and d["budgets"][0]["k"] == 2 * C
     assert "lexical n-gram hashing" in d["input_source"]
     assert d["input_probe_acc"] > 0.9  # the words name the topic: the lexical geometry is aligned
     assert "--text-ngrams words --tf tfidf" in d["input_note"]  # the default hashing is the weaker input
-    code, out, err = run(
-        "advise",
-        "--text",
-        data["csv"],
-        "--text-column",
-        "body",
-        "--label-column",
-        "topic",
-        "--text-dim",
-        20,
-        "--learner",
-        data["e"],
-        "--json",
-        "--budgets",
-        "2C",
-        "--no-pilot",
-        "--text-ngrams",
-        "words",
-        "--tf",
-        "tfidf",
-    )
+    code, out, err = run(*argv, "--no-pilot", "--text-ngrams", "words", "--tf", "tfidf")
     assert code == 0, err
     d = json.loads(out)
     assert "words)" in d["input_source"] and "input_note" not in d

@@ -231,20 +231,8 @@ def test_encoder_embedding_is_cached_across_select_advise_and_embed(tmp_path, ma
     cache = tmp_path / "cache"
     enc = ["--encoder", "qwen2.5", "--weights", tiny_qwen, "--embed-cache", cache]
     run = make_run("select", "advise", "embed")
-    code, _, err = run(
-        "select",
-        "--data",
-        data,
-        "--text-column",
-        "text",
-        *enc,
-        "--k",
-        6,
-        "--per-class",
-        "label",
-        "--out",
-        tmp_path / "a.jsonl",
-    )
+    select = ["select", "--data", data, "--text-column", "text", *enc, "--k", 6, "--per-class", "label"]
+    code, _, err = run(*select, "--out", tmp_path / "a.jsonl")
     assert code == 0, err
     assert "row/s" in err  # the progress bar
     first = _check_output(tmp_path / "a.jsonl", rows, 6, per_class="label")
@@ -254,20 +242,7 @@ def test_encoder_embedding_is_cached_across_select_advise_and_embed(tmp_path, ma
         raise AssertionError("a cached embedding must not be computed again")
 
     monkeypatch.setattr(Encoder, "encode", no_encoding)
-    code, _, err = run(
-        "select",
-        "--data",
-        data,
-        "--text-column",
-        "text",
-        *enc,
-        "--k",
-        6,
-        "--per-class",
-        "label",
-        "--out",
-        tmp_path / "b.jsonl",
-    )
+    code, _, err = run(*select, "--out", tmp_path / "b.jsonl")
     assert code == 0, err
     assert read_table(str(tmp_path / "b.jsonl")).to_list() == first
     code, out, err = run(
