@@ -27,7 +27,7 @@ import numpy as np
 from kcover import checks
 from kcover.kernels import Kernel, make_kernel, power_of_two_scale
 from kcover.selection.facility_rules import METHODS
-from kcover.selection.lazy import PASS_WIDTH
+from kcover.selection.lazy import pass_width
 from kcover.selection.similarity import PRECISIONS, FeatureSimilarity, Similarity, min_similarity
 
 
@@ -109,9 +109,10 @@ def available_memory() -> int:
 def cache_bytes(n: int, t: int, block: int) -> int:
     """Bytes of the float16 cache for N candidates and T targets: rows padded to the pass width,
     and columns too when the targets are the pool (the symmetric pass's square cache)."""
-    width = min(n, max(block, PASS_WIDTH))
+    symmetric = t == n and -(-n // pass_width(n, block, symmetric=True)) > 1
+    width = pass_width(n, block, symmetric)
     rows = -(-n // width) * width
-    return 2 * rows * (rows if t == n else t)
+    return 2 * rows * (rows if symmetric else t)
 
 
 def resolve(method: str, epsilon: float, block: Any, precision: str, cache: Any) -> tuple[int, Any]:

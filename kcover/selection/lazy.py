@@ -35,6 +35,7 @@ from kcover.selection.similarity import (
 
 INFLATE = 1.0 + 2.0**-10  # upper bounds computed in another shape or in float16 are scaled by this
 PASS_WIDTH = 256  # the first pass evaluates at least this many candidates per call (CPU: 256 beat 512)
+SYMMETRIC_WIDTH = 512  # the symmetric pass's tiles are (W, W) (CPU: 512 beat 256, 384 and 768)
 CACHE_CHUNK = 8  # cache rows gathered and summed together in a cache round (CPU)
 
 
@@ -127,6 +128,12 @@ def symmetric_bound_pass(
     return g[:n] * INFLATE, q
 
 
+def pass_width(n: int, block: int, symmetric: bool) -> int:
+    """Candidates per call of the first pass over ``n`` candidates: the symmetric pass's tile side
+    or the plain pass's row block (at least ``block``, at most ``n``)."""
+    return min(n, max(block, SYMMETRIC_WIDTH if symmetric else PASS_WIDTH))
+
+
 def first_bounds(
     src: Similarity, w: jax.Array, cur: jax.Array, block: int, cache: bool, axis_name: str | None
 ) -> tuple[jax.Array, jax.Array | None, int]:
@@ -135,11 +142,13 @@ def first_bounds(
     n = src.n_candidates
     if not isinstance(src, FeatureSimilarity):
         return all_gains(src, w, cur, block, axis_name), None, -(-n // block) * block
-    width = min(n, max(block, PASS_WIDTH))
+    width = pass_width(n, block, symmetric=False)
     nb = -(-n // width)
-    if src.symmetric and axis_name is None and nb > 1:
-        bounds, q = symmetric_bound_pass(src, w, cur, width, cache)
-        return bounds, q, (nb * (nb + 1) // 2) * width * width // n  # T = n similarities a column
+    sym_width = pass_width(n, block, symmetric=True)
+    sym_nb = -(-n // sym_width)
+    if src.symmetric and axis_name is None and sym_nb > 1:
+        bounds, q = symmetric_bound_pass(src, w, cur, sym_width, cache)
+        return bounds, q, (sym_nb * (sym_nb + 1) // 2) * sym_width * sym_width // n  # T = n similarities a column
     bounds, q = bound_pass(src, w, cur, width, cache, axis_name)
     return bounds, q, nb * width
 

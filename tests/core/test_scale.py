@@ -17,6 +17,7 @@ from kcover.selection.lazy import (
     CACHE_CHUNK,
     INFLATE,
     PASS_WIDTH,
+    SYMMETRIC_WIDTH,
     cache_bounds,
     round_up_f16,
     symmetric_bound_pass,
@@ -202,7 +203,8 @@ def test_a_second_call_with_the_same_shapes_compiles_nothing(cache):
     ],
 )
 def test_the_compiled_loop_never_holds_an_n_by_n_array(method, cache, symmetric):
-    # at N = T = 1000 the largest float32 array may be a (PASS_WIDTH, 1000) block (or the float16 cache)
+    # at N = T = 1000 the largest float32 array may be a (PASS_WIDTH, 1000) block, a symmetric pass's
+    # (SYMMETRIC_WIDTH, SYMMETRIC_WIDTH) tile, or the float16 cache
     n, d = 1000, 8
     x = jnp.zeros((n, d), jnp.float32)
     src = FeatureSimilarity(x, x, make_kernel("rbf", 1.0), "highest", symmetric)
@@ -219,7 +221,7 @@ def test_the_compiled_loop_never_holds_an_n_by_n_array(method, cache, symmetric)
             for m in re.findall(rf"tensor<((?:\d+x)+){dtype}>", hlo)
         ]
 
-    assert max(sizes("f32")) <= n * PASS_WIDTH  # one (PASS_WIDTH, T) block at most (B = 32)
+    assert max(sizes("f32")) <= max(n * PASS_WIDTH, SYMMETRIC_WIDTH**2) < n * n  # one block or tile at most
     f16 = [s for s in sizes("f16") if s >= n * n]
     assert bool(f16) == cache  # the cache, N x T float16, only when asked for
 
