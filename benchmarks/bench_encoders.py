@@ -153,23 +153,10 @@ def tiny_lite0_file(directory: Path, seed: int = 0) -> Path:
 def tiny_minilm_dir(directory: Path, seed: int = 0) -> Path:
     """A 2-layer BERT (hidden 32) with its own WordPiece vocabulary, in the sentence-transformers
     layout (mean pooling, L2 normalization, 64 tokens) that kcover's minilm encoder reads."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from _tiny import bert_dir  # the tiny random models the tests build
 
-    directory.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *TINY_WORDS, *"abcdefghijklmnopqrstuvwxyz.,!?'"]
-    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True).save_pretrained(directory)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    torch.manual_seed(seed)
-    BertModel(config).eval().save_pretrained(directory, safe_serialization=True)
+    bert_dir(directory, [*TINY_WORDS, *"abcdefghijklmnopqrstuvwxyz.,!?'"], max_positions=128, seed=seed)
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},

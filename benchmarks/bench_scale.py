@@ -80,15 +80,10 @@ def submodlib_knn(x: np.ndarray, k: int, bw: float) -> np.ndarray:
     """submodlib's lazy greedy on the same sparse kernel (mode "sparse"; its build time counted)."""
     from submodlib import FacilityLocationFunction
 
+    from bench_selection import SUBMODLIB_LAZY
+
     f = FacilityLocationFunction(n=x.shape[0], mode="sparse", sijs=sparse_kernel(x, bw), num_neighbors=NEIGHBORS)
-    res = f.maximize(
-        budget=k,
-        optimizer="LazyGreedy",
-        stopIfZeroGain=False,
-        stopIfNegativeGain=False,
-        verbose=False,
-        show_progress=False,
-    )
+    res = f.maximize(budget=k, **SUBMODLIB_LAZY)
     return np.asarray([p for p, _ in res])
 
 
@@ -220,23 +215,17 @@ def grid(args) -> None:
                 append([row])
 
 
+def kcover_select(path: Path, k: int, out: Path, *extra: str) -> list[str]:
+    """``kcover select`` on the features in ``path`` with its defaults (and ``extra``), JSON out."""
+    kcover = str(Path(sys.executable).with_name("kcover"))
+    return [kcover, "select", "--features", str(path), "--k", str(k), *extra, "--out", str(out), "--json"]
+
+
 def cli_run(args) -> None:
     """The default command line at N rows, under /usr/bin/time -v: wall time, peak RSS, the path taken."""
     path = data_file(args.data, args.n)
     out = Path("/tmp/kcover_scale") / "cli_picks.npy"
-    cmd = [
-        "/usr/bin/time",
-        "-v",
-        str(Path(sys.executable).with_name("kcover")),
-        "select",
-        "--features",
-        str(path),
-        "--k",
-        str(args.k),
-        "--out",
-        str(out),
-        "--json",
-    ]
+    cmd = ["/usr/bin/time", "-v", *kcover_select(path, args.k, out)]
     for rep in range(args.repeat):
         load = load_average()
         t0 = time.perf_counter()
@@ -296,19 +285,7 @@ def cosine(args) -> None:
         np.save(path, np.abs(mixture(args.n, 128)))  # a 50-centre positive mixture, d = 128
     x = np.load(path)
     kc_out, ap_out = Path("/tmp/kcover_scale/cos_kc.npy"), Path("/tmp/kcover_scale/cos_ap.npy")
-    kc_cmd = [
-        str(Path(sys.executable).with_name("kcover")),
-        "select",
-        "--features",
-        str(path),
-        "--k",
-        str(args.k),
-        "--kernel",
-        "cosine",
-        "--out",
-        str(kc_out),
-        "--json",
-    ]
+    kc_cmd = kcover_select(path, args.k, kc_out, "--kernel", "cosine")
     for rep in range(args.repeat):
         load = load_average()
         t0 = time.perf_counter()

@@ -39,6 +39,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 TOOLS = ("kcover", "kcover-cli", "apricot", "submodlib")
+# submodlib's lazy greedy, run to the full budget, quietly (bench_scale.py uses the same call)
+SUBMODLIB_LAZY = dict(
+    optimizer="LazyGreedy", stopIfZeroGain=False, stopIfNegativeGain=False, verbose=False, show_progress=False
+)
 
 
 def mixture(n: int, d: int, seed: int = 0, centres: int = 50) -> np.ndarray:
@@ -153,19 +157,8 @@ def run_kcover_cli(x, k, bw, opts):
     with tempfile.TemporaryDirectory() as tmp:
         np.save(f"{tmp}/x.npy", x)
         env = {**os.environ, "KCOVER_COMPILE_CACHE": f"{tmp}/jax"}
-        cmd = [
-            sys.executable,
-            "-m",
-            "kcover.cli",
-            "select",
-            "--features",
-            f"{tmp}/x.npy",
-            "--k",
-            str(k),
-            "--out",
-            f"{tmp}/picks.npy",
-            "--json",
-        ]
+        cmd = [sys.executable, "-m", "kcover.cli", "select", "--features", f"{tmp}/x.npy", "--k", str(k)]
+        cmd += ["--out", f"{tmp}/picks.npy", "--json"]
         walls = []
         for _ in range(2):
             t0 = time.perf_counter()
@@ -242,14 +235,7 @@ def run_submodlib(x, k, bw, opts):
     t1 = time.perf_counter()
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):  # it prints a progress bar
         f = FacilityLocationFunction(n=x.shape[0], mode="dense", sijs=kmat, separate_rep=False)
-        out = f.maximize(
-            budget=k,
-            optimizer="LazyGreedy",
-            stopIfZeroGain=False,
-            stopIfNegativeGain=False,
-            verbose=False,
-            show_progress=False,
-        )
+        out = f.maximize(budget=k, **SUBMODLIB_LAZY)
     t2 = time.perf_counter()
     return dict(
         picks=[int(i) for i, _ in out],

@@ -1,4 +1,5 @@
-"""Tiny random checkpoints and tokenizers built on disk for offline tests (shared by test modules)."""
+"""Tiny random checkpoints and tokenizers built on disk for offline tests (shared by test modules and by
+benchmarks/bench_encoders.py's dry run)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,24 @@ def tokenizer(directory: Path, corpus: list[str] | None = None, vocab_size: int 
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     fast.save_pretrained(directory)
     return fast
+
+
+def bert_dir(directory: Path, words: list[str], *, max_positions: int = 64, seed: int = 0, pooler: bool = True):
+    """A 2-layer BERT (hidden 32, 4 heads) and a WordPiece vocabulary of ``words`` (plus the special
+    tokens) saved to ``directory`` in MiniLM's layout; returns the model (in eval mode)."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True).save_pretrained(directory)
+    sizes = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
+    config = BertConfig(vocab_size=len(vocab), max_position_embeddings=max_positions, **sizes)
+    torch.manual_seed(seed)
+    model = BertModel(config, add_pooling_layer=pooler).eval()
+    model.save_pretrained(directory, safe_serialization=True)
+    return model
 
 
 def qwen_dir(

@@ -39,15 +39,17 @@ def add_distributed_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "distributed run", "start the same command in every process (one per host); see docs/distributed.md"
     )
-    g.add_argument(
-        "--coordinator",
-        default=None,
-        metavar="HOST:PORT",
-        help="address of process 0, which hosts the coordinator (default: $JAX_COORDINATOR_ADDRESS "
-        "or the cluster's); giving it joins a distributed run",
-    )
-    g.add_argument("--num-processes", default=None, metavar="P", help="number of processes in the run")
-    g.add_argument("--process-id", default=None, metavar="I", help="this process's id, 0 <= I < P")
+    for flag, metavar, text in (
+        (
+            "--coordinator",
+            "HOST:PORT",
+            "address of process 0, which hosts the coordinator (default: $JAX_COORDINATOR_ADDRESS "
+            "or the cluster's); giving it joins a distributed run",
+        ),
+        ("--num-processes", "P", "number of processes in the run"),
+        ("--process-id", "I", "this process's id, 0 <= I < P"),
+    ):
+        g.add_argument(flag, default=None, metavar=metavar, help=text)
     g.add_argument(
         "--distributed",
         action="store_true",

@@ -42,55 +42,48 @@ NOT_WITH_DATA = (
 def add_data_arguments(p: argparse.ArgumentParser, *, advise: bool = False) -> None:
     """The flags that read a table (``--data`` and its columns, the encoder, the embedding cache)."""
     g = p.add_argument_group("your data (--data)")
-    g.add_argument(
-        "--data",
-        default=None,
-        metavar="PATH",
-        help="a .jsonl, .csv, .tsv or .parquet file, a folder of images, a save_to_disk folder, "
-        "or hf:NAME[:SPLIT] from the local Hugging Face cache",
-    )
-    if not advise:  # advise has its own --text-column (for --text), which --data shares
-        g.add_argument("--text-column", default=None, metavar="COL", help="the column of texts")
-    g.add_argument(
-        "--image-column",
-        default=None,
-        metavar="COL",
-        help="the column of image paths (relative to the data file's folder; an image folder: image)",
-    )
-    g.add_argument(
-        "--features-column",
-        default=None,
-        metavar="COL",
-        help="vectors already in the data (lists of numbers)" + (", as the learner geometry" if advise else ""),
-    )
-    g.add_argument(
-        "--encoder",
-        default=None,
-        metavar="NAME",
-        help="embed the column with this encoder: minilm, qwen2.5 (text), vit-b16, clip-b32, "
-        "efficientnet-lite0 (images)",
-    )
-    g.add_argument("--weights", default=None, metavar="DIR", help="the encoder's local weights (default: shipped)")
-    g.add_argument("--max-length", default=None, metavar="T", help="max tokens per text (default: the encoder's)")
-    g.add_argument(
-        "--embed-cache",
-        default=None,
-        metavar="DIR",
-        help="embedding cache folder, or off (default $KCOVER_EMBED_CACHE, else ~/.cache/kcover/embeddings)",
-    )
+    learner = ", as the learner geometry" if advise else ""
+    flags = [
+        (
+            "--data",
+            "PATH",
+            "a .jsonl, .csv, .tsv or .parquet file, a folder of images, a save_to_disk folder, "
+            "or hf:NAME[:SPLIT] from the local Hugging Face cache",
+        ),
+        # advise has its own --text-column (for --text), which --data shares
+        *([] if advise else [("--text-column", "COL", "the column of texts")]),
+        (
+            "--image-column",
+            "COL",
+            "the column of image paths (relative to the data file's folder; an image folder: image)",
+        ),
+        ("--features-column", "COL", "vectors already in the data (lists of numbers)" + learner),
+        (
+            "--encoder",
+            "NAME",
+            "embed the column with this encoder: minilm, qwen2.5 (text), vit-b16, clip-b32, "
+            "efficientnet-lite0 (images)",
+        ),
+        ("--weights", "DIR", "the encoder's local weights (default: shipped)"),
+        ("--max-length", "T", "max tokens per text (default: the encoder's)"),
+        (
+            "--embed-cache",
+            "DIR",
+            "embedding cache folder, or off (default $KCOVER_EMBED_CACHE, else ~/.cache/kcover/embeddings)",
+        ),
+    ]
     if not advise:
-        g.add_argument(
-            "--input-features",
-            default=None,
-            metavar="KIND",
-            help=f"the cheap input geometry instead of an encoder: {', '.join(INPUT_FEATURES)}",
-        )
-        g.add_argument(
-            "--per-class",
-            default=None,
-            metavar="COL",
-            help="split the budget over the classes of this label column; one output file",
-        )
+        flags += [
+            (
+                "--input-features",
+                "KIND",
+                f"the cheap input geometry instead of an encoder: {', '.join(INPUT_FEATURES)}",
+            ),
+            ("--per-class", "COL", "split the budget over the classes of this label column; one output file"),
+        ]
+    for flag, metavar, text in flags:
+        g.add_argument(flag, default=None, metavar=metavar, help=text)
+    if not advise:
         g.add_argument(
             "--per-class-mode",
             default="proportional",

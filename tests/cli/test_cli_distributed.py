@@ -96,34 +96,11 @@ def test_two_processes_pick_what_one_process_picks_and_process_0_writes(tmp_path
         assert len(out.strip().splitlines()) == 1, out  # --json: one object; gloo's lines went to stderr
         reports.append(json.loads(out))
 
-    code, out, err = run(
-        "select",
-        "--features",
-        tmp_path / "pool.npy",
-        "--targets",
-        tmp_path / "targets.npy",
-        "--k",
-        12,
-        "--json",
-        "--out",
-        tmp_path / "one.npy",
-    )
+    single = ("select", "--features", tmp_path / "pool.npy", "--targets", tmp_path / "targets.npy", "--k", 12, "--json")
+    code, out, err = run(*single, "--out", tmp_path / "one.npy")
     assert code == 0, err
     one = json.loads(out)
-    code, out, err = run(
-        "select",
-        "--features",
-        tmp_path / "pool.npy",
-        "--targets",
-        tmp_path / "targets.npy",
-        "--k",
-        12,
-        "--json",
-        "--method",
-        "stochastic",
-        "--out",
-        tmp_path / "one_s.npy",
-    )
+    code, out, err = run(*single, "--method", "stochastic", "--out", tmp_path / "one_s.npy")
     assert code == 0, err
     one_s = json.loads(out)
 

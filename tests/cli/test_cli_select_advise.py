@@ -163,61 +163,18 @@ def test_advise_json_is_one_object_and_progress_goes_to_stderr(run, data, tmp_pa
 
 
 def test_advise_no_pilot_and_pilot_flags(run, data):
-    code, out, err = run(
-        "advise",
-        "--input",
-        data["x"],
-        "--learner",
-        data["e"],
-        "--labels",
-        data["y"],
-        "--json",
-        "--no-pilot",
-        "--budgets",
-        "1C",
-    )
+    advise = ("advise", "--input", data["x"], "--learner", data["e"], "--labels", data["y"], "--json")
+    code, out, err = run(*advise, "--no-pilot", "--budgets", "1C")
     assert code == 0, err
     d = json.loads(out)
     assert d["pilot"] is None and "pilot" not in d["budgets"][0] and "pilot_s" not in d["timings"]
     assert d["budgets"][0]["verdict"] == d["budgets"][0]["a_priori_verdict"] == "pay"
     assert d["budgets"][0]["reach_gap"] > 0  # the learner reaches the hidden modes, the input does not
-    code, out, err = run(
-        "advise",
-        "--input",
-        data["x"],
-        "--learner",
-        data["e"],
-        "--labels",
-        data["y"],
-        "--json",
-        "--no-pilot",
-        "--no-reach",
-        "--budgets",
-        "1C",
-    )
+    code, out, err = run(*advise, "--no-pilot", "--no-reach", "--budgets", "1C")
     assert code == 0, err
     assert "reach_gap" not in json.loads(out)["budgets"][0]
-    code, out, err = run(
-        "advise",
-        "--input",
-        data["x"],
-        "--learner",
-        data["e"],
-        "--labels",
-        data["y"],
-        "--json",
-        "--budgets",
-        "1C",
-        "--pilot-splits",
-        4,
-        "--pilot-max-splits",
-        4,
-        "--pilot-points",
-        300,
-        "--pilot-margin",
-        0.5,
-        "--quiet",
-    )
+    pilot = ("--pilot-splits", 4, "--pilot-max-splits", 4, "--pilot-points", 300, "--pilot-margin", 0.5)
+    code, out, err = run(*advise, "--budgets", "1C", *pilot, "--quiet")
     assert code == 0, err
     d = json.loads(out)
     assert d["pilot"]["points"] == 300 and d["budgets"][0]["pilot"]["splits"] == 4

@@ -151,18 +151,8 @@ def test_a_command_writes_the_persistent_cache(tmp_path):
 
     _features(tmp_path)
     env = {**os.environ, "KCOVER_COMPILE_CACHE": str(tmp_path / "cc"), "JAX_PLATFORMS": "cpu"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "kcover.cli",
-        "select",
-        "--features",
-        str(tmp_path / "x.npy"),
-        "--k",
-        "3",
-        "--out",
-        str(tmp_path / "p.npy"),
-    ]
+    cmd = [sys.executable, "-m", "kcover.cli", "select", "--features", str(tmp_path / "x.npy"), "--k", "3"]
+    cmd += ["--out", str(tmp_path / "p.npy")]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert any((tmp_path / "cc").iterdir())

@@ -20,6 +20,14 @@ def load(name):
     return mod
 
 
+TIMES = ("steady_s", "kernel_s", "select_s", "compile_s", "cpu_s", "peak_rss_gb", "ratio")
+
+
+def timing_row(n, k, tool, times, **extra):
+    """One benchmark row as bench_selection writes it: ``times`` in the order of TIMES."""
+    return dict(n=n, k=k, tool=tool, status="ok", **dict(zip(TIMES, times, strict=True)), **extra)
+
+
 def test_the_benchmark_scores_and_kernel_agree_with_kcover():
     bench = load("bench_selection")
     x = bench.mixture(400, 8)
@@ -33,32 +41,8 @@ def test_the_benchmark_scores_and_kernel_agree_with_kcover():
 def test_the_benchmark_table_renders():
     bench = load("bench_selection")
     rows = [
-        dict(
-            n=100,
-            k=5,
-            tool="kcover",
-            status="ok",
-            steady_s=0.1,
-            kernel_s=0.0,
-            select_s=0.1,
-            compile_s=1.0,
-            cpu_s=0.1,
-            peak_rss_gb=0.3,
-            ratio=1.0,
-        ),
-        dict(
-            n=100,
-            k=5,
-            tool="apricot",
-            status="ok",
-            steady_s=0.8,
-            kernel_s=0.1,
-            select_s=0.7,
-            compile_s=2.0,
-            cpu_s=0.8,
-            peak_rss_gb=0.6,
-            ratio=0.9999,
-        ),
+        timing_row(100, 5, "kcover", (0.1, 0.0, 0.1, 1.0, 0.1, 0.3, 1.0)),
+        timing_row(100, 5, "apricot", (0.8, 0.1, 0.7, 2.0, 0.8, 0.6, 0.9999)),
         dict(n=100, k=5, tool="submodlib", status="timeout: over 10 s"),
     ]
     md = bench.markdown(rows, None, dict(cpu=2, data="d", d=8, kernel="rbf", load_at_end="1.0"))
@@ -90,49 +74,9 @@ def test_the_cli_row_and_the_bare_product_are_measured_and_rendered():
     prod = bench.spawn(dict(tool="product", n=300, d=8, k=1), timeout=300)
     assert prod["status"] == "ok" and prod["steady_s"] > 0
     rows = [
-        dict(
-            n=300,
-            k=5,
-            tool="kcover",
-            status="ok",
-            steady_s=0.5,
-            kernel_s=0.0,
-            select_s=0.5,
-            compile_s=1.0,
-            cpu_s=0.5,
-            peak_rss_gb=0.3,
-            ratio=1.0,
-            product_s=0.25,
-        ),
-        dict(
-            n=300,
-            k=5,
-            tool="kcover-cli",
-            status="ok",
-            steady_s=0.6,
-            kernel_s=0.0,
-            select_s=0.4,
-            compile_s=2.0,
-            cpu_s=0.6,
-            peak_rss_gb=0.3,
-            ratio=1.0,
-            product_s=0.25,
-            options=dict(block=16),
-        ),
-        dict(
-            n=300,
-            k=5,
-            tool="apricot",
-            status="ok",
-            steady_s=3.0,
-            kernel_s=0.1,
-            select_s=2.9,
-            compile_s=2.0,
-            cpu_s=3.0,
-            peak_rss_gb=0.6,
-            ratio=1.0,
-            product_s=0.25,
-        ),
+        timing_row(300, 5, "kcover", (0.5, 0.0, 0.5, 1.0, 0.5, 0.3, 1.0), product_s=0.25),
+        timing_row(300, 5, "kcover-cli", (0.6, 0.0, 0.4, 2.0, 0.6, 0.3, 1.0), product_s=0.25, options=dict(block=16)),
+        timing_row(300, 5, "apricot", (3.0, 0.1, 2.9, 2.0, 3.0, 0.6, 1.0), product_s=0.25),
     ]
     md = bench.markdown(rows, None, dict(cpu=2, data="d", d=8, kernel="rbf", load_at_end="1.0"))
     assert "1.20x the tuned API call's warm 0.50 s" in md
@@ -144,24 +88,7 @@ def test_the_cli_row_and_the_bare_product_are_measured_and_rendered():
 def test_the_gpu_script_runs_tiny_on_the_cpu(tmp_path):
     gpu = load("gpu_scale")
     out = tmp_path / "gpu.json"
-    rep = gpu.main(
-        [
-            "--n",
-            "1500",
-            "--d",
-            "8",
-            "--k",
-            "12",
-            "--block",
-            "64",
-            "--probe-size",
-            "128",
-            "--centres",
-            "20",
-            "--out",
-            str(out),
-        ]
-    )
+    rep = gpu.main("--n 1500 --d 8 --k 12 --block 64 --probe-size 128 --centres 20 --out".split() + [str(out)])
     assert rep["distinct_picks"] and rep["similarity_columns"] >= 1500
     assert rep["achieved_flops"] > 0 and rep["matmul_f32_flops"] > 0
     assert json.loads(out.read_text())["n"] == 1500

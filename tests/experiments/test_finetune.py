@@ -44,25 +44,10 @@ def _corpus(n_per_class: int, seed: int) -> list[tuple[str, str]]:
 
 
 def bert_dir(directory, seed: int = 0) -> None:
-    """A 2-layer BERT (hidden 32, 4 heads) with a word-level vocabulary, in MiniLM's layout."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    directory.mkdir(parents=True, exist_ok=True)
+    """A 2-layer BERT (hidden 32, 4 heads) with a word-level vocabulary of the topics, in MiniLM's layout,
+    its biases and norms moved off their init values."""
     words = sorted({w for phrases in TOPICS.values() for p in phrases for w in p.split()} | {"and"})
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
-    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True).save_pretrained(directory)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(seed)
-    model = BertModel(config, add_pooling_layer=False).eval()
+    model = _tiny.bert_dir(directory, words, seed=seed, pooler=False)
     _tiny.perturb(model)
     model.save_pretrained(directory, safe_serialization=True)
 
