@@ -79,16 +79,8 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
 
     dev = jax.devices()[0]
-    report = dict(
-        device=str(dev),
-        platform=dev.platform,
-        n=args.n,
-        d=args.d,
-        k=args.k,
-        method=args.method,
-        block=args.block,
-        precision=args.precision,
-    )
+    settings = {f: getattr(args, f) for f in ("n", "d", "k", "method", "block", "precision")}
+    report = dict(device=str(dev), platform=dev.platform, **settings)
     size = min(args.probe_size, 8192)
     report["matmul_bf16_flops"] = matmul_rate(size, jnp.bfloat16, "default")
     report["matmul_f32_flops"] = matmul_rate(size, jnp.float32, args.precision)

@@ -211,14 +211,8 @@ class _Learner:
             top_layers=args.top_layers,
             full=args.full,
         )
-        self.train = TrainConfig(
-            steps=args.steps,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            warmup=args.warmup,
-            weight_decay=args.weight_decay,
-            clip_norm=args.clip_norm,
-        )
+        same_names = ("steps", "batch_size", "warmup", "weight_decay", "clip_norm")
+        self.train = TrainConfig(learning_rate=args.lr, **{f: getattr(args, f) for f in same_names})
         self.classifiers: dict[int, Any] = {}
 
     def classifier(self, num_classes: int) -> Any:

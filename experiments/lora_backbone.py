@@ -203,15 +203,6 @@ def load_backbone(
         module = Qwen2(config, DTYPES[dtype])
         normalize = False
         layers, hidden = config.num_hidden_layers, config.hidden_size
-    return Backbone(
-        name=encoder,
-        module=module,
-        params=enc.params,
-        num_layers=layers,
-        hidden_size=hidden,
-        tokenizer=enc.tokenizer,
-        max_length=enc.max_length,
-        pad_id=enc.pad_id,
-        normalize=normalize,
-        dtype=dtype,
-    )
+    from_encoder = {f: getattr(enc, f) for f in ("params", "tokenizer", "max_length", "pad_id")}
+    sizes = dict(num_layers=layers, hidden_size=hidden)
+    return Backbone(name=encoder, module=module, normalize=normalize, dtype=dtype, **sizes, **from_encoder)

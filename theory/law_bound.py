@@ -288,27 +288,8 @@ def summarize_reach(rows: list[dict]) -> dict:
     """
     per: dict[str, dict] = {}
     violations, exceptions = [], []
-    keys = (
-        "family",
-        "kernel",
-        "order",
-        "seed",
-        "r",
-        "r_in",
-        "m",
-        "s",
-        "delta_frac",
-        "k",
-        "tied",
-        "adv",
-        "reach_upper",
-        "reach_lower",
-        "reach_in",
-        "tail_learner",
-        "input_half",
-        "learner_half",
-        "reach_kind",
-    )
+    keys = "family kernel order seed r r_in m s delta_frac".split()
+    keys += "k tied adv reach_upper reach_lower reach_in tail_learner input_half learner_half reach_kind".split()
     for fam in FAMILIES:
         sub = [r for r in rows if r["family"] == fam]
         if not sub:

@@ -195,12 +195,7 @@ def law_rows(
             dict(
                 kernel=getattr(kernel, "name", type(kernel).__name__),
                 block=is_block(kernel),
-                order=inst.order,
-                r=inst.r,
-                r_in=inst.r_in,
-                m=inst.m,
-                s=inst.s,
-                delta_frac=inst.delta_frac,
+                **{f: getattr(inst, f) for f in ("order", "r", "r_in", "m", "s", "delta_frac")},
                 k=int(k),
                 rho=float(inst.rho.min()),
                 r_eff=r_eff,
@@ -260,20 +255,7 @@ def summarize(rows: list[dict]) -> dict:
                     kind=kind,
                     **{
                         key: r[key]
-                        for key in (
-                            "kernel",
-                            "order",
-                            "seed",
-                            "r",
-                            "r_in",
-                            "m",
-                            "delta_frac",
-                            "k",
-                            "adv",
-                            "rho_tail",
-                            "g",
-                            "bound",
-                        )
+                        for key in "kernel order seed r r_in m delta_frac k adv rho_tail g bound".split()
                         if key in r
                     },
                 )

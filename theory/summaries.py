@@ -204,18 +204,8 @@ def law_summary(
         violation_counts=kinds,
         upper_violations_centered_g=n_upper_c,
         per_kernel=summ["per_kernel"],
-        config=dict(
-            r=r,
-            s=s,
-            n=n,
-            deltas=list(deltas),
-            orders=list(orders),
-            seeds=seeds,
-            lam=lam,
-            lam_eff=lam_eff,
-            adv_tol=ADV_TOL,
-            bound_tol=BOUND_TOL,
-        ),
+        config=dict(r=r, s=s, n=n, deltas=list(deltas), orders=list(orders), seeds=seeds, lam=lam, lam_eff=lam_eff)
+        | dict(adv_tol=ADV_TOL, bound_tol=BOUND_TOL),
         rows=rows,
     )
 

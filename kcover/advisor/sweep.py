@@ -289,26 +289,21 @@ def run_pilot(
         grams = (np.asarray(gram(xi, kernel=kernels[0])), np.asarray(gram(xl, kernel=kernels[1])))
     else:
         grams = None
-    sels = ("input-fl", "learner-fl")
+
+    def measured(budgets: tuple[int, ...], seeds: tuple[int, ...], desc: str, subpool: float = 1.0) -> Sweep:
+        """Both geometries' facility location on the pilot rows, at ``budgets``, one split a seed."""
+        return realized_sweep(
+            *(xi, xl, yp, num_classes, budgets, seeds, test_fraction, kernels, grams, l2, progress),
+            selectors=("input-fl", "learner-fl"),
+            desc=desc,
+            method=method,
+            subpool=subpool,
+        )
+
     done = 0
     sweep = None
     while True:
-        more = realized_sweep(
-            xi,
-            xl,
-            yp,
-            num_classes,
-            ks,
-            tuple(range(seed + done, seed + done + splits)),
-            test_fraction,
-            kernels,
-            grams,
-            l2,
-            progress,
-            selectors=sels,
-            desc="kcover pilot",
-            method=method,
-        )
+        more = measured(ks, tuple(range(seed + done, seed + done + splits)), "kcover pilot")
         sweep = more if sweep is None else sweep.joined(more)
         done += splits
         undecided = any(pilot_undecided(pilot_verdict(a, margin)) for a in sweep.advantage)
@@ -320,28 +315,7 @@ def run_pilot(
         size = round(share * n_sel)
         fits = tuple(k for k in ks if k <= size)
         if fits:
-            subs.append(
-                (
-                    size,
-                    realized_sweep(
-                        xi,
-                        xl,
-                        yp,
-                        num_classes,
-                        fits,
-                        seeds,
-                        test_fraction,
-                        kernels,
-                        grams,
-                        l2,
-                        progress,
-                        selectors=sels,
-                        desc=f"kcover pilot ({share:.2f} of the pool)",
-                        method=method,
-                        subpool=share,
-                    ),
-                )
-            )
+            subs.append((size, measured(fits, seeds, f"kcover pilot ({share:.2f} of the pool)", subpool=share)))
     return Pilot(
         sweep,
         int(m),

@@ -82,17 +82,8 @@ def embed_values(
         raise ValueError(f"--max-length: must be an integer >= 2, got {max_length!r}")
     fn: Any = found[encoder].load()
     cache_dir = None if cache_dir is None else os.path.expanduser(str(cache_dir))
-    x = fn(
-        encoder,
-        list(values),
-        kind=kind,
-        weights=weights,
-        max_length=max_length,
-        content=content_digest(values, kind),
-        column=column,
-        cache_dir=cache_dir,
-        progress=progress,
-    )
+    where = dict(content=content_digest(values, kind), column=column, cache_dir=cache_dir)  # the cache's key
+    x = fn(encoder, list(values), kind=kind, weights=weights, max_length=max_length, progress=progress, **where)
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] != len(values) or not np.isfinite(x).all():
         raise ValueError(

@@ -228,15 +228,6 @@ def probe_accuracy(
     ytr = labels_array(y_train, xtr.shape[0], "y_train", num_classes)
     yte = labels_array(y_test, xte.shape[0], "y_test", num_classes)
     c = max(int(ytr.max()), int(yte.max())) + 1 if num_classes is None else int(num_classes)
-    probe = fit_probe(
-        xtr,
-        ytr,
-        num_classes=c,
-        l2=l2,
-        steps=steps,
-        tol=tol,
-        seed=seed,
-        standardize=standardize,
-        sample_weight=sample_weight,
-    )
+    fit = functools.partial(fit_probe, l2=l2, steps=steps, tol=tol, seed=seed)  # the optimiser's settings
+    probe = fit(xtr, ytr, num_classes=c, standardize=standardize, sample_weight=sample_weight)
     return float(np.mean(predict_probe(probe, xte) == yte))

@@ -293,34 +293,11 @@ def test_hugging_face_dataset_offline_and_one_not_cached(tmp_path, make_run, mon
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     run = make_run("select")
-    code, _, err = run(
-        "select",
-        "--data",
-        f"hf:{tmp_path / 'hub'}:train",
-        "--text-column",
-        "text",
-        "--input-features",
-        "lexical",
-        "--k",
-        4,
-        "--out",
-        tmp_path / "o.jsonl",
-    )
+    lexical = ("--text-column", "text", "--input-features", "lexical", "--k", 4)
+    code, _, err = run("select", "--data", f"hf:{tmp_path / 'hub'}:train", *lexical, "--out", tmp_path / "o.jsonl")
     assert code == 0, err
     _check_output(tmp_path / "o.jsonl", rows, 4)
-    code, _, err = run(
-        "select",
-        "--data",
-        "hf:nobody/not-a-dataset:train",
-        "--text-column",
-        "text",
-        "--input-features",
-        "lexical",
-        "--k",
-        4,
-        "--out",
-        tmp_path / "p.jsonl",
-    )
+    code, _, err = run("select", "--data", "hf:nobody/not-a-dataset:train", *lexical, "--out", tmp_path / "p.jsonl")
     assert code == 2 and "--data: nobody/not-a-dataset is not in the local Hugging Face cache" in err
 
 
