@@ -375,11 +375,14 @@ def report(args) -> None:
             "",
             "Fresh processes, alternating; N = 30,000, d = 128, a 50-centre positive mixture, k = 500.",
             "",
-            "| run | kcover CLI s | apricot s | apricot / kcover | F kcover / F apricot | load |",
-            "| ---: | ---: | ---: | ---: | ---: | --- |",
+            "The first-pass tiles became (512, 512) on 4 December at 18:00 UTC (rows dated earlier used (256, 256)).",
+            "",
+            "| when (UTC) | run | kcover CLI s | apricot s | apricot / kcover | F kcover / F apricot | load |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         lines += [
-            f"| {r['run']} | {r['kcover_cli_seconds']} | {r['apricot_seconds']} | {r['ratio']}x | "
+            f"| {r.get('date', '?')} | {r['run']} | {r['kcover_cli_seconds']} | {r['apricot_seconds']} | "
+            f"{r['ratio']}x | "
             f"{r['kcover_objective'] / r['apricot_objective']:.6f} | {r['load_before']} |"
             for r in cos
         ]
