@@ -205,9 +205,9 @@ POLICIES = ("a priori", "pilot (measured)", "advisor (either, A' overrule)", "al
 
 def report(folders: list[str]) -> tuple[str, dict]:
     """Every run folder's pools as cells (per representation, kernel, featurizer, budget), their truths and
-    the regret of each policy (:mod:`kcover.experiments.calibrate_regret`), as markdown and a record."""
+    the regret of each policy (:mod:`kcover.experiments.calibration.regret`), as markdown and a record."""
     from kcover.experiments import protocol as P
-    from kcover.experiments.calibrate_regret import score
+    from kcover.experiments.calibration.regret import score
 
     cells, rows = [], []
     for folder in folders:
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def as_cells(records: list[dict], featurizers: tuple[str, ...] = FEATURIZERS) -> list[dict]:
-    """The pools as calibration cells (:mod:`kcover.experiments.calibrate_regret`'s JSON shape), one per
+    """The pools as calibration cells (:mod:`kcover.experiments.calibration.regret`'s JSON shape), one per
     featurizer and budget; ``close_call`` when the truth's mean lies within two standard errors of the margin."""
     from kcover.advisor.rules import pilot_confidence
 

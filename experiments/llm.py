@@ -20,30 +20,23 @@ Each finished cell (task, encoder, representation, budget, selector, seed, and t
 define it; one diagnostic cell per task, representation and diagnostic seed) is appended to
 ``OUT/results.jsonl`` as it finishes; a rerun skips finished cells, and a cell whose key
 changed (an older format, other sizes or budgets) is simply computed again.
-Outputs: ``table2.md``/``table2.csv`` (with ADV mean ± sd and the count of seeds with ADV > 0
-per budget), ``fig3_<task>.png``, ``llm.json``.
+Outputs (:mod:`kcover.experiments.llm_report`): ``table2.md``/``table2.csv`` (with ADV mean ± sd and
+the count of seeds with ADV > 0 per budget), ``fig3_<task>.png``, ``llm.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from kcover.experiments import driver as D
 from kcover.experiments import protocol as P
 from kcover.experiments.driver import Memo, as_settings, drive, main_with_errors
-from kcover.experiments.store import atomic_write_text
-
-REPRESENTATIONS = ("pretrained", "random")
-PAPER_TABLE2 = {"amazon_cf": (0.930, 0.938), "banking77": (0.726, 0.788), "sst5": (0.303, 0.362),
-                "emotion": (0.610, 0.561), "20newsgroups": (0.407, 0.617)}
+from kcover.experiments.llm_report import report
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -60,15 +53,25 @@ class TextStudy(D.StudySettings):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m kcover.experiments.llm", description=__doc__.split("\n\n")[0])
-    p.add_argument("--tasks", nargs="+", required=True,
-                   help="presets (20newsgroups banking77 sst5 emotion amazon_cf bbc_news) or folders under --data-dir")
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        required=True,
+        help="presets (20newsgroups banking77 sst5 emotion amazon_cf bbc_news) or folders under --data-dir",
+    )
     p.add_argument("--encoder", default=TextStudy.encoder, choices=["qwen2.5", "minilm"])
-    D.add_study_flags(p, TextStudy, "documents", weights_help="the encoder's local Hugging Face directory",
-                    data_help="folder of task folders (not needed for bbc_news)")
+    D.add_study_flags(
+        p,
+        TextStudy,
+        "documents",
+        weights_help="the encoder's local Hugging Face directory",
+        data_help="folder of task folders (not needed for bbc_news)",
+    )
     p.add_argument("--budgets", nargs="+", type=int, default=TextStudy.budgets, help="k = m x C for each m")
     p.add_argument("--selectors", nargs="+", default=TextStudy.selectors, choices=P.TEXT_SELECTORS)
-    p.add_argument("--max-tokens", type=int, default=TextStudy.max_tokens,
-                   help="documents are truncated to this many tokens")
+    p.add_argument(
+        "--max-tokens", type=int, default=TextStudy.max_tokens, help="documents are truncated to this many tokens"
+    )
     p.add_argument("--hash-dim", type=int, default=TextStudy.hash_dim, help="lexical hashing dimension")
     return p
 
@@ -102,15 +105,36 @@ class Prepared(Memo):
         self.lexical = hash_text(texts, dim=args.hash_dim)
         cache = args.cache_dir or os.path.join(args.out, "cache")
         self.embed = {}
-        for rep in REPRESENTATIONS:
-            enc = get_encoder(args.encoder, args.weights_dir, random_init=rep == "random", seed=0, dtype=args.dtype,
-                              batch_size=args.batch_size, max_length=args.max_tokens)
+        for rep in P.REPRESENTATIONS:
+            enc = get_encoder(
+                args.encoder,
+                args.weights_dir,
+                random_init=rep == "random",
+                seed=0,
+                dtype=args.dtype,
+                batch_size=args.batch_size,
+                max_length=args.max_tokens,
+            )
             prep = f"text-max{args.max_tokens}"
             self.embed[rep] = (
-                embed_dataset(enc, texts, cache_dir=cache, dataset=task, split=f"pool{len(texts)}",
-                              preprocessing=prep, progress=not args.no_progress),
-                embed_dataset(enc, texts_test, cache_dir=cache, dataset=task, split=f"test{len(texts_test)}",
-                              preprocessing=prep, progress=not args.no_progress),
+                embed_dataset(
+                    enc,
+                    texts,
+                    cache_dir=cache,
+                    dataset=task,
+                    split=f"pool{len(texts)}",
+                    preprocessing=prep,
+                    progress=not args.no_progress,
+                ),
+                embed_dataset(
+                    enc,
+                    texts_test,
+                    cache_dir=cache,
+                    dataset=task,
+                    split=f"test{len(texts_test)}",
+                    preprocessing=prep,
+                    progress=not args.no_progress,
+                ),
             )
         n = len(texts)
         size = P.pool_size(args.pool, n)
@@ -122,10 +146,16 @@ class Prepared(Memo):
         pool = self.pools[seed]
         c = self.num_classes
         if sel == "diagnostic":
-            record = P.advisor_record(self.lexical[pool], self.embed[rep][0][pool], self.labels[pool],
-                                      [m * c for m in key["budgets"]], input_kernel="cosine",
-                                      learner_kernel="cosine", seed=seed,
-                                      **P.advisor_options(key))
+            record = P.advisor_record(
+                self.lexical[pool],
+                self.embed[rep][0][pool],
+                self.labels[pool],
+                [m * c for m in key["budgets"]],
+                input_kernel="cosine",
+                learner_kernel="cosine",
+                seed=seed,
+                **P.advisor_options(key),
+            )
             record["num_classes"] = c
             record["verdict_at_C"] = record["verdicts"].get(str(c), {}).get("verdict")
             record["budget_multipliers"] = {str(m * c): m for m in key["budgets"]}
@@ -139,14 +169,20 @@ class Prepared(Memo):
         else:
             geom = self.lexical[pool] if sel == "input-FL" else self.embed[rep][0][pool]
             kmax = min(max(self.budget_multipliers) * c, len(pool))
-            order = self.memo((sel, rep if sel == "learner-FL" else "", seed), lambda: P.select_indices(
-                sel, geom, kmax, seed=seed, kernel="cosine", n=len(pool)))
+            order = self.memo(
+                (sel, rep if sel == "learner-FL" else "", seed),
+                lambda: P.select_indices(sel, geom, kmax, seed=seed, kernel="cosine", n=len(pool)),
+            )
             picks = order[:k]
         acc = P.subset_accuracy(emb, y, self.labels_test, picks, c, seed=seed)
-        return {"acc": acc, "k": int(k), "num_classes": c, "n_pool": len(pool), "n_test": len(self.labels_test),
-                "picks": [int(i) for i in picks]}
-
-
+        return {
+            "acc": acc,
+            "k": int(k),
+            "num_classes": c,
+            "n_pool": len(pool),
+            "n_test": len(self.labels_test),
+            "picks": [int(i) for i in picks],
+        }
 
 
 def group_of(key: dict[str, Any]) -> str:
@@ -164,141 +200,54 @@ def prepare_group(task: str, args: TextStudy) -> Prepared:
 def cells(args: TextStudy) -> list[dict[str, Any]]:
     """Every cell key of the run: diagnostics first, then the sweep, grouped by task."""
     out = []
-    sizes = {"pool": args.pool, "candidates": args.candidates, "test": args.test, "max_tokens": args.max_tokens,
-             "hash_dim": args.hash_dim}
+    sizes = {
+        "pool": args.pool,
+        "candidates": args.candidates,
+        "test": args.test,
+        "max_tokens": args.max_tokens,
+        "hash_dim": args.hash_dim,
+    }
     for t in args.tasks:
         base = {"task": t, "encoder": args.encoder, **sizes}
-        out += [{**base, "representation": r, "budget": 0, "selector": "diagnostic", "seed": seed,
-                 "budgets": sorted(args.budgets)} for r in REPRESENTATIONS for seed in range(args.diagnostic_seeds)]
-        out += [{**base, "representation": r, "budget": m, "selector": s, "seed": seed}
-                for r in REPRESENTATIONS for seed in range(args.seeds) for m in args.budgets
-                for s in P.TEXT_SELECTORS if s in args.selectors]
+        out += [
+            {
+                **base,
+                "representation": r,
+                "budget": 0,
+                "selector": "diagnostic",
+                "seed": seed,
+                "budgets": sorted(args.budgets),
+            }
+            for r in P.REPRESENTATIONS
+            for seed in range(args.diagnostic_seeds)
+        ]
+        out += [
+            {**base, "representation": r, "budget": m, "selector": s, "seed": seed}
+            for r in P.REPRESENTATIONS
+            for seed in range(args.seeds)
+            for m in args.budgets
+            for s in P.TEXT_SELECTORS
+            if s in args.selectors
+        ]
     return out
 
 
 def run(args: TextStudy | argparse.Namespace) -> int:
     """Compute every unfinished cell, then write Table 2, Fig. 3 and the JSON."""
     args = check_args(as_settings(TextStudy, args))
-    rows, ran = drive(args.out, cells(args), group=group_of, prepare=lambda t: prepare_group(t, args),
-                      compute=lambda st, k: st.cell(dict(k)), desc="llm cells", progress=not args.no_progress)
+    rows, ran = drive(
+        args.out,
+        cells(args),
+        group=group_of,
+        prepare=lambda t: prepare_group(t, args),
+        compute=lambda st, k: st.cell(dict(k)),
+        desc="llm cells",
+        progress=not args.no_progress,
+    )
     paths = report(rows, Path(args.out))
     print(f"{ran} cells computed, {len(rows) - ran} reused; wrote {', '.join(str(p) for p in paths)}")
     print((Path(args.out) / "table2.md").read_text())
     return 0
-
-
-def _diagnostic(rows, task, rep):
-    """The diagnostic record of the lowest diagnostic seed for ``task`` and ``rep``, or None."""
-    found = sorted((r for r in rows if r["key"]["task"] == task and r["key"]["representation"] == rep
-                    and r["key"]["selector"] == "diagnostic"), key=lambda r: r["key"]["seed"])
-    return found[0]["value"] if found else None
-
-
-def sweep_curves(rows: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
-    """Per representation: budgets, ADV mean/std/seeds positive, per-selector accuracy, the advisor's verdicts."""
-    out: dict[str, Any] = {}
-    for rep in REPRESENTATIONS:
-        ms = sorted({r["key"]["budget"] for r in rows if r["key"]["task"] == task
-                     and r["key"]["representation"] == rep and r["key"]["selector"] != "diagnostic"})
-        where = lambda m, rep=rep: {"task": task, "representation": rep, "budget": m}
-        adv = [P.advantage_stats(rows, where(m)) for m in ms]
-        acc = {s: [P.mean_accuracy(rows, {**where(m), "selector": s}) for m in ms] for s in P.TEXT_SELECTORS}
-        diag = _diagnostic(rows, task, rep) or {}
-        mult = {int(m): k for k, m in diag.get("budget_multipliers", {}).items()}
-        verdicts = [diag.get("verdicts", {}).get(mult[m]) if m in mult else None for m in ms]
-        out[rep] = {"budget_multiplier": ms, "adv_mean": [a.mean for a in adv], "adv_std": [a.std for a in adv],
-                    "adv_seeds": [a.seeds for a in adv], "adv_positive": [a.positive for a in adv],
-                    "acc_mean": {s: [a[0] for a in v] for s, v in acc.items()},
-                    "acc_std": {s: [a[1] for a in v] for s, v in acc.items()},
-                    "advisor": verdicts}
-    return out
-
-
-def figure3(curves: dict[str, Any], task: str, path: Path) -> None:
-    """Fig. 3: left ADV vs budget (pretrained, random-init); right per-selector accuracy (pretrained)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for rep, color in (("pretrained", "#2ca02c"), ("random", "#9ecae1")):
-        c = curves[rep]
-        m, mu, sd = np.array(c["budget_multiplier"]), np.array(c["adv_mean"]), np.array(c["adv_std"])
-        left.plot(m, mu, "o-", color=color, label=f"{rep} representation")
-        left.fill_between(m, mu - sd, mu + sd, color=color, alpha=0.2)
-    left.axhline(0, color="black", lw=0.8)
-    left.set_xlabel("budget k / C")
-    left.set_ylabel("ADV = acc(learner-FL) - acc(input-FL)")
-    left.set_title(f"{task}: learner-geometry advantage")
-    left.legend(fontsize=8)
-    c = curves["pretrained"]
-    for s, color in zip(P.TEXT_SELECTORS, ("#ff7f0e", "#2ca02c", "#7f7f7f")):
-        mu, sd = np.array(c["acc_mean"][s]), np.array(c["acc_std"][s])
-        right.plot(c["budget_multiplier"], mu, "o-", color=color, label=s)
-        right.fill_between(c["budget_multiplier"], mu - sd, mu + sd, color=color, alpha=0.2)
-    right.set_xlabel("budget k / C")
-    right.set_ylabel("probe accuracy")
-    right.set_title(f"{task}: accuracy per selector (pretrained)")
-    right.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _acc(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.3f}"
-
-
-def budget_table(record: dict[str, Any]) -> str:
-    """Per task, representation and budget: realized ADV mean ± sd (seeds > 0 / seeds) and the advisor's verdicts."""
-    rows = []
-    for task, rec in record.items():
-        for rep in REPRESENTATIONS:
-            c = rec["curves"][rep]
-            for i, m in enumerate(c["budget_multiplier"]):
-                st = P.AdvantageStats(c["adv_mean"][i], c["adv_std"][i], c["adv_seeds"][i], c["adv_positive"][i])
-                a_priori, pilot = P.verdict_texts(c["advisor"][i])
-                rows.append([task, rep, f"{m}C", st.text(), a_priori, pilot])
-    if not rows:
-        return ""
-    return ("ADV = acc(learner-FL) - acc(input-FL) per budget: mean ± sd over seeds (seeds with ADV > 0 / seeds; "
-            "each seed draws its own pool), and the advisor on the first seed's pool (pilot: mean ADV ± se over "
-            "its splits, splits with ADV > 0 / splits).\n\n"
-            + P.study_table(["task", "representation", "budget", "realized ADV", "a priori", "pilot"], rows))
-
-
-def report(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
-    """Write table2.md/.csv, fig3_<task>.png and llm.json from result rows."""
-    out.mkdir(parents=True, exist_ok=True)
-    tasks = list(dict.fromkeys(r["key"]["task"] for r in rows))
-    header = ["task", "C", "lexical", "embed", "gap", "gap (random rep)", "mean ADV", "ADV at k=C", "paper gap"]
-    body, record, paths = [], {}, [out / "table2.md", out / "table2.csv"]
-    for t in tasks:
-        d = _diagnostic(rows, t, "pretrained") or {}
-        dr = _diagnostic(rows, t, "random") or {}
-        curves = sweep_curves(rows, t)
-        pre = curves["pretrained"]
-        mean_adv = float(np.nanmean(pre["adv_mean"])) if pre["adv_mean"] else float("nan")
-        at_c = pre["adv_mean"][pre["budget_multiplier"].index(1)] if 1 in pre["budget_multiplier"] else float("nan")
-        paper = PAPER_TABLE2.get(t)
-        body.append([t, d.get("num_classes", "?"), _acc(d.get("input_probe_acc")),
-                     _acc(d.get("learner_probe_acc")), d.get("gap", float("nan")), dr.get("gap", float("nan")),
-                     mean_adv, at_c, paper[1] - paper[0] if paper else "n/a"])
-        record[t] = {"diagnostic": d, "diagnostic_random": dr, "curves": curves}
-        if pre["budget_multiplier"]:
-            figure3(curves, t, out / f"fig3_{t}.png")
-            paths.append(out / f"fig3_{t}.png")
-    note = ("Full-budget probe accuracies (kcover advise on the first seed's pool): lexical vs embedding, gap = "
-            "embed - lexical; mean ADV over the budget sweep (pretrained).\n\n")
-    atomic_write_text(out / "table2.md", note + P.study_table(header, body) + "\n" + budget_table(record))
-    atomic_write_text(out / "table2.csv", P.csv_table(header, body))
-    payload = {"table2": {"header": header, "rows": body}, "tasks": record,
-               "cells": [{**r["key"], **{k: v for k, v in r["value"].items() if k != "picks"}} for r in rows
-                         if r["key"].get("selector") != "diagnostic"]}
-    atomic_write_text(out / "llm.json", json.dumps(payload, indent=1, default=float))
-    paths.append(out / "llm.json")
-    return paths
 
 
 def main(argv: Sequence[str] | None = None) -> int:

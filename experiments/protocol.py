@@ -32,6 +32,9 @@ SELECTORS = (*GEOMETRY_SELECTORS, "random")
 """Every selector a study can run: facility location in each geometry, and the random baseline."""
 TEXT_SELECTORS = ("input-FL", "learner-FL", "random")
 """The text studies' selectors: they select on frozen features, so no gradient geometry."""
+REPRESENTATIONS = ("pretrained", "random")
+"""The learner's two representations in every study: the pretrained encoder, and a seeded random init of the
+same architecture (condition A's control)."""
 POOL_SHARE = 0.8  # a seed's pool is at most this share of the candidates, so that every seed draws a fresh one
 
 

@@ -15,7 +15,7 @@ DEFAULT_BATCH = {"minilm": 32, "qwen2.5": 8, "vit-b16": 32, "clip-b32": 32, "eff
 
 def _constructor(name: str) -> Callable[..., Encoder]:
     if name == "minilm":
-        from kcover.experiments.encoders.hf import minilm
+        from kcover.experiments.encoders.minilm import minilm
 
         return minilm
     if name == "qwen2.5":
@@ -23,11 +23,11 @@ def _constructor(name: str) -> Callable[..., Encoder]:
 
         return qwen2
     if name == "vit-b16":
-        from kcover.experiments.encoders.hf import vit_b16
+        from kcover.experiments.encoders.vit import vit_b16
 
         return vit_b16
     if name == "clip-b32":
-        from kcover.experiments.encoders.hf import clip_b32
+        from kcover.experiments.encoders.vit import clip_b32
 
         return clip_b32
     from kcover.experiments.encoders.efficientnet import efficientnet_lite0

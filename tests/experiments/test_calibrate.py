@@ -2,7 +2,9 @@
 
 import pytest
 
-from kcover.experiments import calibrate as K
+from kcover.experiments.calibration import scoring
+from kcover.experiments.calibration.cells import TRUTH_MARGIN, Cell
+from kcover.experiments.calibration.tables import tables
 from kcover.experiments.protocol import AdvantageStats
 
 
@@ -35,7 +37,7 @@ def _pool(gap, nn_in, nn_l, k, pilot_verdict, pilot_mean=0.0):
 
 def test_truth_close_calls_and_rule_scores():
     # a tight budget that pays; the gap rule misses it, the repaired rule and the pilot do not
-    pays = K.Cell(
+    pays = Cell(
         "d",
         "pretrained",
         "label",
@@ -45,22 +47,22 @@ def test_truth_close_calls_and_rule_scores():
         (_pool(0.0, 0.90, 0.92, 5, "pay", 0.1), _pool(0.0, 0.90, 0.92, 5, "do-not-pay")),
     )
     # a random-init representation: different, not better; nothing gained
-    rand = K.Cell(
+    rand = Cell(
         "d", "random", "label", "1C", 5, AdvantageStats(-0.03, 0.02, 10, 2), (_pool(0.08, 0.90, 0.60, 5, "do-not-pay"),)
     )
-    close = K.Cell("d", "pretrained", "label", "8C", 40, AdvantageStats(0.022, 0.02, 10, 8), ())
+    close = Cell("d", "pretrained", "label", "8C", 40, AdvantageStats(0.022, 0.02, 10, 8), ())
     assert pays.pay and not rand.pay and not pays.close_call and close.close_call
-    assert K.verdicts(pays, "paper") == ["do-not-pay", "do-not-pay"]
-    assert K.verdicts(pays, "a priori") == ["pay", "pay"]
-    assert K.verdicts(pays, "a priori (former)") == ["borderline", "borderline"]  # k <= 2C, gap ~0
-    assert K.verdicts(rand, "a priori") == ["do-not-pay"] and K.verdicts(rand, "paper") == ["pay"]
-    assert K.score([pays, rand], "pilot") == (2, 3, 1, 2)  # right pairs, pairs, cells right by majority, cells
-    assert K.score([pays, rand], "a priori (former)") == (0, 3, 0, 2)
-    assert K.score([pays, rand], "a priori (former)", borderline="pay") == (2, 3, 1, 2)
-    assert K.score([close], "pilot") == (0, 0, 0, 0)  # no advisor runs: not scored
+    assert scoring.verdicts(pays, "paper") == ["do-not-pay", "do-not-pay"]
+    assert scoring.verdicts(pays, "a priori") == ["pay", "pay"]
+    assert scoring.verdicts(pays, "a priori (former)") == ["borderline", "borderline"]  # k <= 2C, gap ~0
+    assert scoring.verdicts(rand, "a priori") == ["do-not-pay"] and scoring.verdicts(rand, "paper") == ["pay"]
+    assert scoring.score([pays, rand], "pilot") == (2, 3, 1, 2)  # right pairs, pairs, cells right by majority, cells
+    assert scoring.score([pays, rand], "a priori (former)") == (0, 3, 0, 2)
+    assert scoring.score([pays, rand], "a priori (former)", borderline="pay") == (2, 3, 1, 2)
+    assert scoring.score([close], "pilot") == (0, 0, 0, 0)  # no advisor runs: not scored
     with pytest.raises(ValueError, match="^rule:"):
-        K.verdicts(pays, "nope")
-    md, record, csv = K.tables([pays, rand])
+        scoring.verdicts(pays, "nope")
+    md, record, csv = tables([pays, rand])
     assert "| rule |" in md and record["scores"]["pilot"]["all"] == {
         "right": 2,
         "pairs": 3,
@@ -71,7 +73,7 @@ def test_truth_close_calls_and_rule_scores():
 
 
 def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
-    from kcover.experiments.calibrate_pools import plot_reach, pool_scores, reach_ranking, spearman
+    from kcover.experiments.calibration.pools import plot_reach, pool_scores, reach_ranking, spearman
 
     def pool(seed, verdict, reach):
         d = _pool(0.0, 0.9, 0.9, 5, verdict)
@@ -79,7 +81,7 @@ def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
         return d
 
     # the cell pays on average, but its second pool did not: the pilot said so there
-    a = K.Cell(
+    a = Cell(
         "d",
         "pretrained",
         "label",
@@ -90,7 +92,7 @@ def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
         {},
         ((0, 0.10), (1, -0.01), (2, 0.09)),
     )
-    b = K.Cell(
+    b = Cell(
         "d",
         "random",
         "label",
@@ -101,7 +103,7 @@ def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
         {},
         ((0, -0.02), (1, -0.03), (2, -0.01)),
     )
-    c = K.Cell(
+    c = Cell(
         "d",
         "random",
         "label",
@@ -112,7 +114,7 @@ def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
         {},
         ((0, 0.0), (1, 0.01), (2, 0.02)),
     )
-    s = pool_scores([a, b, c], K.verdicts, ["pilot"], K.TRUTH_MARGIN)
+    s = pool_scores([a, b, c], scoring.verdicts, ["pilot"], TRUTH_MARGIN)
     assert s["pilot"] == (4, 4)  # right on every pool's own ADV, although pool 1 of a disagrees with a's mean
     assert s["own pool's realized ADV (ceiling)"] == (8, 9)  # a's pool 1 is the one pool on the other side
     rows = reach_ranking([a, b, c])
@@ -127,7 +129,7 @@ def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
     with pytest.raises(ValueError, match="^a, b:"):
         spearman([1, 2, 3], [1, 2])
     assert plot_reach([a, b, c], str(tmp_path / "r.png")) and (tmp_path / "r.png").stat().st_size > 1000
-    md, record, _ = K.tables([a, b, c])
+    md, record, _ = tables([a, b, c])
     assert "Spearman" in md and record["reach_ranking"][0]["spearman"] == pytest.approx(1.0)
     assert {r["predictor"] for r in record["reach_ranking"]} == {"reach gap", "tail difference", "pilot ADV"}
     assert record["scores"]["per pool"]["pilot"]["all"] == {"right": 4, "pairs": 4}
@@ -135,11 +137,11 @@ def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
 
 def test_confidence_section_recomputes_confidence_with_the_current_rule():
     from kcover.advisor.rules import pilot_confidence
-    from kcover.experiments.calibrate_pools import confidence_section
+    from kcover.experiments.calibration.pools import confidence_section
 
     d = _pool(0.0, 0.9, 0.9, 5, "pay", 0.10)  # mean 0.10, se 0.01 over 10 splits: sd 0.0316
     d["budget"]["pilot"]["margin"] = 0.02
-    cell = K.Cell("d", "pretrained", "label", "1C", 5, AdvantageStats(0.10, 0.02, 10, 10), (d,))
+    cell = Cell("d", "pretrained", "label", "1C", 5, AdvantageStats(0.10, 0.02, 10, 10), (d,))
     record = {"scores": {}}
     lines = confidence_section({"all": [cell]}, record)
     conf = pilot_confidence(0.10, 0.01 * 10**0.5, 0.02)
@@ -150,7 +152,7 @@ def test_confidence_section_recomputes_confidence_with_the_current_rule():
 
 
 def test_regret_table_hand_worked():
-    from kcover.experiments.calibrate_regret import POLICIES, decision, policy_verdicts, regret_section, score
+    from kcover.experiments.calibration.regret import POLICIES, decision, policy_verdicts, regret_section, score
 
     def cell(dataset, truth, close, pilot_means, sd=0.01):
         ms = [_pool(0.0, 0.9, 0.9, 5, "pay" if m > 0.02 else "do-not-pay", m) for m in pilot_means]

@@ -255,7 +255,7 @@ def test_clip_vision_tower_from_full_checkpoint(clip_dir):
     _, model = clip_dir
     enc = get_encoder("clip-b32", clip_dir[0], batch_size=4)
     imgs = _images(3, seed=5)
-    from kcover.experiments.encoders.hf import CLIP_MEAN, CLIP_STD
+    from kcover.experiments.encoders.vit import CLIP_MEAN, CLIP_STD
 
     with torch.no_grad():
         ref = model.vision_model(pixel_values=_torch_pixels(imgs, CLIP_MEAN, CLIP_STD)).pooler_output.numpy()
@@ -283,7 +283,7 @@ def test_image_pipelines_match_hf_processors():
     """Resize and crop geometry agrees with the transformers processors (up to resampling)."""
     from transformers import CLIPImageProcessor, ViTImageProcessor
 
-    from kcover.experiments.encoders.hf import CLIP_MEAN, CLIP_STD
+    from kcover.experiments.encoders.vit import CLIP_MEAN, CLIP_STD
 
     yy, xx = np.mgrid[0:60, 0:90]
     smooth = np.stack([xx * 2.5, yy * 3.0, (xx + yy) * 1.5], -1).clip(0, 255).astype(np.uint8)[None]

@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 tfds = pytest.importorskip("tensorflow_datasets")
 
 import _tiny
-from kcover.experiments import llm, vision
+from kcover.experiments import llm, vision, vision_report
 from kcover.experiments.store import ResultStore
 
 
@@ -103,10 +103,10 @@ def test_vision_driver_end_to_end_resumes_and_reports(tmp_path, weights, capsys)
 def test_vision_table_is_built_from_the_results_file(tmp_path):
     rows = []
     for seed in range(2):
-        for rep, task, budget in vision.COLUMNS.values():
+        for rep, task, budget in vision_report.COLUMNS.values():
             for sel, acc in (
                 ("learner-FL", 0.9),
-                ("input-FL", 0.5 if (rep, task, budget) == vision.COLUMNS["conj"] else 0.9),
+                ("input-FL", 0.5 if (rep, task, budget) == vision_report.COLUMNS["conj"] else 0.9),
             ):
                 rows.append(
                     {
@@ -122,14 +122,14 @@ def test_vision_table_is_built_from_the_results_file(tmp_path):
                         "value": {"acc": acc},
                     }
                 )
-    header, body, record = vision.table1(rows)
+    header, body, record = vision_report.table1(rows)
     assert body[0][1:] == pytest.approx([0.4, 0.0, 0.0, 0.0])
     assert body[-1][0] == "mean"
     assert record["d"]["conj"]["positive"] == 2 and record["d"]["-C (loose)"]["positive"] == 0
     assert record["d"]["conj"]["text"] == "+0.400 ± 0.000 (2/2)" and record["d"]["conj"]["advisor"] is None
     sep = record["d"]["separation"]["-B (smooth)"]
     assert sep["diff_mean"] == pytest.approx(0.4) and (sep["seeds_conj_ahead"], sep["seeds"]) == (2, 2)
-    paths = vision.report(rows, tmp_path)
+    paths = vision_report.report(rows, tmp_path)
     assert all(p.exists() for p in paths)
 
 

@@ -12,7 +12,7 @@
 * :func:`pool_sections` -- both readings as markdown, recorded into the calibration's JSON.
 * :func:`confidence_section` -- is the pilot's stated confidence right as often as it says?
 
-Cells are :class:`kcover.experiments.calibrate.Cell` (read by attribute only: ``dataset``,
+Cells are :class:`kcover.experiments.calibration.cells.Cell` (read by attribute only: ``dataset``,
 ``representation``, ``task``, ``k``, ``truth``, ``pay``, ``pool_adv``, ``diagnostics``).
 """
 

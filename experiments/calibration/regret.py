@@ -1,6 +1,6 @@
 """The calibration scored by what a verdict costs the user (issue 28): regret against the oracle.
 
-    python -m kcover.experiments.calibrate_regret docs/results/calibration/calibration.json [--out DIR]
+    python -m kcover.experiments.calibration.regret docs/results/calibration/calibration.json [--out DIR]
 
 Per (cell, pool): regret = max(t - margin, 0) - (t - margin if the verdict pays else 0), t the
 cell's truth (mean realized ADV over its fresh pools), ``either`` counted as not paying
@@ -124,7 +124,7 @@ def regret_section(
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m kcover.experiments.calibrate_regret", description=__doc__.split("\n\n")[0]
+        prog="python -m kcover.experiments.calibration.regret", description=__doc__.split("\n\n")[0]
     )
     p.add_argument("record", help="a calibration.json")
     p.add_argument("--tuning", nargs="+", default=["bbc_news", "mnist5k"], help="datasets used for tuning")

@@ -1,0 +1,185 @@
+"""A calibration cell: one (dataset, encoder, representation, task, budget), read from the study drivers' results.
+
+The cells (:data:`TEXT`, :data:`VISION`): BBC News with all-MiniLM-L6-v2 against lexical hashing
+at budgets C, 2C, 4C, 8C, 12C; MNIST-5k and scikit-learn digits with EfficientNet-Lite0 against
+8x8 pixels, the label and the mean-intensity task at k = C (tight) and 6C (loose); each with the
+pretrained and a random-init representation. :func:`collect` reads each cell's truth (the realized
+ADV over its pools) and the advisor's records per pool (its default settings, and each of
+:data:`VARIANTS`) from the drivers' ``results.jsonl`` files.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from kcover.advisor.options import MARGIN
+from kcover.experiments import protocol as P
+from kcover.experiments.store import ResultStore
+
+TRUTH_MARGIN = MARGIN
+TUNING = ("bbc_news", "mnist5k")
+HELD_OUT = ("digits",)
+TEXT = {
+    "task": "bbc_news",
+    "encoder": "minilm",
+    "candidates": 1780,
+    "test": 445,
+    "max_tokens": 128,
+    "hash_dim": 4096,
+    "budgets": (1, 2, 4, 8, 12),
+}
+VISION = {"digits": {"candidates": 1297, "test": 500}, "mnist5k": {"candidates": 4000, "test": 1000}}
+BACKBONE = "efficientnet-lite0"
+PIXEL_SIZE = 8
+VARIANTS = {"fraction": {"pilot_budgets": "fraction"}, "score 10%": {"pilot_test_fraction": 0.1}}
+"""The advisor's other settings run on the same pools: the pilot's other budget rule, and a scoring share of 10%."""
+
+
+class Cell(NamedTuple):
+    """One calibration cell: its coordinates, the realized truth and the advisor's records per pool.
+
+    ``diagnostics`` from the advisor's default settings; ``variants[name]`` from the advisor with
+    the options ``VARIANTS[name]`` (the pilot's budget rule, its scoring share), where they ran.
+    ``pool_adv``: (seed, realized ADV) of every truth pool, for the per-pool scores.
+    """
+
+    dataset: str
+    representation: str
+    task: str
+    budget: str
+    k: int
+    truth: P.AdvantageStats
+    diagnostics: tuple[dict[str, Any], ...]
+    variants: dict[str, tuple[dict[str, Any], ...]] = {}
+    pool_adv: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset} / {self.representation} / {self.task} / {self.budget}"
+
+    @property
+    def pay(self) -> bool:
+        return self.truth.mean > TRUTH_MARGIN
+
+    @property
+    def close_call(self) -> bool:
+        se = self.truth.std / np.sqrt(max(self.truth.seeds, 1))
+        return abs(self.truth.mean - TRUTH_MARGIN) < 2 * se
+
+
+def _rows(out: Path, part: str, where: dict[str, Any]) -> list[dict[str, Any]]:
+    path = out / part / "results.jsonl"
+    if not path.exists():
+        return []
+    return [r for r in ResultStore(path).rows() if all(r["key"].get(f) == v for f, v in where.items())]
+
+
+def _diags(rows: list[dict[str, Any]], where: dict[str, Any], variant: str | None, limit: int) -> list[dict[str, Any]]:
+    options = VARIANTS.get(variant, {}) if variant else {}
+    found = sorted(
+        (
+            r
+            for r in rows
+            if r["key"]["selector"] == "diagnostic"
+            and P.advisor_options(r["key"]) == options
+            and all(r["key"].get(f) == v for f, v in where.items())
+        ),
+        key=lambda r: r["key"]["seed"],
+    )
+    return [dict(r["value"], seed=r["key"]["seed"]) for r in found][:limit]
+
+
+def collect(out: Path, args: argparse.Namespace) -> list[Cell]:
+    """Every cell with results under ``out``: truth from the sweep rows, advisor records from the diagnostics."""
+    cells: list[Cell] = []
+    if "text" in args.parts:
+        rows = _rows(
+            out,
+            "text",
+            {
+                "pool": args.pool,
+                "candidates": TEXT["candidates"],
+                "test": TEXT["test"],
+                "max_tokens": TEXT["max_tokens"],
+                "task": TEXT["task"],
+            },
+        )
+        for rep in ("pretrained", "random"):
+            diags = _diags(rows, {"representation": rep}, None, args.diagnostic_seeds)
+            var = {v: _diags(rows, {"representation": rep}, v, args.diagnostic_seeds) for v in VARIANTS}
+            for m in TEXT["budgets"]:
+                where = {"representation": rep, "budget": m}
+                truth = P.advantage_stats(rows, where)
+                if not truth.seeds:
+                    continue
+                c = diags[0]["num_classes"] if diags else 5
+                cells.append(
+                    Cell(
+                        TEXT["task"],
+                        rep,
+                        "label",
+                        f"{m}C",
+                        m * c,
+                        truth,
+                        tuple(_at(d, m * c) for d in diags),
+                        {v: tuple(_at(d, m * c) for d in ds) for v, ds in var.items()},
+                        tuple(P.seed_differences(rows, where).items()),
+                    )
+                )
+    for ds in VISION:
+        if ds not in args.parts:
+            continue
+        rows = _rows(
+            out,
+            ds,
+            {
+                "pool": args.pool,
+                "candidates": VISION[ds]["candidates"],
+                "dataset": ds,
+                "test": VISION[ds]["test"],
+                "pixel_size": PIXEL_SIZE,
+            },
+        )
+        for rep in ("pretrained", "random"):
+            for task in ("hard", "smooth"):
+                diags = _diags(rows, {"representation": rep, "task": task}, None, args.diagnostic_seeds)
+                var = {
+                    v: _diags(rows, {"representation": rep, "task": task}, v, args.diagnostic_seeds) for v in VARIANTS
+                }
+                c = diags[0]["num_classes"] if diags else 10
+                for name, mult in (("tight", 1), ("loose", 6)):
+                    where = {"representation": rep, "task": task, "budget": name}
+                    truth = P.advantage_stats(rows, where)
+                    if not truth.seeds:
+                        continue
+                    cells.append(
+                        Cell(
+                            ds,
+                            rep,
+                            "label" if task == "hard" else "smooth",
+                            f"{name} ({mult}C)",
+                            mult * c,
+                            truth,
+                            tuple(_at(d, mult * c) for d in diags),
+                            {v: tuple(_at(d, mult * c) for d in ds) for v, ds in var.items()},
+                            tuple(P.seed_differences(rows, where).items()),
+                        )
+                    )
+    return cells
+
+
+def _at(record: dict[str, Any], k: int) -> dict[str, Any]:
+    """The advisor's measurements at budget ``k`` from a diagnostic record (:func:`protocol.advisor_record`)."""
+    budget = next((b for b in record["budgets"] if b["k"] == k), None)
+    return {
+        "record": {
+            f: record.get(f)
+            for f in ("gap", "gap_se", "misalignment", "r_eff", "r_eff_input", "num_classes", "nn_input", "nn_learner")
+        },
+        "budget": budget,
+        "seed": record.get("seed"),
+    }
