@@ -257,7 +257,6 @@ def bench_images(
     import torch
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-    from kcover.experiments.encoders import get_encoder
     from kcover.experiments.encoders.efficientnet_folded import compiled_folded_forward
     from kcover.experiments.encoders.efficientnet_reference import (
         PIPELINE,
@@ -265,6 +264,7 @@ def bench_images(
         load_variables,
         weights_file,
     )
+    from kcover.experiments.encoders.registry import get_encoder
 
     n = len(images)
     meta: dict[str, dict] = {}
@@ -403,8 +403,8 @@ def bench_text(
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from kcover.experiments.encoders import get_encoder
     from kcover.experiments.encoders import weights as W
+    from kcover.experiments.encoders.registry import get_encoder
 
     directory = W.shipped_minilm_dir() if weights is None else Path(weights)
     st = SentenceTransformer(str(directory), device="cpu")

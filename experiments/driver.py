@@ -50,6 +50,33 @@ def drive(
     return rows, ran
 
 
+def run_study(
+    args: Any,
+    todo: Sequence[Mapping[str, Any]],
+    group: Callable[[Mapping[str, Any]], Hashable],
+    prepare: Callable[[Hashable, Any], Any],
+    report: Callable[[list[dict[str, Any]], Path], Sequence[Path]],
+    desc: str,
+    table: str,
+) -> int:
+    """A study driver's ``run``: every unfinished cell of ``todo`` (a cell's value is ``state.cell(key)``
+    of its group's ``prepare(group_key, args)``), then ``report`` into ``args.out``; prints what was
+    computed and written, and the ``table`` file. Returns 0."""
+    rows, ran = drive(
+        args.out,
+        todo,
+        group=group,
+        prepare=lambda g: prepare(g, args),
+        compute=lambda st, k: st.cell(dict(k)),
+        desc=desc,
+        progress=not args.no_progress,
+    )
+    paths = report(rows, Path(args.out))
+    print(f"{ran} cells computed, {len(rows) - ran} reused; wrote {', '.join(str(p) for p in paths)}")
+    print((Path(args.out) / table).read_text())
+    return 0
+
+
 class Memo:
     """Per-group memoization: ``memo(key, fn)`` computes ``fn()`` once per key (features, picks)."""
 

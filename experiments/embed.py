@@ -114,7 +114,8 @@ def embed_column(
     """The ``kcover.embedders`` plugin (see :mod:`kcover.data.embedders`): (N, D) float32 features
     of N texts or image paths under encoder ``name``, cached in ``cache_dir`` by content, column,
     encoder identity (weights fingerprint, max length) and resumable in chunks of CHUNK_ROWS."""
-    from kcover.experiments.encoders import TEXT_ENCODERS, embed_dataset, get_encoder
+    from kcover.experiments.encoders.cache import embed_dataset
+    from kcover.experiments.encoders.registry import TEXT_ENCODERS, get_encoder
 
     text = name in TEXT_ENCODERS
     if text != (kind == "text"):
@@ -155,7 +156,8 @@ def _save_atomic(path: Path, array: np.ndarray) -> None:
 
 def embed(args: argparse.Namespace) -> np.ndarray:
     """Run the command described by ``args``; returns the (N, D) features it wrote."""
-    from kcover.experiments.encoders import ENCODERS, TEXT_ENCODERS, embed_dataset, get_encoder
+    from kcover.experiments.encoders.cache import embed_dataset
+    from kcover.experiments.encoders.registry import ENCODERS, TEXT_ENCODERS, get_encoder
 
     if args.encoder not in ENCODERS:
         raise ValueError(f"--encoder: unknown encoder {args.encoder!r}; choose one of {', '.join(ENCODERS)}")

@@ -30,12 +30,11 @@ import argparse
 import dataclasses
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from kcover.experiments import driver as D
 from kcover.experiments import protocol as P
-from kcover.experiments.driver import Memo, as_settings, drive, main_with_errors
+from kcover.experiments.driver import Memo, as_settings, main_with_errors, run_study
 from kcover.experiments.llm_report import report
 
 
@@ -116,25 +115,17 @@ class Prepared(Memo):
                 max_length=args.max_tokens,
             )
             prep = f"text-max{args.max_tokens}"
-            self.embed[rep] = (
+            self.embed[rep] = tuple(
                 embed_dataset(
                     enc,
-                    texts,
+                    docs,
                     cache_dir=cache,
                     dataset=task,
-                    split=f"pool{len(texts)}",
+                    split=f"{split}{len(docs)}",
                     preprocessing=prep,
                     progress=not args.no_progress,
-                ),
-                embed_dataset(
-                    enc,
-                    texts_test,
-                    cache_dir=cache,
-                    dataset=task,
-                    split=f"test{len(texts_test)}",
-                    preprocessing=prep,
-                    progress=not args.no_progress,
-                ),
+                )
+                for split, docs in (("pool", texts), ("test", texts_test))
             )
         n = len(texts)
         size = P.pool_size(args.pool, n)
@@ -235,19 +226,7 @@ def cells(args: TextStudy) -> list[dict[str, Any]]:
 def run(args: TextStudy | argparse.Namespace) -> int:
     """Compute every unfinished cell, then write Table 2, Fig. 3 and the JSON."""
     args = check_args(as_settings(TextStudy, args))
-    rows, ran = drive(
-        args.out,
-        cells(args),
-        group=group_of,
-        prepare=lambda t: prepare_group(t, args),
-        compute=lambda st, k: st.cell(dict(k)),
-        desc="llm cells",
-        progress=not args.no_progress,
-    )
-    paths = report(rows, Path(args.out))
-    print(f"{ran} cells computed, {len(rows) - ran} reused; wrote {', '.join(str(p) for p in paths)}")
-    print((Path(args.out) / "table2.md").read_text())
-    return 0
+    return run_study(args, cells(args), group_of, prepare_group, report, "llm cells", "table2.md")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

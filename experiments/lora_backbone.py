@@ -3,7 +3,7 @@ by layer range, and the projections that LoRA may target in each.
 
 Two backbones: all-MiniLM-L6-v2 through transformers' ``FlaxBertModel`` (``minilm``) and the
 Flax Qwen2 decoder of :mod:`kcover.experiments.encoders.qwen2` (``qwen2.5``). Their weights are
-loaded by :func:`kcover.experiments.encoders.get_encoder` and stay frozen.
+loaded by :func:`kcover.experiments.encoders.registry.get_encoder` and stay frozen.
 """
 
 from __future__ import annotations

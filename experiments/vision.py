@@ -39,7 +39,7 @@ from typing import Any
 
 from kcover.experiments import driver as D
 from kcover.experiments import protocol as P
-from kcover.experiments.driver import Memo, as_settings, drive, main_with_errors
+from kcover.experiments.driver import Memo, as_settings, main_with_errors, run_study
 from kcover.experiments.vision_report import report
 
 TASKS = ("hard", "smooth")
@@ -252,19 +252,7 @@ def cells(args: VisionStudy) -> list[dict[str, Any]]:
 def run(args: VisionStudy | argparse.Namespace) -> int:
     """Compute every unfinished cell, then write the tables, figure and JSON."""
     args = check_args(as_settings(VisionStudy, args))
-    rows, ran = drive(
-        args.out,
-        cells(args),
-        group=group_of,
-        prepare=lambda g: prepare_group(g, args),
-        compute=lambda st, k: st.cell(dict(k)),
-        desc="vision cells",
-        progress=not args.no_progress,
-    )
-    paths = report(rows, Path(args.out))
-    print(f"{ran} cells computed, {len(rows) - ran} reused; wrote {', '.join(str(p) for p in paths)}")
-    print((Path(args.out) / "table1.md").read_text())
-    return 0
+    return run_study(args, cells(args), group_of, prepare_group, report, "vision cells", "table1.md")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """A calibration cell: one (dataset, encoder, representation, task, budget), read from the study drivers' results.
 
-The cells (:data:`TEXT`, :data:`VISION`): BBC News with all-MiniLM-L6-v2 against lexical hashing
-at budgets C, 2C, 4C, 8C, 12C; MNIST-5k and scikit-learn digits with EfficientNet-Lite0 against
+The cells (:data:`TEXT`, :data:`VISION`): BBC News (part ``text``) and Rotten Tomatoes (part
+``rotten_tomatoes``, held out) with all-MiniLM-L6-v2 against lexical hashing at budgets C, 2C, 4C,
+8C, 12C; MNIST-5k and scikit-learn digits with EfficientNet-Lite0 against
 8x8 pixels, the label and the mean-intensity task at k = C (tight) and 6C (loose); each with the
 pretrained and a random-init representation. :func:`collect` reads each cell's truth (the realized
 ADV over its pools) and the advisor's records per pool (its default settings, and each of
@@ -22,15 +23,12 @@ from kcover.experiments.store import ResultStore
 
 TRUTH_MARGIN = MARGIN
 TUNING = ("bbc_news", "mnist5k")
-HELD_OUT = ("digits",)
+HELD_OUT = ("digits", "rotten_tomatoes")
+TEXT_STUDY = {"encoder": "minilm", "max_tokens": 128, "hash_dim": 4096, "budgets": (1, 2, 4, 8, 12)}
+"""The text studies' shared settings; :data:`TEXT` maps each text part to its task and split sizes."""
 TEXT = {
-    "task": "bbc_news",
-    "encoder": "minilm",
-    "candidates": 1780,
-    "test": 445,
-    "max_tokens": 128,
-    "hash_dim": 4096,
-    "budgets": (1, 2, 4, 8, 12),
+    "text": {"task": "bbc_news", "candidates": 1780, "test": 445},
+    "rotten_tomatoes": {"task": "rotten_tomatoes", "candidates": 3000, "test": 1000},
 }
 VISION = {"digits": {"candidates": 1297, "test": 500}, "mnist5k": {"candidates": 4000, "test": 1000}}
 BACKBONE = "efficientnet-lite0"
@@ -96,80 +94,47 @@ def _diags(rows: list[dict[str, Any]], where: dict[str, Any], variant: str | Non
 def collect(out: Path, args: argparse.Namespace) -> list[Cell]:
     """Every cell with results under ``out``: truth from the sweep rows, advisor records from the diagnostics."""
     cells: list[Cell] = []
-    if "text" in args.parts:
-        rows = _rows(
-            out,
-            "text",
-            {
-                "pool": args.pool,
-                "candidates": TEXT["candidates"],
-                "test": TEXT["test"],
-                "max_tokens": TEXT["max_tokens"],
-                "task": TEXT["task"],
-            },
-        )
-        for rep in ("pretrained", "random"):
-            diags = _diags(rows, {"representation": rep}, None, args.diagnostic_seeds)
-            var = {v: _diags(rows, {"representation": rep}, v, args.diagnostic_seeds) for v in VARIANTS}
-            for m in TEXT["budgets"]:
-                where = {"representation": rep, "budget": m}
-                truth = P.advantage_stats(rows, where)
-                if not truth.seeds:
-                    continue
-                c = diags[0]["num_classes"] if diags else 5
-                cells.append(
-                    Cell(
-                        TEXT["task"],
-                        rep,
-                        "label",
-                        f"{m}C",
-                        m * c,
-                        truth,
-                        tuple(_at(d, m * c) for d in diags),
-                        {v: tuple(_at(d, m * c) for d in ds) for v, ds in var.items()},
-                        tuple(P.seed_differences(rows, where).items()),
-                    )
-                )
-    for ds in VISION:
-        if ds not in args.parts:
-            continue
-        rows = _rows(
-            out,
-            ds,
-            {
-                "pool": args.pool,
-                "candidates": VISION[ds]["candidates"],
-                "dataset": ds,
-                "test": VISION[ds]["test"],
-                "pixel_size": PIXEL_SIZE,
-            },
-        )
-        for rep in ("pretrained", "random"):
-            for task in ("hard", "smooth"):
-                diags = _diags(rows, {"representation": rep, "task": task}, None, args.diagnostic_seeds)
-                var = {
-                    v: _diags(rows, {"representation": rep, "task": task}, v, args.diagnostic_seeds) for v in VARIANTS
-                }
-                c = diags[0]["num_classes"] if diags else 10
-                for name, mult in (("tight", 1), ("loose", 6)):
-                    where = {"representation": rep, "task": task, "budget": name}
-                    truth = P.advantage_stats(rows, where)
-                    if not truth.seeds:
-                        continue
-                    cells.append(
-                        Cell(
-                            ds,
-                            rep,
-                            "label" if task == "hard" else "smooth",
-                            f"{name} ({mult}C)",
-                            mult * c,
-                            truth,
-                            tuple(_at(d, mult * c) for d in diags),
-                            {v: tuple(_at(d, mult * c) for d in ds) for v, ds in var.items()},
-                            tuple(P.seed_differences(rows, where).items()),
-                        )
-                    )
+    for part, t in TEXT.items():
+        if part in args.parts:
+            rows = _rows(out, part, {"pool": args.pool, **t, "max_tokens": TEXT_STUDY["max_tokens"]})
+            budgets = [(f"{m}C", m, m) for m in TEXT_STUDY["budgets"]]
+            for rep in P.REPRESENTATIONS:
+                cells += _cells(rows, args, (t["task"], rep, "label"), {"representation": rep}, budgets, 5)
+    for ds, v in VISION.items():
+        if ds in args.parts:
+            where = {"pool": args.pool, "candidates": v["candidates"], "dataset": ds, "test": v["test"]}
+            rows = _rows(out, ds, where | {"pixel_size": PIXEL_SIZE})
+            budgets = [(f"{name} ({mult}C)", name, mult) for name, mult in (("tight", 1), ("loose", 6))]
+            for rep in P.REPRESENTATIONS:
+                for task in ("hard", "smooth"):
+                    coords = (ds, rep, "label" if task == "hard" else "smooth")
+                    cells += _cells(rows, args, coords, {"representation": rep, "task": task}, budgets, 10)
     return cells
+
+
+def _cells(
+    rows: list[dict[str, Any]],
+    args: argparse.Namespace,
+    coords: tuple[str, str, str],
+    where: dict[str, Any],
+    budgets: list[tuple[str, Any, int]],
+    default_c: int,
+) -> list[Cell]:
+    """The cells of one (dataset, representation, task) = ``coords`` whose rows match ``where``: one per
+    (budget label, budget key in the rows, multiple of C) in ``budgets`` that has a truth."""
+    diags = _diags(rows, where, None, args.diagnostic_seeds)
+    var = {v: _diags(rows, where, v, args.diagnostic_seeds) for v in VARIANTS}
+    c = diags[0]["num_classes"] if diags else default_c
+    out = []
+    for label, key, mult in budgets:
+        at = where | {"budget": key}
+        truth = P.advantage_stats(rows, at)
+        if truth.seeds:
+            k = mult * c
+            records = tuple(_at(d, k) for d in diags)
+            variants = {v: tuple(_at(d, k) for d in ds) for v, ds in var.items()}
+            out.append(Cell(*coords, label, k, truth, records, variants, tuple(P.seed_differences(rows, at).items())))
+    return out
 
 
 def _at(record: dict[str, Any], k: int) -> dict[str, Any]:

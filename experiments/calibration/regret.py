@@ -126,14 +126,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m kcover.experiments.calibration.regret", description=__doc__.split("\n\n")[0]
     )
-    p.add_argument("record", help="a calibration.json")
+    p.add_argument("record", nargs="+", help="calibration.json files (their cells are pooled)")
     p.add_argument("--tuning", nargs="+", default=["bbc_news", "mnist5k"], help="datasets used for tuning")
     p.add_argument("--out", default=None, help="write regret.md and regret.json to this folder")
     args = p.parse_args(argv)
-    cells = json.loads(Path(args.record).read_text())["cells"]
+    cells = [c for path in args.record for c in json.loads(Path(path).read_text())["cells"]]
     held = sorted({c["dataset"] for c in cells} - set(args.tuning))
+    groups = {"tuning": args.tuning, "held out": held}
+    if len(held) > 1:  # and each held-out dataset alone
+        groups |= {name: [name] for name in held}
     record: dict[str, Any] = {}
-    lines = regret_section(cells, {"tuning": args.tuning, "held out": held}, record)
+    lines = regret_section(cells, groups, record)
     print("\n".join(lines))
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)

@@ -28,42 +28,12 @@ def verdicts(cell: Cell, rule: str) -> list[str]:
             out.append("n/a")
         elif rule == "paper":
             out.append("pay" if r["gap"] > PAPER_GAP else "do-not-pay")
-        elif rule == "a priori (former)":
-            out.append(
-                budget_verdict(
-                    b["k"],
-                    r["num_classes"],
-                    r["gap"],
-                    r["gap_se"],
-                    r["misalignment"],
-                    r["r_eff"],
-                    r["r_eff_input"],
-                    b["input_tail"],
-                    b["learner_tail"],
-                    0.05,
-                    0.1,
-                    0.1,
-                ).verdict
-            )
-        elif rule == "a priori":
-            out.append(
-                budget_verdict(
-                    b["k"],
-                    r["num_classes"],
-                    r["gap"],
-                    r["gap_se"],
-                    r["misalignment"],
-                    r["r_eff"],
-                    r["r_eff_input"],
-                    b["input_tail"],
-                    b["learner_tail"],
-                    0.05,
-                    0.1,
-                    0.1,
-                    nn_input=r["nn_input"],
-                    nn_learner=r["nn_learner"],
-                ).verdict
-            )
+        elif rule in ("a priori (former)", "a priori"):
+            measured = (r["num_classes"], r["gap"], r["gap_se"], r["misalignment"], r["r_eff"], r["r_eff_input"])
+            tails = (b["input_tail"], b["learner_tail"], 0.05, 0.1, 0.1)
+            # the former rule, before the repair, did not see the neighbour agreements
+            nn = {} if rule == "a priori (former)" else {"nn_input": r["nn_input"], "nn_learner": r["nn_learner"]}
+            out.append(budget_verdict(b["k"], *measured, *tails, **nn).verdict)
         elif rule.startswith("pilot"):
             out.append(b["pilot"]["verdict"] if b.get("pilot") else "n/a")
         else:

@@ -339,6 +339,12 @@ class ImageEncoder(Encoder):
         return (x,)
 
 
+def run_settings(batch_size: int, dtype: str, random_init: bool, seed: int) -> dict[str, Any]:
+    """An encoder's batch size, dtype and weights origin as :class:`Encoder` fields: the seed is recorded
+    only for a random init (pretrained weights do not depend on it)."""
+    return dict(batch_size=batch_size, dtype=dtype, random_init=random_init, seed=seed if random_init else None)
+
+
 def check_batch_size(batch_size: Any) -> int:
     """``batch_size`` as a positive int, or ValueError naming it."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from kcover.experiments.encoders import weights as W
-from kcover.experiments.encoders.base import ImageEncoder, resolve_dtype
+from kcover.experiments.encoders.base import ImageEncoder, resolve_dtype, run_settings
 from kcover.experiments.encoders.efficientnet_folded import (
     compiled_folded_forward,
     default_micro_batch,
@@ -75,10 +75,7 @@ def efficientnet_lite0(
         fingerprint=fingerprint,
         params=fold_batch_norm(variables, dtype),
         forward=forward,
-        batch_size=batch_size,
-        dtype=dtype,
-        random_init=random_init,
-        seed=seed if random_init else None,
+        **run_settings(batch_size, dtype, random_init, seed),
         preprocessing=PIPELINE.describe(),
         pipeline=PIPELINE,
     )

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from kcover.experiments.encoders import weights as W
-from kcover.experiments.encoders.base import TextEncoder, masked_mean, resolve_dtype
+from kcover.experiments.encoders.base import TextEncoder, masked_mean, resolve_dtype, run_settings
 from kcover.experiments.encoders.hf import fingerprint, flax_model, load_params
 
 
@@ -98,10 +98,7 @@ def minilm(
         fingerprint=fingerprint("minilm", directory, random_init, config, seed),
         params=params,
         forward=forward,
-        batch_size=batch_size,
-        dtype=dtype,
-        random_init=random_init,
-        seed=seed if random_init else None,
+        **run_settings(batch_size, dtype, random_init, seed),
         preprocessing=f"tokens<={max_length}:mean{':l2' if normalize else ''}",
         tokenizer=tokenizer,
         max_length=max_length,

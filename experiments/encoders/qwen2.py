@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kcover.experiments.encoders import weights as W
-from kcover.experiments.encoders.base import DTYPES, TextEncoder, cast_floats, masked_mean, resolve_dtype
+from kcover.experiments.encoders.base import DTYPES, TextEncoder, cast_floats, masked_mean, resolve_dtype, run_settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -339,10 +339,7 @@ def qwen2(
         fingerprint=fingerprint,
         params=params,
         forward=compiled_forward(config, dtype),
-        batch_size=batch_size,
-        dtype=dtype,
-        random_init=random_init,
-        seed=seed if random_init else None,
+        **run_settings(batch_size, dtype, random_init, seed),
         preprocessing=f"tokens<={max_length}:right-pad:mean",
         tokenizer=tokenizer,
         max_length=max_length,

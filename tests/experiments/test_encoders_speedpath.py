@@ -25,7 +25,7 @@ from _jaxtools import count_compiles
 from kcover.experiments.encoders import efficientnet as E
 from kcover.experiments.encoders import efficientnet_folded as EF
 from kcover.experiments.encoders import efficientnet_reference as ER
-from kcover.experiments.encoders import get_encoder
+from kcover.experiments.encoders.registry import get_encoder
 
 ROOT = Path(__file__).resolve().parents[2]
 
