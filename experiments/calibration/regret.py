@@ -103,9 +103,11 @@ def regret_section(
     for policy in POLICIES:
         row: list[Any] = [policy]
         scores = {g: score([c for c in cells if c["dataset"] in ds], policy, margin) for g, ds in groups.items()}
-        row += [f"{100 * s['regret']:.2f}" for s in scores.values()]
+        row += [f"{100 * s['regret']:.2f}" if s["pairs"] else "n/a" for s in scores.values()]
         row += [
-            f"{s['clear_right']}/{s['clear_pairs']} ({s['clear_right'] / max(s['clear_pairs'], 1):.0%})"
+            f"{s['clear_right']}/{s['clear_pairs']} ({s['clear_right'] / s['clear_pairs']:.0%})"
+            if s["clear_pairs"]
+            else "n/a"
             for s in scores.values()
         ]
         every = score(cells, policy, margin)
