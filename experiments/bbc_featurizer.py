@@ -135,7 +135,8 @@ def one_pool(
 def _decision(rec: dict, i: int) -> str:
     """The advisor's decision (:func:`kcover.advisor.decide.decide`) from one featurizer's record at budget index i."""
     from kcover.advisor.decide import decide
-    from kcover.advisor.rules import NN_MARGIN, pilot_confidence
+    from kcover.advisor.pilot_rules import pilot_confidence
+    from kcover.advisor.rules import NN_MARGIN
 
     mean, sd = rec["pilot_adv"][i], rec["pilot_sd"][i]
     return decide(
@@ -340,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
 def as_cells(records: list[dict], featurizers: tuple[str, ...] = FEATURIZERS) -> list[dict]:
     """The pools as calibration cells (:mod:`kcover.experiments.calibration.regret`'s JSON shape), one per
     featurizer and budget; ``close_call`` when the truth's mean lies within two standard errors of the margin."""
-    from kcover.advisor.rules import pilot_confidence
+    from kcover.advisor.pilot_rules import pilot_confidence
 
     cells = []
     for name in (f for f in featurizers if f in records[0]):

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from kcover.advisor.rules import pilot_confidence
+from kcover.advisor.pilot_rules import pilot_confidence
 from kcover.experiments import protocol as P
 
 
@@ -221,7 +221,7 @@ def confidence_section(groups: dict[str, Sequence[Any]], record: dict[str, Any])
     """The pilot's verdicts binned by their confidence, against how often they were right, per group of cells.
 
     The confidence is recomputed from each record's mean, standard error and split count with
-    :func:`kcover.advisor.rules.pilot_confidence`, so records written under an earlier rule are
+    :func:`kcover.advisor.pilot_rules.pilot_confidence`, so records written under an earlier rule are
     read with the current one.
     """
     rows = []
@@ -246,7 +246,7 @@ def confidence_section(groups: dict[str, Sequence[Any]], record: dict[str, Any])
                 "mean_confidence": float(np.mean(confs)) if confs else None,
             }
     return [
-        "The pilot's verdicts by their confidence (`kcover.advisor.rules.pilot_confidence`: the probability "
+        "The pilot's verdicts by their confidence (`kcover.advisor.pilot_rules.pilot_confidence`: the probability "
         "that the mean ADV of pools like this one lies on the verdict's side of the margin, from the spread "
         "over the pilot's splits), against how often they matched the truth, (cell, pool) pairs:",
         "",

@@ -16,7 +16,7 @@ The verdict (:func:`decide`):
 * else **pay** when m > margin, **do-not-pay** otherwise (the choice that minimizes the expected
   regret :func:`regret`, which is linear in the truth);
 * the one combination with the a-priori checks measured to help on the tuning cells: a marginal
-  pilot ``pay`` (confidence below :data:`kcover.advisor.rules.CLOSE_CALL`) is overruled to
+  pilot ``pay`` (confidence below :data:`kcover.advisor.pilot_rules.CLOSE_CALL`) is overruled to
   ``do-not-pay`` when (A') fails, i.e. the learner's nearest neighbours share labels far less
   often than the input's (a random-init encoder). On the tuning pairs the pilot's regret fell
   from 0.17 to 0.13 accuracy points; on the held-out digits pairs it rose from 0.39 to 0.43.
@@ -70,7 +70,7 @@ def decide(
 ) -> Decision:
     """The verdict from the pilot's ``mean`` and ``sd`` of ADV over its splits (module docstring).
 
-    ``confidence``: the pilot's (:func:`kcover.advisor.rules.pilot_confidence`); ``label_local``:
+    ``confidence``: the pilot's (:func:`kcover.advisor.pilot_rules.pilot_confidence`); ``label_local``:
     whether (A') holds (None: not measured, nothing is overruled); ``close_call``: the confidence
     below which a ``pay`` counts as marginal.
     """

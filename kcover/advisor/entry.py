@@ -10,7 +10,8 @@ on repeated stratified splits of the labelled pool), whose verdict decides; the 
 
 * :mod:`kcover.advisor.measure` -- the measurements: probes and gap, alignment, spectra, label tails,
   nearest-neighbour label agreement;
-* :mod:`kcover.advisor.rules` -- the verdict rules and their thresholds, numbers to words (no JAX);
+* :mod:`kcover.advisor.rules` -- the a-priori verdict rules and their thresholds, numbers to words (no JAX);
+* :mod:`kcover.advisor.pilot_rules` -- the pilot's verdict, budget and confidence (no JAX);
 * :mod:`kcover.advisor.sweep` -- the realized sweep (input-FL vs learner-FL vs random) and the
   pilot (the same machinery, two selectors, repeated splits);
 * :mod:`kcover.advisor.render` -- the JSON dict, the text report and the sweep figure;
@@ -38,16 +39,9 @@ from kcover import checks
 from kcover.advisor.decide import with_decision
 from kcover.advisor.measure import kernel_for, measure_geometry, probe_gap
 from kcover.advisor.options import SUBPOOLS, AdviseOptions
+from kcover.advisor.pilot_rules import pilot_verdict
 from kcover.advisor.render import PATHS, advice_dict, advice_text
-from kcover.advisor.rules import (
-    NN_MARGIN,
-    BudgetAdvice,
-    budget_verdict,
-    default_budgets,
-    pilot_verdict,
-    with_pilot,
-    with_realized,
-)
+from kcover.advisor.rules import NN_MARGIN, BudgetAdvice, budget_verdict, default_budgets, with_pilot, with_realized
 from kcover.advisor.sweep import Pilot, Sweep, realized_sweep, run_pilot
 from kcover.labels import encode_labels, stratified_split
 
@@ -185,7 +179,7 @@ def advise(
         selection part and extrapolate ADV = a + b ln n to ``pool_size`` (:meth:`Pilot.fit_at`);
         the decision then uses the extrapolated gain, its interval widened by the fit's error.
       pilot_budgets: how a budget k on ``pool_size`` maps to the pilot's selection part of n_sel
-        points (:func:`kcover.advisor.rules.pilot_budget`): "same" k, or "fraction",
+        points (:func:`kcover.advisor.pilot_rules.pilot_budget`): "same" k, or "fraction",
         round(k n_sel / pool_size) but at least min(k, C).
       reach: measure the reach gap U(k) of :func:`kcover.reach_gap` per budget on the spectral
         subsample (``BudgetAdvice.reach_*``; two more eigendecompositions of that size), a

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from kcover import checks
-from kcover.advisor.rules import PILOT_BUDGET_RULES
+from kcover.advisor.pilot_rules import PILOT_BUDGET_RULES
 from kcover.kernels import KERNELS
 from kcover.selection.kcenter import DEFAULT_KERNEL as KCENTER_KERNEL
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from kcover.advisor.decide import RESIDUAL
 from kcover.advisor.options import MARGIN
-from kcover.advisor.rules import budget_limit, close_call_text
+from kcover.advisor.pilot_rules import close_call_text
+from kcover.advisor.rules import budget_limit
 
 if TYPE_CHECKING:
     from kcover.advisor.entry import Advice

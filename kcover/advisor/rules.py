@@ -57,47 +57,23 @@ and MNIST-5k, scikit-learn digits held out). It gives **pay** or **do-not-pay**,
 4. Otherwise **do-not-pay**: at 6C and beyond the tuning cells lost or gained less than 0.02,
    including MNIST-5k with a positive gap (+0.07).
 
-The pilot (:func:`pilot_verdict`) measures instead of predicting: the advantage ADV = acc(learner-FL)
-- acc(input-FL) on S repeated stratified splits of the labelled pool. Its verdict at budget k is
-**pay** when the mean ADV exceeds ``margin`` and **do-not-pay** otherwise; the confidence
-(:func:`pilot_confidence`) is the normal-approximation probability that the ADV of pools like
-this one lies on that side of the margin on average, Phi(|mean - margin| / (POOL_SPREAD sd)), sd
-the spread of ADV over the splits: the pool-to-pool spread, not the standard error of this
-pool's mean, is what decides whether the verdict carries over to the pool you will select from.
-:func:`with_pilot` makes the pilot's verdict the budget's verdict and keeps the a-priori one
-beside it, saying in words when the two disagree.
+The pilot's verdict (:mod:`kcover.advisor.pilot_rules`) measures instead of predicting;
+:func:`with_pilot` makes it the budget's verdict and keeps the a-priori one beside it, saying in
+words when the two disagree.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:  # an annotation only: this module loads without the kcover package (no JAX)
+    from kcover.advisor.pilot_rules import PilotBudget
 
 VERDICTS = ("pay", "do-not-pay", "borderline")
 NN_MARGIN = 0.15  # (A'): the learner's neighbour agreement may trail the input's by at most this
 TIGHT_MULTIPLE = 4  # (C'): a budget is tight when k <= 4C
-# The truth's sd over 10 fresh pools per cell divided by the pilot's sd over its splits of one pool:
-# median 1 / 1.26 over the 18 tuning cells of docs/advise.md (held-out digits: 1 / 1.56).
-POOL_SPREAD = 0.79
-
-
-class PilotBudget(NamedTuple):
-    """The pilot at one budget: ADV over ``splits`` splits, its mean, standard error and sign count.
-
-    ``verdict`` is "pay" or "do-not-pay" (mean against ``margin``); ``confidence`` in [0.5, 1];
-    ``k`` the budget the pilot ran on its selection part (:func:`pilot_budget`; 0 when not set).
-    """
-
-    adv_mean: float
-    adv_se: float
-    splits_positive: int
-    splits: int
-    margin: float
-    verdict: str
-    confidence: float
-    k: int = 0
 
 
 class BudgetAdvice(NamedTuple):
@@ -143,11 +119,25 @@ def budget_limit(r_eff: float) -> float:
     return float(r_eff * max(1.0, np.log(max(r_eff, 1.0))))
 
 
-def budget_verdict(k: int, c: int, gap: float, se: float, misalign: float, r_eff: float, r_in: float,
-                   input_tail: float, learner_tail: float, gap_threshold: float, misalignment_threshold: float,
-                   tail_threshold: float, *, nn_input: float | None = None, nn_learner: float | None = None,
-                   nn_margin: float = NN_MARGIN,
-                   tight_multiple: float = TIGHT_MULTIPLE) -> BudgetAdvice:
+def budget_verdict(
+    k: int,
+    c: int,
+    gap: float,
+    se: float,
+    misalign: float,
+    r_eff: float,
+    r_in: float,
+    input_tail: float,
+    learner_tail: float,
+    gap_threshold: float,
+    misalignment_threshold: float,
+    tail_threshold: float,
+    *,
+    nn_input: float | None = None,
+    nn_learner: float | None = None,
+    nn_margin: float = NN_MARGIN,
+    tight_multiple: float = TIGHT_MULTIPLE,
+) -> BudgetAdvice:
     """The verdict at budget ``k`` with ``c`` classes from the measured conditions (module docstring).
 
     (B): ``gap`` and its standard error ``se``; (A): ``misalign`` = 1 - centered alignment;
@@ -163,37 +153,55 @@ def budget_verdict(k: int, c: int, gap: float, se: float, misalign: float, r_eff
     very_tight = k <= 2 * c
     if gap >= gap_threshold and gap > 2 * se:
         b_state = "large"
-        b_text = (f"(B) holds: the learner probe beats the input probe by {gap:+.3f} (se {se:.3f}) at full budget, "
-                  "so the input geometry misses label structure the learner sees")
+        b_text = (
+            f"(B) holds: the learner probe beats the input probe by {gap:+.3f} (se {se:.3f}) at full budget, "
+            "so the input geometry misses label structure the learner sees"
+        )
     elif gap < gap_threshold / 2:
         b_state = "small"
-        b_text = (f"(B) fails: gap {gap:+.3f} (se {se:.3f}) is below {gap_threshold / 2:.3f}, i.e. ~0 or negative; "
-                  "the labels are already readable from the input features")
+        b_text = (
+            f"(B) fails: gap {gap:+.3f} (se {se:.3f}) is below {gap_threshold / 2:.3f}, i.e. ~0 or negative; "
+            "the labels are already readable from the input features"
+        )
     else:
         b_state = "moderate"
-        b_text = (f"(B) is uncertain: gap {gap:+.3f} (se {se:.3f}) is positive but below the {gap_threshold:.2f} "
-                  "threshold or within two standard errors")
+        b_text = (
+            f"(B) is uncertain: gap {gap:+.3f} (se {se:.3f}) is positive but below the {gap_threshold:.2f} "
+            "threshold or within two standard errors"
+        )
     a_ok = misalign >= misalignment_threshold
-    a_text = (f"(A) holds: the kernels differ (centered alignment {1 - misalign:.3f}, misalignment {misalign:.3f})"
-              if a_ok else
-              f"(A) fails: the two kernels nearly agree (misalignment {misalign:.3f} < {misalignment_threshold:.2f}), "
-              "so both selectors cover the same structure")
-    tails = (f"the input kernel's top-{k} eigenspace leaves {input_tail:.0%} of the label energy out "
-             f"(learner's: {learner_tail:.0%})")
+    a_text = (
+        f"(A) holds: the kernels differ (centered alignment {1 - misalign:.3f}, misalignment {misalign:.3f})"
+        if a_ok
+        else f"(A) fails: the two kernels nearly agree (misalignment {misalign:.3f} < {misalignment_threshold:.2f}), "
+        "so both selectors cover the same structure"
+    )
+    tails = (
+        f"the input kernel's top-{k} eigenspace leaves {input_tail:.0%} of the label energy out "
+        f"(learner's: {learner_tail:.0%})"
+    )
     if binds:
-        c_text = (f"(C) holds: k = {k} < r_eff ln r_eff = {limit:.0f} (learner r_eff {r_eff:.1f}; picks blind to its "
-                  f"modes need about that many to cover them), and {tails}")
+        c_text = (
+            f"(C) holds: k = {k} < r_eff ln r_eff = {limit:.0f} (learner r_eff {r_eff:.1f}; picks blind to its "
+            f"modes need about that many to cover them), and {tails}"
+        )
     elif not below:
-        c_text = (f"(C) fails: k = {k} >= r_eff ln r_eff = {limit:.0f} (learner r_eff {r_eff:.1f}, input {r_in:.1f}); "
-                  "even picks blind to the learner's modes cover them, and the advantage shrinks")
+        c_text = (
+            f"(C) fails: k = {k} >= r_eff ln r_eff = {limit:.0f} (learner r_eff {r_eff:.1f}, input {r_in:.1f}); "
+            "even picks blind to the learner's modes cover them, and the advantage shrinks"
+        )
     else:
-        c_text = (f"(C) fails: {tails}, below {tail_threshold:.0%}; k points in the input geometry already "
-                  "reach the labels")
+        c_text = (
+            f"(C) fails: {tails}, below {tail_threshold:.0%}; k points in the input geometry already reach the labels"
+        )
     reasons = [b_text, a_text, c_text]
     b_short = {"large": "gap large (B)", "moderate": "gap uncertain (B)", "small": "gap ~0 (B fails)"}[b_state]
     a_short = "kernels differ (A)" if a_ok else "kernels agree (A fails)"
-    c_short = "budget binds (C)" if binds else ("k >= r_eff ln r_eff (C fails)" if not below
-                                                 else "input top-k reaches labels (C fails)")
+    c_short = (
+        "budget binds (C)"
+        if binds
+        else ("k >= r_eff ln r_eff (C fails)" if not below else "input top-k reaches labels (C fails)")
+    )
     why = f"{b_short}, {a_short}, {c_short}"
     if not a_ok:
         verdict = "do-not-pay"
@@ -204,35 +212,64 @@ def budget_verdict(k: int, c: int, gap: float, se: float, misalign: float, r_eff
     elif binds and very_tight:
         verdict = "borderline"
         why += "; but k <= 2C is extremely tight (Amazon-CF caveat)"
-        reasons.append(f"k = {k} <= 2 x {c} classes is an extremely tight budget: the paper's Amazon-CF "
-                       "(gap +0.009) still gained +0.32 at k = 2C, so run the realized sweep (--sweep) to check")
+        reasons.append(
+            f"k = {k} <= 2 x {c} classes is an extremely tight budget: the paper's Amazon-CF "
+            "(gap +0.009) still gained +0.32 at k = 2C, so run the realized sweep (--sweep) to check"
+        )
     else:
         verdict = "do-not-pay"
     if nn_input is not None and nn_learner is not None and np.isfinite(nn_input) and np.isfinite(nn_learner):
-        verdict, why, extra = repaired_verdict(k, c, a_ok, binds, nn_input, nn_learner, nn_margin, tight_multiple,
-                                               a_short, c_short)
-        b_reported = (f"(B), reported, not deciding: the full-budget gap is {gap:+.3f} (se {se:.3f}); on the "
-                      "calibration cells it did not predict the advantage (BBC News with MiniLM gained at k <= 4C "
-                      "with a gap of -0.006, MNIST-5k lost at 6C with a gap of +0.07)")
+        verdict, why, extra = repaired_verdict(
+            k, c, a_ok, binds, nn_input, nn_learner, nn_margin, tight_multiple, a_short, c_short
+        )
+        b_reported = (
+            f"(B), reported, not deciding: the full-budget gap is {gap:+.3f} (se {se:.3f}); on the "
+            "calibration cells it did not predict the advantage (BBC News with MiniLM gained at k <= 4C "
+            "with a gap of -0.006, MNIST-5k lost at 6C with a gap of +0.07)"
+        )
         reasons = [b_reported, reasons[1], extra, *reasons[2:]]
         if len(reasons) > 4 and "Amazon-CF" in reasons[4]:
             reasons.pop(4)
-    return BudgetAdvice(k, k / c, bool(binds), bool(very_tight), float(input_tail), float(learner_tail), verdict,
-                        why, tuple(reasons), verdict, None, why)
+    return BudgetAdvice(
+        k,
+        k / c,
+        bool(binds),
+        bool(very_tight),
+        float(input_tail),
+        float(learner_tail),
+        verdict,
+        why,
+        tuple(reasons),
+        verdict,
+        None,
+        why,
+    )
 
 
-def repaired_verdict(k: int, c: int, a_ok: bool, binds: bool, nn_input: float, nn_learner: float,
-                     nn_margin: float = NN_MARGIN, tight_multiple: float = TIGHT_MULTIPLE, a_short: str = "",
-                     c_short: str = "") -> tuple[str, str, str]:
+def repaired_verdict(
+    k: int,
+    c: int,
+    a_ok: bool,
+    binds: bool,
+    nn_input: float,
+    nn_learner: float,
+    nn_margin: float = NN_MARGIN,
+    tight_multiple: float = TIGHT_MULTIPLE,
+    a_short: str = "",
+    c_short: str = "",
+) -> tuple[str, str, str]:
     """The repaired a-priori rule: (verdict, why, the (A') reason in words). See the module docstring."""
     better = nn_learner >= nn_input - nn_margin
     tight = k <= tight_multiple * c
-    a2_text = (f"(A') holds: nearest neighbours share their label {nn_learner:.0%} of the time in the learner "
-               f"geometry against {nn_input:.0%} in the input geometry, so the learner's geometry is not worse at "
-               "keeping labels together" if better else
-               f"(A') fails: nearest neighbours share their label only {nn_learner:.0%} of the time in the learner "
-               f"geometry against {nn_input:.0%} in the input geometry (more than {nn_margin:.2f} below): the "
-               "representation is different from the input, not better (as a random-init encoder)")
+    a2_text = (
+        f"(A') holds: nearest neighbours share their label {nn_learner:.0%} of the time in the learner "
+        f"geometry against {nn_input:.0%} in the input geometry, so the learner's geometry is not worse at "
+        "keeping labels together"
+        if better
+        else f"(A') fails: nearest neighbours share their label only {nn_learner:.0%} of the time in the learner "
+        f"geometry against {nn_input:.0%} in the input geometry (more than {nn_margin:.2f} below): the "
+        "representation is different from the input, not better (as a random-init encoder)"
+    )
     a2_short = "learner as label-local (A')" if better else "learner less label-local (A' fails)"
     t_short = f"k <= {tight_multiple:g}C" if tight else f"k > {tight_multiple:g}C (loose)"
     if not a_ok or not better:
@@ -244,99 +281,40 @@ def repaired_verdict(k: int, c: int, a_ok: bool, binds: bool, nn_input: float, n
     return verdict, f"{a_short}, {a2_short}, {c_short}, {t_short}", a2_text
 
 
-PILOT_BUDGET_RULES = ("same", "fraction")
-
-
-def pilot_budget(k: int, num_classes: int, selection_points: int, pool_size: int, rule: str = "same") -> int:
-    """The pilot's budget for the user's budget ``k`` of ``pool_size`` points, on ``selection_points``.
-
-    ``rule`` "same": k itself (the advantage is governed by k against the number of classes and
-    modes). "fraction": the same fraction of the pool, round(k * selection_points / pool_size),
-    never below min(k, C): below C points the probe cannot see every class.
-    """
-    if pool_size < 1 or selection_points < 1:
-        raise ValueError(f"pool_size: pool and selection part must be positive, got {pool_size}, {selection_points}")
-    if rule == "same":
-        return int(k)
-    if rule == "fraction":
-        return max(min(int(k), int(num_classes)), int(round(k * selection_points / pool_size)))
-    raise ValueError(f"rule: must be one of {PILOT_BUDGET_RULES}, got {rule!r}")
-
-
-def pilot_verdict(adv: np.ndarray, margin: float) -> PilotBudget:
-    """The pilot's verdict from the advantages ``adv`` (splits,) at one budget (module docstring).
-
-    se = std(adv, ddof=1) / sqrt(splits) (0 for one split); confidence: :func:`pilot_confidence`
-    of the mean and std(adv, ddof=1).
-    """
-    adv = np.asarray(adv, np.float64).ravel()
-    if adv.size == 0 or not np.all(np.isfinite(adv)):
-        raise ValueError(f"adv: must be a non-empty finite array, got {adv!r}")
-    mean = float(adv.mean())
-    sd = float(adv.std(ddof=1)) if adv.size > 1 else 0.0
-    verdict = "pay" if mean > margin else "do-not-pay"
-    return PilotBudget(mean, sd / math.sqrt(adv.size), int(np.sum(adv > 0)), int(adv.size), float(margin), verdict,
-                       pilot_confidence(mean, sd, margin))
-
-
-def pilot_confidence(mean: float, sd: float, margin: float) -> float:
-    """Phi(|mean - margin| / (POOL_SPREAD sd)) in [0.5, 1]: how sure the verdict is for pools like this one.
-
-    ``mean`` and ``sd`` of the ADV over the pilot's splits. A pool is one draw; the realized ADV of
-    another pool of the same size moves by about POOL_SPREAD times the spread over splits (measured
-    on the calibration's tuning cells), so that, not the standard error of this pool's mean, is the
-    scale. 1 when sd is 0 and the mean is off the margin, 0.5 on it.
-    """
-    dist, scale = abs(mean - margin), POOL_SPREAD * sd
-    if scale > 0.0:
-        return float(0.5 * (1.0 + math.erf(dist / scale / math.sqrt(2.0))))
-    return 1.0 if dist > 0.0 else 0.5
-
-
-CLOSE_CALL = 0.7  # a pilot verdict below this confidence is reported as a close call
-
-
-def close_call_text(p: PilotBudget) -> str | None:
-    """Words for a verdict whose confidence is below :data:`CLOSE_CALL`, else None.
-
-    A close call is a budget where pools like this one land on either side of the margin: the
-    verdict is a lean, and the two geometries are near each other there, so either choice costs
-    little (about |mean - margin| plus the margin).
-    """
-    if p.confidence >= CLOSE_CALL:
-        return None
-    return (f"a close call (confidence {p.confidence:.2f}): pools like this one land on the other side of the "
-            f"{p.margin:.2f} margin about {1.0 - p.confidence:.0%} of the time; the geometries differ by about "
-            f"{p.adv_mean:+.3f} here, so either choice costs little")
-
-
-def pilot_undecided(p: PilotBudget, z: float = 2.0) -> bool:
-    """True when the pilot's mean lies within ``z`` standard errors of its margin (more splits would help)."""
-    return abs(p.adv_mean - p.margin) < z * p.adv_se
-
-
 def with_pilot(v: BudgetAdvice, p: PilotBudget) -> BudgetAdvice:
     """``v`` with the pilot's verdict as its verdict; the a-priori verdict and reasons stay beside it."""
     side = "above" if p.verdict == "pay" else "not above"
-    measured = (f"pilot: ADV {p.adv_mean:+.3f} (se {p.adv_se:.3f}, {p.splits_positive}/{p.splits} splits > 0) is "
-                f"{side} the {p.margin:.2f} margin: {p.verdict} (confidence {p.confidence:.2f})")
+    measured = (
+        f"pilot: ADV {p.adv_mean:+.3f} (se {p.adv_se:.3f}, {p.splits_positive}/{p.splits} splits > 0) is "
+        f"{side} the {p.margin:.2f} margin: {p.verdict} (confidence {p.confidence:.2f})"
+    )
     a = v.a_priori or v.verdict
     if a == p.verdict:
         word = f"the a-priori rule agrees ({a})"
     elif a == "borderline":
         word = f"the a-priori rule was undecided (borderline); the measurement settles it as {p.verdict}"
     else:
-        word = (f"the a-priori rule says {a}, the pilot's measurement says {p.verdict}: they disagree, and the "
-                "measurement decides")
-    why = (f"pilot ADV {p.adv_mean:+.3f} +- {p.adv_se:.3f}, {p.splits_positive}/{p.splits} > 0; "
-           f"a priori {a}: {v.why}")
-    return v._replace(verdict=p.verdict, why=why, reasons=(measured, word) + v.reasons, a_priori=a, pilot=p,
-                      a_priori_why=v.a_priori_why or v.why)
+        word = (
+            f"the a-priori rule says {a}, the pilot's measurement says {p.verdict}: they disagree, and the "
+            "measurement decides"
+        )
+    why = f"pilot ADV {p.adv_mean:+.3f} +- {p.adv_se:.3f}, {p.splits_positive}/{p.splits} > 0; a priori {a}: {v.why}"
+    return v._replace(
+        verdict=p.verdict,
+        why=why,
+        reasons=(measured, word) + v.reasons,
+        a_priori=a,
+        pilot=p,
+        a_priori_why=v.a_priori_why or v.why,
+    )
 
 
-def with_realized(v: BudgetAdvice, learner_acc: float, input_acc: float, random_acc: float,
-                  adv: np.ndarray) -> BudgetAdvice:
+def with_realized(
+    v: BudgetAdvice, learner_acc: float, input_acc: float, random_acc: float, adv: np.ndarray
+) -> BudgetAdvice:
     """``v`` with one more reason: the realized accuracies at its budget and ADV (seeds,) over seeds."""
-    text = (f"realized: learner-FL {learner_acc:.3f} vs input-FL {input_acc:.3f} "
-            f"(random {random_acc:.3f}), ADV {adv.mean():+.3f} +- {adv.std():.3f} over {adv.size} seeds")
+    text = (
+        f"realized: learner-FL {learner_acc:.3f} vs input-FL {input_acc:.3f} "
+        f"(random {random_acc:.3f}), ADV {adv.mean():+.3f} +- {adv.std():.3f} over {adv.size} seeds"
+    )
     return v._replace(reasons=v.reasons + (text,))

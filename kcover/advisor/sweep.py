@@ -177,7 +177,7 @@ class Pilot(NamedTuple):
     took part (a stratified subsample of at most ``pilot_points``), each split selecting from about
     ``selection_points`` of them and scoring on ``scoring_points``; ``budgets`` are the user's
     budgets piloted (those whose pilot budget fits in the selection part) and ``pilot_budgets``
-    the budget each ran at on the pilot (:func:`kcover.advisor.rules.pilot_budget`, for a user
+    the budget each ran at on the pilot (:func:`kcover.advisor.pilot_rules.pilot_budget`, for a user
     pool of ``pool_size`` points); ``seconds`` its wall time.
     """
 
@@ -255,11 +255,11 @@ def run_pilot(
     ``x_in`` (N, d_in), ``x_l`` (N, d_l), ids ``y`` (N,). The rows are a stratified subsample of at
     most ``points`` (all of them when N <= points, and then ``full``, the two N x N Gram matrices
     or None, is reused); split j has seed ``seed + j``. After each round, a budget whose mean ADV
-    lies within two standard errors of ``margin`` (:func:`kcover.advisor.rules.pilot_undecided`)
+    lies within two standard errors of ``margin`` (:func:`kcover.advisor.pilot_rules.pilot_undecided`)
     asks for another round of ``splits`` splits, up to ``max_splits`` in all. Budgets larger than
     the smallest selection part are not piloted; returns None when none fits. The user's budget
     k on a pool of ``pool_size`` points (default N) runs on the pilot at
-    :func:`kcover.advisor.rules.pilot_budget` with ``budget_rule``. Both geometries select with
+    :func:`kcover.advisor.pilot_rules.pilot_budget` with ``budget_rule``. Both geometries select with
     ``method`` and their ``kernels``: the settings the user will select with. ``subpools`` (shares
     of the selection part, e.g. 1/4, 1/2, 3/4): the same splits again selecting from that share
     only, for the extrapolation of :meth:`Pilot.fit_at` (each costs about one more pilot).
@@ -268,7 +268,7 @@ def run_pilot(
     """
     import time
 
-    from kcover.advisor.rules import pilot_budget, pilot_undecided, pilot_verdict
+    from kcover.advisor.pilot_rules import pilot_budget, pilot_undecided, pilot_verdict
     from kcover.kernels import gram
 
     t0 = time.perf_counter()

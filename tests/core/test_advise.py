@@ -9,21 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import kcover.advisor.pilot_rules
 import kcover.advisor.rules
 from kcover import effective_dimension, gram, gram_eigenvalues, one_hot, tail_energy
 from kcover.advisor.entry import Advice, advise
 from kcover.advisor.measure import label_tails, neighbour_agreement
 from kcover.advisor.options import AdviseOptions
+from kcover.advisor.pilot_rules import pilot_verdict
 from kcover.advisor.render import plot_sweep
-from kcover.advisor.rules import (
-    VERDICTS,
-    BudgetAdvice,
-    budget_limit,
-    budget_verdict,
-    default_budgets,
-    pilot_verdict,
-    with_pilot,
-)
+from kcover.advisor.rules import VERDICTS, BudgetAdvice, budget_limit, budget_verdict, default_budgets, with_pilot
 from kcover.advisor.sweep import Sweep
 from kcover.labels import class_ids, encode_labels, stratified_split, targets
 from kcover.learn.probe import labels_array
@@ -165,7 +159,7 @@ def test_pilot_verdict_rule(adv, margin, verdict, positive, conf):
     se = a.std(ddof=1) / np.sqrt(a.size) if a.size > 1 else 0.0
     assert (p.verdict, p.splits_positive, p.splits) == (verdict, positive, a.size)
     assert p.adv_mean == pytest.approx(a.mean()) and p.adv_se == pytest.approx(se)
-    scale = kcover.advisor.rules.POOL_SPREAD * a.std(ddof=1) if a.size > 1 else 0.0
+    scale = kcover.advisor.pilot_rules.POOL_SPREAD * a.std(ddof=1) if a.size > 1 else 0.0
     want = conf if conf is not None else 0.5 * (1 + erf(abs(a.mean() - margin) / scale / sqrt(2)))
     assert p.confidence == pytest.approx(want)
     assert 0.5 <= p.confidence <= 1.0
@@ -382,23 +376,28 @@ def test_bad_budgets(budgets):
 # ------------------------------------------------------------------------------- the module split
 _RULES_IN_A_BARE_PROCESS = """
 import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("advise_rules", sys.argv[1])
-rules = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(rules)
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+rules, pilot = load("advise_rules", sys.argv[1]), load("pilot_rules", sys.argv[2])
 b = rules.budget_verdict(10, 10, 0.30, 0.01, 0.50, 40.0, 60.0, 0.8, 0.02, 0.05, 0.1, 0.1)
+p = pilot.pilot_verdict([0.10, 0.20, 0.15], 0.02)
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("jax", "jaxlib", "matplotlib", "kcover"))
-print(json.dumps({"verdict": b.verdict, "heavy": heavy}))
+print(json.dumps({"verdict": b.verdict, "pilot": rules.with_pilot(b, p).verdict, "heavy": heavy}))
 """
 
 
 def test_rules_run_without_jax_or_matplotlib():
-    """The verdict rules load and run in a fresh interpreter that never imports JAX, matplotlib or kcover."""
-    path = Path(kcover.advisor.rules.__file__)
+    """The verdict rules (a-priori and the pilot's) load and run in a fresh interpreter that never imports
+    JAX, matplotlib or kcover."""
+    paths = [str(Path(m.__file__)) for m in (kcover.advisor.rules, kcover.advisor.pilot_rules)]
     res = subprocess.run(
-        [sys.executable, "-c", _RULES_IN_A_BARE_PROCESS, str(path)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _RULES_IN_A_BARE_PROCESS, *paths], capture_output=True, text=True, check=True
     )
     out = json.loads(res.stdout)
-    assert out == {"verdict": "pay", "heavy": []}
+    assert out == {"verdict": "pay", "pilot": "pay", "heavy": []}
 
 
 def test_options_are_checked_once_and_name_the_field():
@@ -570,7 +569,7 @@ def test_reach_gap_can_be_switched_off():
 
 
 def test_close_calls_are_named_below_the_confidence_bar():
-    from kcover.advisor.rules import CLOSE_CALL, close_call_text
+    from kcover.advisor.pilot_rules import CLOSE_CALL, close_call_text
 
     near = pilot_verdict(np.array([0.05, -0.02, 0.04, 0.0, 0.03]), 0.02)  # mean 0.02: on the margin
     far = pilot_verdict(np.array([0.20, 0.22, 0.19, 0.21]), 0.02)

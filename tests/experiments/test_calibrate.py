@@ -136,7 +136,7 @@ def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
 
 
 def test_confidence_section_recomputes_confidence_with_the_current_rule():
-    from kcover.advisor.rules import pilot_confidence
+    from kcover.advisor.pilot_rules import pilot_confidence
     from kcover.experiments.calibration.pools import confidence_section
 
     d = _pool(0.0, 0.9, 0.9, 5, "pay", 0.10)  # mean 0.10, se 0.01 over 10 splits: sd 0.0316
