@@ -1,6 +1,7 @@
 """theory: simulators that check the paper's section 3 (Eq. 1, Eq. 2, Fig. 1) on kcover.
 
-* :mod:`kcover.theory.latent_mode` -- the latent-mode model; Eq. 1, ADV(k) = rho * delta(Delta, k).
+* :mod:`kcover.theory.latent_mode` -- the latent-mode model: its instances and the block learner kernel.
+* :mod:`kcover.theory.mode_simulation` -- Eq. 1 on an instance, ADV(k) = rho * delta(Delta, k).
 * :mod:`kcover.theory.product_law` -- Eq. 2, ADV(k) against rho_tail(k) * g(Delta), with every violation.
 * :mod:`kcover.theory.knob` -- the alpha knob e_alpha(x) = (alpha |x|, (1 - alpha) x) of Fig. 1.
 * :mod:`kcover.theory.summaries` -- each command's simulation and statistics as a pure dict (its JSON record).
@@ -19,10 +20,10 @@ from typing import Any
 _EXPORTS = {
     "BlockKernel": "kcover.theory.latent_mode",
     "LatentModes": "kcover.theory.latent_mode",
-    "ModeRun": "kcover.theory.latent_mode",
+    "ModeRun": "kcover.theory.mode_simulation",
     "make_latent_modes": "kcover.theory.latent_mode",
-    "predicted_delta": "kcover.theory.latent_mode",
-    "simulate_modes": "kcover.theory.latent_mode",
+    "predicted_delta": "kcover.theory.mode_simulation",
+    "simulate_modes": "kcover.theory.mode_simulation",
     "EmbeddingRBF": "kcover.theory.product_law",
     "MixedKernel": "kcover.theory.product_law",
     "RandomFeatureKernel": "kcover.theory.product_law",

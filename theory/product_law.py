@@ -38,7 +38,8 @@ import scipy.linalg
 
 from kcover.kernels import gram as kernel_gram
 from kcover.spectral import alignment, centered_alignment, effective_dimension
-from kcover.theory.latent_mode import BlockKernel, LatentModes, greedy, input_gram, subset_risks
+from kcover.theory.latent_mode import BlockKernel, LatentModes, input_gram
+from kcover.theory.mode_simulation import greedy, subset_risks
 
 ADV_TOL = 1e-6
 """|ADV| below this counts as 0 (the ridge and float rounding leave ~1e-12)."""

@@ -22,8 +22,9 @@ import numpy as np
 from tqdm import tqdm
 
 from kcover.theory.knob import knob_sweep
-from kcover.theory.latent_mode import BlockKernel, make_latent_modes, misaligned_count, predicted_delta, simulate_modes
+from kcover.theory.latent_mode import BlockKernel, make_latent_modes, misaligned_count
 from kcover.theory.law_bound import reach_rows, summarize_reach
+from kcover.theory.mode_simulation import predicted_delta, simulate_modes
 from kcover.theory.product_law import (
     ADV_TOL,
     BOUND_TOL,

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kcover.theory.latent_mode import ORDERS, BlockKernel, make_latent_modes, predicted_delta
+from kcover.theory.latent_mode import ORDERS, BlockKernel, make_latent_modes
 from kcover.theory.law_bound import (
     ADV_TOL,
     C_LOWER,
@@ -31,6 +31,7 @@ from kcover.theory.law_bound import (
     summarize_reach,
     tie_band,
 )
+from kcover.theory.mode_simulation import predicted_delta
 from kcover.theory.product_law import EmbeddingRBF, MixedKernel, RandomFeatureKernel
 
 LAM = 1e-9

@@ -1,4 +1,4 @@
-"""Eq. 1 on the latent-mode model (kcover.theory.latent_mode): property-based tests of the product law.
+"""Eq. 1 on the latent-mode model (kcover.theory.mode_simulation): property-based tests of the product law.
 
 Tolerance: |ADV| <= 1e-6 counts as zero, and Eq. 1 must hold to 1e-6 (the float64 ridge of
 1e-8 leaves ~1e-15). Instances are drawn with r = 5 modes and budgets k = 1 .. 15 so that the
@@ -14,14 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kcover.theory.latent_mode import (
-    ORDERS,
-    BlockKernel,
-    make_latent_modes,
-    misaligned_count,
-    predicted_delta,
-    simulate_modes,
-)
+from kcover.theory.latent_mode import ORDERS, BlockKernel, make_latent_modes, misaligned_count
+from kcover.theory.mode_simulation import predicted_delta, simulate_modes
 
 TOL = 1e-6
 R = 5
