@@ -5,7 +5,9 @@
 * :mod:`kcover.theory.product_law` -- Eq. 2, ADV(k) against rho_tail(k) * g(Delta), with every violation.
 * :mod:`kcover.theory.knob` -- the alpha knob e_alpha(x) = (alpha |x|, (1 - alpha) x) of Fig. 1.
 * :mod:`kcover.theory.summaries` -- each command's simulation and statistics as a pure dict (its JSON record).
-* :mod:`kcover.theory.render` -- the figures, tables and records; ``run_mode``, ``run_law``, ``run_knob``.
+* :mod:`kcover.theory.mode_render`, :mod:`kcover.theory.law_render`, :mod:`kcover.theory.knob_render` -- each
+  command's figure, table and record; ``run_mode``, ``run_law``, ``run_knob``.
+* :mod:`kcover.theory.report` -- writing them to a folder, and the formats the renderers share.
 * :mod:`kcover.theory.cli` -- ``kcover theory mode|law|knob``.
 
 theory uses kcover; kcover never imports theory. Names are re-exported lazily so that building

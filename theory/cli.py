@@ -1,7 +1,9 @@
 """``kcover theory mode|law|knob [--out DIR] [--seeds N]``: the section-3 simulators.
 
 Thin argparse glue: the simulations and statistics are :mod:`kcover.theory.summaries`, the
-figures, tables and records :mod:`kcover.theory.render`; the commentary is in ``docs/theory.md``.
+figures, tables and records one renderer per command (:mod:`kcover.theory.mode_render`,
+:mod:`kcover.theory.law_render`, :mod:`kcover.theory.knob_render`); the commentary is in
+``docs/theory.md``.
 Each command writes ``<name>.png`` (figure), ``<name>.md`` (table) and ``<name>.json``
 (record) to DIR, shows a progress bar on stderr and prints a short summary with the paper's
 claim beside our measurement. Stable JSON keys for scripts:
@@ -24,12 +26,12 @@ COMMANDS = ("mode", "law", "knob")
 DEFAULT_SEEDS = {"mode": 3, "law": 2, "knob": 5}
 
 # The simulation (JAX) and the figures (matplotlib) load on first use, so that building the
-# ``kcover`` parser stays light: summaries in kcover.theory.summaries, renderers in kcover.theory.render.
+# ``kcover`` parser stays light: summaries in kcover.theory.summaries, renderers in kcover.theory.*_render.
 _LAZY = {
-    "run_mode": "kcover.theory.render",
-    "run_law": "kcover.theory.render",
-    "run_knob": "kcover.theory.render",
-    "fmt_or_dash": "kcover.theory.render",
+    "run_mode": "kcover.theory.mode_render",
+    "run_law": "kcover.theory.law_render",
+    "run_knob": "kcover.theory.knob_render",
+    "fmt_or_dash": "kcover.theory.report",
     "PAPER_KNOB": "kcover.theory.summaries",
 }
 

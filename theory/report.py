@@ -1,4 +1,8 @@
-"""Writing a command's figure (PNG), table (markdown) and record (JSON) to one folder."""
+"""Writing a command's figure (PNG), table (markdown) and record (JSON) to one folder.
+
+Also what the renderers of ``kcover theory mode|law|knob`` share: the number formats of their
+tables and summary lines, and where their reports send the reader (:data:`DOCS`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
+DOCS = "docs/theory.md in the kcover repository"
+"""Where the reports send the reader for the commentary on why the laws bend."""
 
 
 def _plain(obj: Any) -> Any:
@@ -47,6 +54,11 @@ def fmt(value: Any, digits: int = 3) -> str:
     if abs(val) < 10 ** (-digits) or abs(val) >= 1e5:
         return f"{val:.2e}"
     return f"{val:+.{digits}f}" if val < 0 else f"{val:.{digits}f}"
+
+
+def fmt_or_dash(v: Any) -> str:
+    """``v`` as a short number, or ``-`` for None."""
+    return "-" if v is None else f"{v:.3g}"
 
 
 def markdown_table(headers: list[str], rows: list[list[Any]], cell: Callable[[Any], str] | None = None) -> str:

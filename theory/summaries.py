@@ -2,7 +2,8 @@
 
 Each function runs one simulator over its grid of settings and returns the command's JSON
 record (the dict written to ``<name>.json``; numpy values are converted when it is written).
-Nothing here draws, writes a file or prints; :mod:`kcover.theory.render` does that.
+Nothing here draws, writes a file or prints; the renderers (:mod:`kcover.theory.mode_render`,
+:mod:`kcover.theory.law_render`, :mod:`kcover.theory.knob_render`) do that.
 
 * :func:`mode_summary` -- Eq. 1 on the latent-mode model; keys ``command``, ``paper``, ``config``,
   ``summary``, ``instances``.

@@ -11,7 +11,7 @@ import pytest
 
 from kcover.cli import main
 from kcover.theory.cli import run_law, run_mode
-from kcover.theory.render import render_mode
+from kcover.theory.mode_render import render_mode
 from kcover.theory.summaries import mode_summary
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "theory.md"
