@@ -1,11 +1,5 @@
-"""Rendering ``kcover theory knob`` (the alpha knob of Fig. 1): figure, table, record, summary lines.
-
-:func:`render_knob` takes the dict of :func:`kcover.theory.summaries.knob_summary` and writes
-``knob.png``, ``knob.md`` and ``knob.json`` to a folder; it returns the paths and the short lines the
-command prints (paper's claim beside our measurement). :func:`run_knob` is summary + render,
-the entry point of ``kcover theory knob`` and of the demo. The reports state numbers; the
-commentary on why the laws bend lives in ``docs/theory.md``.
-"""
+"""``kcover theory knob``'s report: the alpha knob of Fig. 1 (the shape every renderer follows is
+in :mod:`kcover.theory.report`)."""
 
 from __future__ import annotations
 

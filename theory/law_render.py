@@ -1,12 +1,6 @@
-"""Rendering ``kcover theory law`` (Eq. 2 and its reach form): figure, table, record, summary lines.
-
-:func:`render_law` takes the dict of :func:`kcover.theory.summaries.law_summary` and writes
-``law.png``, ``law.md`` and ``law.json`` to a folder; it returns the paths and the short lines the
-command prints (paper's claim beside our measurement). When the record has the reach form
-(docs/product-law.md), a third panel and table rows show it. :func:`run_law` is summary + render,
-the entry point of ``kcover theory law`` and of the demo. The reports state numbers; the
-commentary on why the laws bend lives in ``docs/theory.md``.
-"""
+"""``kcover theory law``'s report: Eq. 2, and its reach form when the record has it
+(docs/product-law.md: a third panel and more table rows). The shape every renderer follows is in
+:mod:`kcover.theory.report`."""
 
 from __future__ import annotations
 
@@ -29,30 +23,14 @@ def render_law(out: Path, record: dict[str, Any]) -> tuple[list[Path], list[str]
     fig, axes = plt.subplots(1, 3, figsize=(18, 4.6))
     ax = axes[0]
     names = list(dict.fromkeys(x["kernel"] for x in rows))
-    for i, name in enumerate(names):
-        sub = [x for x in rows if x["kernel"] == name]
-        ax.scatter(
-            [x["bound"] for x in sub],
-            [x["adv"] for x in sub],
-            s=14,
-            alpha=0.6,
-            label=name,
-            marker="o" if sub[0]["block"] else "^",
-            color=f"C{i}",
-        )
+    scatter_by_kernel(ax, rows, names, "bound")
     top = max(x["bound"] for x in rows) * 1.05 + 1e-3
     ax.plot([0, top], [0, top], "k--", lw=1, label="ADV = rho_tail * g (upper bound)")
     c = record["c_empirical_positive"]
     if c is not None and c > 0:
         ax.plot([0, top], [0, c * top], "k:", lw=1, label=f"c = {c:.2f} (block rows with ADV > 0)")
-    ax.axhline(0, color="gray", lw=0.5)
-    ax.set_yscale("symlog", linthresh=1.0)
-    ax.set(
-        xlabel="rho_tail(k) * g(Delta)",
-        ylabel="ADV(k) = R(S_in) - R(S_K)  (symlog)",
-        title="Eq. 2: every instance (above the dashed line: upper bound fails)",
-    )
-    ax.legend(fontsize=7)
+    title = "Eq. 2: every instance (above the dashed line: upper bound fails)"
+    symlog_panel(ax, "rho_tail(k) * g(Delta)", "ADV(k) = R(S_in) - R(S_K)  (symlog)", title)
     ax = axes[1]
     sel = [
         x
@@ -218,31 +196,34 @@ def _reach_table(record: dict[str, Any]) -> list[str]:
     return out
 
 
-def _reach_panel(ax: Any, rows: list[dict], names: list[str]) -> None:
-    """ADV against the reach bound U(k), one colour per learner kernel (as in the first panel)."""
+def scatter_by_kernel(ax: Any, rows: list[dict], names: list[str], field: str) -> None:
+    """ADV against ``field`` of the rows, one colour per learner kernel in ``names`` (circles: block kernels)."""
     for i, name in enumerate(names):
         sub = [x for x in rows if x["kernel"] == name]
+        marker = "o" if sub[0]["block"] else "^"
         ax.scatter(
-            [x["reach_upper"] for x in sub],
-            [x["adv"] for x in sub],
-            s=14,
-            alpha=0.6,
-            label=name,
-            marker="o" if sub[0]["block"] else "^",
-            color=f"C{i}",
+            [x[field] for x in sub], [x["adv"] for x in sub], s=14, alpha=0.6, label=name, marker=marker, color=f"C{i}"
         )
+
+
+def symlog_panel(ax: Any, xlabel: str, ylabel: str, title: str, log_x: bool = False) -> None:
+    """A scatter panel's finish: the zero line, symlog ADV (and x), labels, title and legend."""
+    ax.axhline(0, color="gray", lw=0.5)
+    ax.set_yscale("symlog", linthresh=1.0)
+    if log_x:
+        ax.set_xscale("symlog", linthresh=1.0)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+
+
+def _reach_panel(ax: Any, rows: list[dict], names: list[str]) -> None:
+    """ADV against the reach bound U(k), one colour per learner kernel (as in the first panel)."""
+    scatter_by_kernel(ax, rows, names, "reach_upper")
     lo = min(min(x["reach_upper"] for x in rows), min(x["adv"] for x in rows), 0.0)
     hi = max(max(x["reach_upper"] for x in rows), max(x["adv"] for x in rows)) * 1.05 + 1e-3
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="ADV = U(k) (claimed on the block class)")
-    ax.axhline(0, color="gray", lw=0.5)
-    ax.set_yscale("symlog", linthresh=1.0)
-    ax.set_xscale("symlog", linthresh=1.0)
-    ax.set(
-        xlabel="U(k) = G_in(k) - G_K(k)  (symlog)",
-        ylabel="ADV(k)  (symlog)",
-        title="Reach form: every instance (block rows lie on the line)",
-    )
-    ax.legend(fontsize=7)
+    title = "Reach form: every instance (block rows lie on the line)"
+    symlog_panel(ax, "U(k) = G_in(k) - G_K(k)  (symlog)", "ADV(k)  (symlog)", title, log_x=True)
 
 
 def run_law(out: Path, seeds: int = 2, **options: Any) -> tuple[list[Path], list[str]]:

@@ -1,11 +1,5 @@
-"""Rendering ``kcover theory mode`` (Eq. 1 on the latent-mode model): figure, table, record, summary lines.
-
-:func:`render_mode` takes the dict of :func:`kcover.theory.summaries.mode_summary` and writes
-``mode.png``, ``mode.md`` and ``mode.json`` to a folder; it returns the paths and the short lines the
-command prints (paper's claim beside our measurement). :func:`run_mode` is summary + render,
-the entry point of ``kcover theory mode`` and of the demo. The reports state numbers; the
-commentary on why the laws bend lives in ``docs/theory.md``.
-"""
+"""``kcover theory mode``'s report: Eq. 1 on the latent-mode model (the shape every renderer
+follows is in :mod:`kcover.theory.report`)."""
 
 from __future__ import annotations
 

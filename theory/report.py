@@ -1,7 +1,12 @@
 """Writing a command's figure (PNG), table (markdown) and record (JSON) to one folder.
 
-Also what the renderers of ``kcover theory mode|law|knob`` share: the number formats of their
-tables and summary lines, and where their reports send the reader (:data:`DOCS`).
+Also what the renderers of ``kcover theory mode|law|knob`` share (``theory/*_render.py``): each
+``render_X(out, record)`` takes the dict of :mod:`kcover.theory.summaries`' ``X_summary``, writes
+``X.png``, ``X.md`` and ``X.json`` to ``out`` and returns the paths and the short lines the command
+prints (the paper's claim beside our measurement); ``run_X`` is summary + render, the entry point
+of ``kcover theory X`` and of the demo. Here: the number formats of their tables and summary
+lines, and where their reports send the reader (:data:`DOCS`: the commentary on why the laws bend
+lives in ``docs/theory.md``; the reports state numbers).
 """
 
 from __future__ import annotations

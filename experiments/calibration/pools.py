@@ -4,7 +4,7 @@
   (the user's question: does learner geometry pay on my pool?), and the ceiling of any rule that
   sees one pool when it is scored against the cell's mean over pools (that pool's own realized
   ADV, used as the verdict).
-* :func:`reach_ranking` -- how well the advisor's reach gap U(k) (``kcover advise``'s
+* :func:`reach_ranking` -- how well the advisor's reach gap D(k) (``kcover advise``'s
   ``reach_gap``, mean over the advisor's pools) ranks cells by their realized mean ADV: Spearman
   rank correlation per dataset, over representations, tasks and budgets; beside it the label-tail
   difference and the pilot's measured ADV (:data:`PREDICTORS`).
@@ -87,7 +87,7 @@ PREDICTORS = {
     ),
     "pilot ADV": lambda b: (b.get("pilot") or {}).get("adv_mean"),
 }
-"""Per-budget numbers of an advisor record that may rank cells by realized ADV: the reach gap U(k),
+"""Per-budget numbers of an advisor record that may rank cells by realized ADV: the reach gap D(k),
 the label energy the input kernel's top k leaves out minus the learner kernel's (``input_tail -
 learner_tail``, both a priori), and the pilot's measured mean ADV (for comparison)."""
 
@@ -164,7 +164,7 @@ def plot_reach(cells: Sequence[Any], path: str) -> str | None:
         ax.axvline(0.0, color="gray", lw=0.6, ls=":")
         rho = spearman([g for c, g in pts if c.dataset == ds], [c.truth.mean for c, _ in pts if c.dataset == ds])
         ax.set_title(f"{ds}: Spearman {rho:+.2f}")
-        ax.set_xlabel("reach gap U(k) / label energy (advise)")
+        ax.set_xlabel("reach gap D(k) / label energy (advise)")
         ax.set_ylabel("realized ADV, mean ± sd over pools")
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -205,7 +205,7 @@ def pool_sections(
         "",
         "Ranking cells: Spearman rank correlation of each advisor number (mean over the advisor's pools) with the "
         "realized mean ADV over each dataset's cells (representations x tasks x budgets), and the cells where the "
-        "two agree in sign. reach gap: U(k) of `kcover advise` (`reach_gap`); tail difference: `input_tail - "
+        "two agree in sign. reach gap: D(k) of `kcover advise` (`reach_gap`); tail difference: `input_tail - "
         "learner_tail`; pilot ADV: the pilot's measured mean, for comparison. Figure: reach.png.",
         "",
         P.study_table(["predictor", "dataset", "cells", "n", "Spearman", "same sign"], reach_rows)

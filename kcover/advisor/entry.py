@@ -181,7 +181,7 @@ def advise(
       pilot_budgets: how a budget k on ``pool_size`` maps to the pilot's selection part of n_sel
         points (:func:`kcover.advisor.pilot_rules.pilot_budget`): "same" k, or "fraction",
         round(k n_sel / pool_size) but at least min(k, C).
-      reach: measure the reach gap U(k) of :func:`kcover.reach_gap` per budget on the spectral
+      reach: measure the reach gap D(k) of :func:`kcover.reach_gap` per budget on the spectral
         subsample (``BudgetAdvice.reach_*``; two more eigendecompositions of that size), a
         predictor shown beside the verdict (docs/product-law.md), not used by it.
       progress: tqdm bars on stderr for the sweep and the pilot.

@@ -245,7 +245,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "reach",
         "--no-reach",
-        "skip the reach gap U(k) per budget (two eigendecompositions on the spectral "
+        "skip the reach gap D(k) per budget (two eigendecompositions on the spectral "
         "subsample; shown beside the verdict, not used by it)",
         negate=True,
     ),

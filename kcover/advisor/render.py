@@ -263,7 +263,7 @@ def _reach_note(advice: Advice) -> list[str]:
     if not advice.settings.get("reach", False):
         return []
     return [
-        f"reach: the reach gap U(k) = G_in(k) - G_K(k) as a fraction of the label energy (on "
+        f"reach: the reach gap D(k) = G_in(k) - G_K(k) as a fraction of the label energy (on "
         f"{advice.settings['spectral_points']} points; docs/product-law.md): exact on the block model, "
         "shown for comparison, not used by the verdict"
     ]

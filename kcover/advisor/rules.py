@@ -81,7 +81,7 @@ class BudgetAdvice(NamedTuple):
 
     ``verdict`` is the pilot's when a pilot ran (``pilot`` set), else the a-priori rule's;
     ``a_priori`` is always the a-priori rule's verdict. ``reach_input``, ``reach_learner`` and
-    ``reach_gap``: the reach gap U(k) = G_in(k) - G_K(k) of :func:`kcover.reach_gap` on the
+    ``reach_gap``: the reach gap D(k) = G_in(k) - G_K(k) of :func:`kcover.reach_gap` on the
     spectral subsample, each as a fraction of the centered label energy (NaN when not measured);
     an a-priori predictor shown beside the verdict, not used by it. ``gain``, ``gain_low``,
     ``gain_high``: the expected gain (ADV, a fraction) and its interval when a pilot ran
