@@ -105,9 +105,7 @@ def pairwise(kernel: Kernel, x: jax.Array, y: jax.Array, precision: Any = _PRECI
     if kernel.name == "linear":
         return jnp.matmul(x, y.T, precision=precision)
     if kernel.name == "cosine":
-        xn = x / jnp.maximum(jnp.linalg.norm(x, axis=1, keepdims=True), 1e-30)
-        yn = y / jnp.maximum(jnp.linalg.norm(y, axis=1, keepdims=True), 1e-30)
-        return jnp.clip(jnp.matmul(xn, yn.T, precision=precision), -1.0, 1.0)
+        return cosine_of_units(unit_rows(x), unit_rows(y), precision)
     if kernel.name == "rbf":
         sq = (
             jnp.sum(x * x, axis=1)[:, None]
@@ -119,6 +117,20 @@ def pairwise(kernel: Kernel, x: jax.Array, y: jax.Array, precision: Any = _PRECI
         # coinciding points are at similarity 1 even when 2 bw^2 underflows to 0 (0 / 0 would be NaN)
         return jnp.where(sq > 0.0, jnp.exp(-sq / (2.0 * bw * bw)), 1.0).astype(sq.dtype)
     raise ValueError(f"kernel: unknown kernel {kernel.name!r}")
+
+
+def unit_rows(x: jax.Array) -> jax.Array:
+    """The rows of ``x`` (n, d) divided by their Euclidean norms; zero rows stay zero."""
+    return x / jnp.maximum(jnp.linalg.norm(x, axis=1, keepdims=True), 1e-30)
+
+
+def cosine_of_units(x: jax.Array, y: jax.Array, precision: Any = _PRECISION) -> jax.Array:
+    """The cosine kernel (n, m) between rows already passed through :func:`unit_rows`.
+
+    Callers that evaluate many blocks against the same rows normalise them once with
+    :func:`unit_rows` and call this, instead of :func:`pairwise` renormalising every call.
+    """
+    return jnp.clip(jnp.matmul(x, y.T, precision=precision), -1.0, 1.0)
 
 
 def power_of_two_scale(*arrays: np.ndarray) -> float:

@@ -28,7 +28,7 @@ from kcover import checks
 from kcover.kernels import Kernel, make_kernel, power_of_two_scale
 from kcover.selection.facility_rules import METHODS
 from kcover.selection.lazy import pass_width
-from kcover.selection.similarity import PRECISIONS, FeatureSimilarity, Similarity, min_similarity
+from kcover.selection.similarity import PRECISIONS, FeatureSimilarity, Similarity, feature_source, min_similarity
 
 
 class CoverageKeywords(TypedDict, total=False):
@@ -169,7 +169,7 @@ def prepare(
             if kern.name == "rbf":
                 kern = Kernel("rbf", float(kern.bandwidth) / s)
     xj = jnp.asarray(x)
-    src = FeatureSimilarity(xj if targets is None else jnp.asarray(t), xj, kern, opts["precision"], targets is None)
+    src = feature_source(xj if targets is None else jnp.asarray(t), xj, kern, opts["precision"], targets is None)
     return src, w, init, k
 
 

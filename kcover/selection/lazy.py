@@ -20,9 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kcover.kernels import pairwise
 from kcover.selection.similarity import (
-    PRECISIONS,
     FeatureSimilarity,
     Similarity,
     all_gains,
@@ -103,14 +101,11 @@ def symmetric_bound_pass(
     cp = jnp.pad(cur, (0, npad - n))
     rows, cols = np.triu_indices(nb)
     pairs = jnp.asarray(np.stack([rows, cols], 1), jnp.int32)
-    prec = PRECISIONS[src.precision]
 
     def body(p, carry):
         g, q = carry
         a, b = pairs[p, 0] * width, pairs[p, 1] * width
-        s = pairwise(
-            src.kernel, jax.lax.dynamic_slice_in_dim(xp, a, width), jax.lax.dynamic_slice_in_dim(xp, b, width), prec
-        )
+        s = src.between(jax.lax.dynamic_slice_in_dim(xp, a, width), jax.lax.dynamic_slice_in_dim(xp, b, width))
         wa, wb = jax.lax.dynamic_slice_in_dim(wp, a, width), jax.lax.dynamic_slice_in_dim(wp, b, width)
         ca, cb = jax.lax.dynamic_slice_in_dim(cp, a, width), jax.lax.dynamic_slice_in_dim(cp, b, width)
         ga = covered(s, wb, cb, 1, None)  # row block a as candidates, column block b as targets

@@ -65,7 +65,7 @@ def target_mesh(devices: Any = None, axis: str = "targets") -> Mesh:
 
 
 @functools.lru_cache(maxsize=64)
-def _sharded_greedy(mesh: Mesh, axis: str, kernel_name: str, precision: str, statics: tuple) -> Any:
+def _sharded_greedy(mesh: Mesh, axis: str, kernel_name: str, precision: str, unit: bool, statics: tuple) -> Any:
     """The jitted, shard_mapped greedy loop for one mesh, kernel and set of static options."""
     kw = dict(zip(STATIC, statics))
 
@@ -74,7 +74,7 @@ def _sharded_greedy(mesh: Mesh, axis: str, kernel_name: str, precision: str, sta
         return greedy_loop(src, w, floor, initial, order, jax.random.wrap_key_data(key_data), **kw)
 
     # a tree of partition specs with the similarity source's structure (not arrays: hence the ignore)
-    src_spec = FeatureSimilarity(P(axis), P(), Kernel(kernel_name, P()), precision, False)  # type: ignore[arg-type]
+    src_spec = FeatureSimilarity(P(axis), P(), Kernel(kernel_name, P()), precision, False, unit)  # type: ignore[arg-type]
     return jax.jit(
         jax.shard_map(
             loop,
@@ -287,10 +287,11 @@ def facility_location_sharded(
         Kernel(src.kernel.name, _replicated(np.asarray(src.kernel.bandwidth, t.dtype), mesh)),
         opts["precision"],
         False,  # each device holds a shard of the targets, not the candidates
+        src.unit,  # cosine rows already normalised by prepare
     )
     sample = sample_size(x.shape[0], k, opts["epsilon"]) if method == "stochastic" else 1
     statics = (k, method, block, sample, cache, axis)
-    run = _sharded_greedy(mesh, axis, src.kernel.name, opts["precision"], statics)
+    run = _sharded_greedy(mesh, axis, src.kernel.name, opts["precision"], src.unit, statics)
     out = run(
         src,
         _row_sharded(w_local, rows, slots, mesh),

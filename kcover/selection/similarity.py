@@ -24,7 +24,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from kcover.kernels import Kernel, blocked_rows, pairwise
+from kcover.kernels import Kernel, blocked_rows, cosine_of_units, pairwise, unit_rows
 
 PRECISIONS = {"highest": jax.lax.Precision.HIGHEST, "default": jax.lax.Precision.DEFAULT}
 
@@ -32,7 +32,7 @@ PRECISIONS = {"highest": jax.lax.Precision.HIGHEST, "default": jax.lax.Precision
 @functools.partial(
     jax.tree_util.register_dataclass,
     data_fields=["targets", "candidates", "kernel"],
-    meta_fields=["precision", "symmetric"],
+    meta_fields=["precision", "symmetric", "unit"],
 )
 @dataclasses.dataclass(frozen=True)
 class FeatureSimilarity:
@@ -42,6 +42,10 @@ class FeatureSimilarity:
     backend's fastest: TF32/bf16 passes on a GPU, the same as "highest" on the CPU).
     ``symmetric``: the targets are the candidates (the same array), so the lazy first pass
     evaluates each pair of blocks once, half the work.
+    ``unit``: the kernel is cosine and both arrays' rows were normalised once
+    (:func:`~kcover.kernels.unit_rows`), so a block of similarities is a clipped matrix product;
+    XLA does not hoist the normalisation of all T targets out of the greedy loop by itself.
+    Build one with :func:`feature_source`.
     """
 
     targets: jax.Array
@@ -49,18 +53,36 @@ class FeatureSimilarity:
     kernel: Kernel
     precision: str = "highest"
     symmetric: bool = False
+    unit: bool = False
 
     @property
     def n_candidates(self) -> int:
         return self.candidates.shape[0]
 
+    def between(self, a: jax.Array, b: jax.Array) -> jax.Array:
+        """sim(a, b): (len(a), len(b)) for rows ``a`` and ``b`` taken from this source's arrays."""
+        if self.unit:
+            return cosine_of_units(a, b, PRECISIONS[self.precision])
+        return pairwise(self.kernel, a, b, PRECISIONS[self.precision])
+
     def columns(self, idx: jax.Array) -> jax.Array:
         """sim(targets, candidates[idx]): (T, len(idx))."""
-        return pairwise(self.kernel, self.targets, self.candidates[idx], PRECISIONS[self.precision])
+        return self.between(self.targets, self.candidates[idx])
 
     def rows(self, idx: jax.Array) -> jax.Array:
         """sim(candidates[idx], targets): (len(idx), T), the layout of the first pass and cache."""
-        return pairwise(self.kernel, self.candidates[idx], self.targets, PRECISIONS[self.precision])
+        return self.between(self.candidates[idx], self.targets)
+
+
+def feature_source(
+    targets: jax.Array, candidates: jax.Array, kernel: Kernel, precision: str, symmetric: bool
+) -> FeatureSimilarity:
+    """A :class:`FeatureSimilarity`; for the cosine kernel, with its rows normalised once (``unit``)."""
+    if kernel.name != "cosine":
+        return FeatureSimilarity(targets, candidates, kernel, precision, symmetric)
+    xu = unit_rows(candidates)
+    tu = xu if symmetric else unit_rows(targets)
+    return FeatureSimilarity(tu, xu, kernel, precision, symmetric, unit=True)
 
 
 @functools.partial(jax.tree_util.register_dataclass, data_fields=["matrix"], meta_fields=[])

@@ -23,7 +23,7 @@ from kcover.selection.lazy import (
     symmetric_bound_pass,
     transpose_f16,
 )
-from kcover.selection.similarity import FeatureSimilarity, max_first
+from kcover.selection.similarity import FeatureSimilarity, feature_source, max_first
 
 
 def _facility_location(*args, **kwargs):
@@ -156,6 +156,27 @@ def test_cache_rejects_unbounded_kernels():
         kcover.facility_location(blobs(20), 2, method="naive", cache=True)
     with pytest.raises(ValueError, match="precision: unknown value"):
         kcover.facility_location(blobs(20), 2, precision="tf32")
+
+
+def test_the_cosine_source_normalises_once_outside_the_compiled_loop():
+    # feature_source normalises the rows once; the loop's products are then plain clipped products
+    # (no norm inside the while loop) and equal the float64 cosine
+    x = np.random.default_rng(4).normal(size=(200, 7)).astype(np.float32)
+    x[3] = 0.0  # a zero row stays at similarity 0
+    kern = make_kernel("cosine")
+    src = feature_source(jnp.asarray(x), jnp.asarray(x), kern, "highest", True)
+    assert (
+        src.unit and not feature_source(jnp.asarray(x), jnp.asarray(x), make_kernel("rbf", 1.0), "highest", True).unit
+    )
+    idx = jnp.arange(0, 200, 9, dtype=jnp.int32)
+    np.testing.assert_allclose(np.asarray(src.columns(idx)), ref_gram(x, x[::9], "cosine", 1.0), atol=2e-6)
+    np.testing.assert_allclose(np.asarray(src.rows(idx)), ref_gram(x[::9], x, "cosine", 1.0), atol=2e-6)
+    args = (src, jnp.ones(200), jnp.float32(-1), jnp.zeros(0, jnp.int32), jnp.zeros(5, jnp.int32), jax.random.key(0))
+    lower = jax.jit(greedy_loop, static_argnames=("k", "method", "block", "sample", "cache")).lower
+    unit_hlo = lower(*args, k=5, method="lazy", block=16, sample=1, cache=True).as_text()
+    plain = FeatureSimilarity(jnp.asarray(x), jnp.asarray(x), kern, "highest", True)
+    plain_hlo = lower(plain, *args[1:], k=5, method="lazy", block=16, sample=1, cache=True).as_text()
+    assert "sqrt" in plain_hlo and "sqrt" not in unit_hlo
 
 
 @pytest.mark.parametrize("precision", ["highest", "default"])

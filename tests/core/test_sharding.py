@@ -54,7 +54,7 @@ SCRIPT = textwrap.dedent(
     # a second call with the same shapes compiles nothing new
     mesh = target_mesh()
     facility_location_sharded(xr, 5, mesh=mesh, bandwidth=2.0, block=16, cache=False)
-    fn = _sharded_greedy(mesh, "targets", "rbf", "highest", (5, "lazy", 16, 1, False, "targets"))
+    fn = _sharded_greedy(mesh, "targets", "rbf", "highest", False, (5, "lazy", 16, 1, False, "targets"))
     before = fn._cache_size()
     facility_location_sharded(xr[::-1].copy(), 5, mesh=mesh, bandwidth=3.0, block=16, cache=False)
     assert fn._cache_size() == before == 1
