@@ -82,13 +82,18 @@ def render_knob(out: Path, record: dict[str, Any]) -> tuple[list[Path], list[str
         )
     )
     md.append("\nReproduce: `kcover theory knob --out DIR` (defaults: 11 alphas, 5 seeds).")
-    paths = save(out, "knob", fig, "\n".join(md), record)
-    lines = [
+    return save(out, "knob", fig, "\n".join(md), record), knob_lines(record)
+
+
+def knob_lines(record: dict[str, Any]) -> list[str]:
+    """What ``kcover theory knob`` prints: Fig. 1's endpoints against ours, and the diagnostic arm."""
+    mean, std, own = record["adv_mean"], record["adv_std"], record["adv_own_features_mean"]
+    monotone = "yes" if record["monotone"] else "no"
+    return [
         f"Fig. 1: paper ADV -0.06 -> +0.94 (alpha 0 -> 1) | ours {mean[0]:+.3f} +/- {std[0]:.3f} -> "
-        f"{mean[-1]:+.3f} +/- {std[-1]:.3f}, monotone: {'yes' if monotone else 'no'}",
+        f"{mean[-1]:+.3f} +/- {std[-1]:.3f}, monotone: {monotone}",
         f"diagnostic (input arm's probe on x, not the spec): {own[0]:+.3f} -> {own[-1]:+.3f}",
     ]
-    return paths, lines
 
 
 def run_knob(out: Path, seeds: int = 5, **options: Any) -> tuple[list[Path], list[str]]:

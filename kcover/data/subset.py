@@ -134,9 +134,15 @@ def select_dataset(
     from kcover.data.columns import FeatureSpec, table_features
     from kcover.data.columns import labels as label_values
 
-    # FeatureSpec's fields in their order
     spec = FeatureSpec(
-        text_column, image_column, features_column, encoder, input_features, weights, max_length, cache_dir
+        text_column=text_column,
+        image_column=image_column,
+        features_column=features_column,
+        encoder=encoder,
+        input_features=input_features,
+        weights=weights,
+        max_length=max_length,
+        cache_dir=cache_dir,
     )
     if not hasattr(dataset, "select") or not hasattr(dataset, "column_names"):
         raise ValueError(f"dataset: must be a datasets.Dataset, got {type(dataset).__name__}")

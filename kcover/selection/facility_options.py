@@ -27,7 +27,7 @@ import numpy as np
 from kcover import checks
 from kcover.kernels import Kernel, make_kernel, power_of_two_scale
 from kcover.selection.facility_rules import METHODS
-from kcover.selection.lazy import pass_width
+from kcover.selection.lazy import pass_width, uses_symmetric_pass
 from kcover.selection.similarity import PRECISIONS, FeatureSimilarity, Similarity, feature_source, min_similarity
 
 
@@ -109,7 +109,7 @@ def available_memory() -> int:
 def cache_bytes(n: int, t: int, block: int) -> int:
     """Bytes of the float16 cache for N candidates and T targets: rows padded to the pass width,
     and columns too when the targets are the pool (the symmetric pass's square cache)."""
-    symmetric = t == n and -(-n // pass_width(n, block, symmetric=True)) > 1
+    symmetric = t == n and uses_symmetric_pass(n, block)
     width = pass_width(n, block, symmetric)
     rows = -(-n // width) * width
     return 2 * rows * (rows if symmetric else t)

@@ -129,6 +129,12 @@ def pass_width(n: int, block: int, symmetric: bool) -> int:
     return min(n, max(block, SYMMETRIC_WIDTH if symmetric else PASS_WIDTH))
 
 
+def uses_symmetric_pass(n: int, block: int) -> bool:
+    """Whether a first pass over ``n`` candidates that are also the targets takes the symmetric
+    route: when it spans more than one (W, W) tile."""
+    return -(-n // pass_width(n, block, symmetric=True)) > 1
+
+
 def first_bounds(
     src: Similarity, w: jax.Array, cur: jax.Array, block: int, cache: bool, axis_name: str | None
 ) -> tuple[jax.Array, jax.Array | None, int]:
@@ -137,15 +143,14 @@ def first_bounds(
     n = src.n_candidates
     if not isinstance(src, FeatureSimilarity):
         return all_gains(src, w, cur, block, axis_name), None, -(-n // block) * block
+    if src.symmetric and axis_name is None and uses_symmetric_pass(n, block):
+        width = pass_width(n, block, symmetric=True)
+        nb = -(-n // width)
+        bounds, q = symmetric_bound_pass(src, w, cur, width, cache)
+        return bounds, q, (nb * (nb + 1) // 2) * width * width // n  # T = n similarities a column
     width = pass_width(n, block, symmetric=False)
-    nb = -(-n // width)
-    sym_width = pass_width(n, block, symmetric=True)
-    sym_nb = -(-n // sym_width)
-    if src.symmetric and axis_name is None and sym_nb > 1:
-        bounds, q = symmetric_bound_pass(src, w, cur, sym_width, cache)
-        return bounds, q, (sym_nb * (sym_nb + 1) // 2) * sym_width * sym_width // n  # T = n similarities a column
     bounds, q = bound_pass(src, w, cur, width, cache, axis_name)
-    return bounds, q, nb * width
+    return bounds, q, -(-n // width) * width
 
 
 def cache_bounds(q: jax.Array, idx: jax.Array, w: jax.Array, cur: jax.Array, axis_name: str | None) -> jax.Array:

@@ -628,3 +628,19 @@ def test_cli_errors(tmp_path, qwen_tied, vit_dir, capsys):
     assert embed_cli.main(v + ["--input", str(tmp_path)]) == 2
     assert "no image files" in capsys.readouterr().err
     assert not (tmp_path / "E.npy").exists()
+
+
+def test_every_encoder_constructor_takes_the_registry_keywords():
+    # get_encoder calls each constructor as (weights, random_init=, seed=, dtype=, batch_size=[, max_length=]):
+    # the constructors share that signature on purpose; this keeps it one contract
+    import inspect
+
+    from kcover.experiments.encoders.registry import DEFAULT_BATCH, ENCODERS, TEXT_ENCODERS, _constructor
+
+    for name in ENCODERS:
+        params = inspect.signature(_constructor(name)).parameters
+        assert list(params)[0] == "weights" and params["weights"].default is None, name
+        for key, default in (("random_init", False), ("seed", 0), ("dtype", "float32")):
+            assert params[key].kind is inspect.Parameter.KEYWORD_ONLY and params[key].default == default, (name, key)
+        assert params["batch_size"].default == DEFAULT_BATCH[name], name
+        assert ("max_length" in params) == (name in TEXT_ENCODERS), name
