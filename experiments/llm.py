@@ -5,7 +5,7 @@
 Learner geometry: mean-pooled hidden states of a text encoder (``qwen2.5`` as in the paper,
 or ``minilm``), pretrained and random-init (condition A's control). Input geometry: lexical
 n-gram hashing (:func:`kcover.featurize.hash_text`). Selectors: facility location (cosine
-kernel) in each geometry, and random. Budgets k = m x C for m in ``--budgets`` (default
+kernel, or ``--kernel rbf``) in each geometry, and random. Budgets k = m x C for m in ``--budgets`` (default
 1..12). The fixed probe is fit on the embeddings of each subset and scored on the held-out
 split; ``--seeds`` seeds, each drawing a fresh pool of ``--pool`` documents from a fixed
 candidate set of ``--candidates`` (default 2 x ``--pool``) documents of the pool split. The
@@ -48,6 +48,7 @@ class TextStudy(D.StudySettings):
     selectors: tuple[str, ...] = P.TEXT_SELECTORS
     max_tokens: int = 256
     hash_dim: int = 4096
+    kernel: str = "cosine"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +132,7 @@ class Prepared(Memo):
         size = P.pool_size(args.pool, n)
         self.pools = {s: P.draw_pool(n, size, s) for s in range(args.seeds)}
         self.progress = not args.no_progress
+        self.kernel = args.kernel
 
     def cell(self, key: dict[str, Any]) -> dict[str, Any]:
         rep, seed, sel = key["representation"], key["seed"], key["selector"]
@@ -142,8 +144,8 @@ class Prepared(Memo):
                 self.embed[rep][0][pool],
                 self.labels[pool],
                 [m * c for m in key["budgets"]],
-                input_kernel="cosine",
-                learner_kernel="cosine",
+                input_kernel=self.kernel,
+                learner_kernel=self.kernel,
                 seed=seed,
                 **P.advisor_options(key),
             )
@@ -156,13 +158,13 @@ class Prepared(Memo):
         emb = self.memo(("embed", rep, seed), lambda: P.standardize(self.embed[rep][0][pool], self.embed[rep][1]))
         # greedy picks are nested: the largest budget's run gives every smaller one as a prefix
         if sel == "random":
-            picks = P.select_indices("random", None, k, seed=seed, kernel="cosine", n=len(pool))
+            picks = P.select_indices("random", None, k, seed=seed, kernel=self.kernel, n=len(pool))
         else:
             geom = self.lexical[pool] if sel == "input-FL" else self.embed[rep][0][pool]
             kmax = min(max(self.budget_multipliers) * c, len(pool))
             order = self.memo(
                 (sel, rep if sel == "learner-FL" else "", seed),
-                lambda: P.select_indices(sel, geom, kmax, seed=seed, kernel="cosine", n=len(pool)),
+                lambda: P.select_indices(sel, geom, kmax, seed=seed, kernel=self.kernel, n=len(pool)),
             )
             picks = order[:k]
         acc = P.subset_accuracy(emb, y, self.labels_test, picks, c, seed=seed)
@@ -197,6 +199,7 @@ def cells(args: TextStudy) -> list[dict[str, Any]]:
         "test": args.test,
         "max_tokens": args.max_tokens,
         "hash_dim": args.hash_dim,
+        **D.kernel_field(args.kernel, TextStudy.kernel),
     }
     for t in args.tasks:
         base = {"task": t, "encoder": args.encoder, **sizes}

@@ -4,8 +4,8 @@
 
 For each dataset and backbone, features come from the encoder in two representations,
 ``pretrained`` (non-local) and ``random`` (a seeded random init of the same architecture:
-local). From a pool of ``--pool`` points, ``k`` are selected by facility location in three
-geometries, input (pixels downsampled to ``--pixel-size``² per channel, standardized),
+local). From a pool of ``--pool`` points, ``k`` are selected by facility location (rbf kernel, or
+``--kernel cosine``) in three geometries, input (pixels downsampled to ``--pixel-size``² per channel, standardized),
 embedding (the backbone's features) and gradient (CRAIG's last-layer p - onehot(y), see
 :mod:`kcover.experiments.protocol`), plus random; one fixed probe is fit on the *embedding* features
 of the subset and scored on the held-out split. The task is ``hard`` (the class label) or
@@ -149,6 +149,7 @@ class Prepared(Memo):
         n = len(self.labels)
         size = P.pool_size(args.pool, n)
         self.pools = {s: P.draw_pool(n, size, s) for s in range(args.seeds)}
+        self.kernel = args.kernel
 
     def cell(self, key: dict[str, Any]) -> dict[str, Any]:
         rep, task, seed, sel = key["representation"], key["task"], key["seed"], key["selector"]
@@ -165,8 +166,8 @@ class Prepared(Memo):
                 emb.pool,
                 y,
                 [m * c for m in BUDGETS.values()],
-                input_kernel="rbf",
-                learner_kernel="rbf",
+                input_kernel=self.kernel,
+                learner_kernel=self.kernel,
                 seed=seed,
                 **P.advisor_options(key),
             )
@@ -174,19 +175,20 @@ class Prepared(Memo):
             return record
         k = min(BUDGETS[key["budget"]] * c, len(pool))
         if sel == "random":
-            picks = P.select_indices("random", None, k, seed=seed, kernel="rbf", n=len(pool))
+            picks = P.select_indices("random", None, k, seed=seed, kernel=self.kernel, n=len(pool))
         elif sel == "input-FL":
             picks = self.memo(
                 ("input", seed, k),
-                lambda: P.select_indices(sel, self.pixels[pool], k, seed=seed, kernel="rbf", n=len(pool)),
+                lambda: P.select_indices(sel, self.pixels[pool], k, seed=seed, kernel=self.kernel, n=len(pool)),
             )
         elif sel == "learner-FL":
             picks = self.memo(
-                ("emb", rep, seed, k), lambda: P.select_indices(sel, emb.pool, k, seed=seed, kernel="rbf", n=len(pool))
+                ("emb", rep, seed, k),
+                lambda: P.select_indices(sel, emb.pool, k, seed=seed, kernel=self.kernel, n=len(pool)),
             )
         else:
             grad = self.memo(("grad", rep, task, seed), lambda: P.gradient_features(emb.pool, y, c, seed=seed))
-            picks = P.select_indices(sel, grad, k, seed=seed, kernel="rbf", n=len(pool))
+            picks = P.select_indices(sel, grad, k, seed=seed, kernel=self.kernel, n=len(pool))
         acc = P.subset_accuracy(emb, y, y_test, picks, c, seed=seed)
         return {
             "acc": acc,
@@ -211,6 +213,7 @@ def prepare_group(group: tuple[str, str], args: VisionStudy) -> Prepared:
 def cells(args: VisionStudy) -> list[dict[str, Any]]:
     """Every cell key of the run, in a stable order: per (dataset, backbone) the sweep, then the advisor."""
     sizes = {"pool": args.pool, "candidates": args.candidates, "test": args.test, "pixel_size": args.pixel_size}
+    sizes |= D.kernel_field(args.kernel, VisionStudy.kernel)
     out = []
     for d in args.datasets:
         for b in args.backbones:

@@ -54,10 +54,12 @@ class Cell(NamedTuple):
     diagnostics: tuple[dict[str, Any], ...]
     variants: dict[str, tuple[dict[str, Any], ...]] = {}
     pool_adv: tuple[tuple[int, float], ...] = ()
+    kernel: str = ""  # the selection kernel, both geometries and the advisor's
 
     @property
     def label(self) -> str:
-        return f"{self.dataset} / {self.representation} / {self.task} / {self.budget}"
+        dataset = f"{self.dataset} ({self.kernel})" if self.kernel else self.dataset
+        return f"{dataset} / {self.representation} / {self.task} / {self.budget}"
 
     @property
     def pay(self) -> bool:
@@ -91,24 +93,35 @@ def _diags(rows: list[dict[str, Any]], where: dict[str, Any], variant: str | Non
     return [dict(r["value"], seed=r["key"]["seed"]) for r in found][:limit]
 
 
+def study_kernel(part: str, kernel: str | None) -> tuple[str, dict[str, str | None]]:
+    """The selection kernel of ``part``'s cells (``kernel``, or the study's default: cosine for the
+    text studies, rbf for the vision ones) and how the drivers' cell keys record it (only when
+    it is not the default, see :func:`kcover.experiments.driver.kernel_field`)."""
+    default = "cosine" if part in TEXT else "rbf"
+    kernel = kernel or default
+    return kernel, {"kernel": None if kernel == default else kernel}
+
+
 def collect(out: Path, args: argparse.Namespace) -> list[Cell]:
     """Every cell with results under ``out``: truth from the sweep rows, advisor records from the diagnostics."""
     cells: list[Cell] = []
     for part, t in TEXT.items():
         if part in args.parts:
-            rows = _rows(out, part, {"pool": args.pool, **t, "max_tokens": TEXT_STUDY["max_tokens"]})
+            kernel, kf = study_kernel(part, args.kernel)
+            rows = _rows(out, part, {"pool": args.pool, **t, "max_tokens": TEXT_STUDY["max_tokens"]} | kf)
             budgets = [(f"{m}C", m, m) for m in TEXT_STUDY["budgets"]]
             for rep in P.REPRESENTATIONS:
-                cells += _cells(rows, args, (t["task"], rep, "label"), {"representation": rep}, budgets, 5)
+                cells += _cells(rows, args, (t["task"], rep, "label"), {"representation": rep}, budgets, 5, kernel)
     for ds, v in VISION.items():
         if ds in args.parts:
+            kernel, kf = study_kernel(ds, args.kernel)
             where = {"pool": args.pool, "candidates": v["candidates"], "dataset": ds, "test": v["test"]}
-            rows = _rows(out, ds, where | {"pixel_size": PIXEL_SIZE})
+            rows = _rows(out, ds, where | {"pixel_size": PIXEL_SIZE} | kf)
             budgets = [(f"{name} ({mult}C)", name, mult) for name, mult in (("tight", 1), ("loose", 6))]
             for rep in P.REPRESENTATIONS:
                 for task in ("hard", "smooth"):
                     coords = (ds, rep, "label" if task == "hard" else "smooth")
-                    cells += _cells(rows, args, coords, {"representation": rep, "task": task}, budgets, 10)
+                    cells += _cells(rows, args, coords, {"representation": rep, "task": task}, budgets, 10, kernel)
     return cells
 
 
@@ -119,6 +132,7 @@ def _cells(
     where: dict[str, Any],
     budgets: list[tuple[str, Any, int]],
     default_c: int,
+    kernel: str,
 ) -> list[Cell]:
     """The cells of one (dataset, representation, task) = ``coords`` whose rows match ``where``: one per
     (budget label, budget key in the rows, multiple of C) in ``budgets`` that has a truth."""
@@ -133,7 +147,8 @@ def _cells(
             k = mult * c
             records = tuple(_at(d, k) for d in diags)
             variants = {v: tuple(_at(d, k) for d in ds) for v, ds in var.items()}
-            out.append(Cell(*coords, label, k, truth, records, variants, tuple(P.seed_differences(rows, at).items())))
+            pool_adv = tuple(P.seed_differences(rows, at).items())
+            out.append(Cell(*coords, label, k, truth, records, variants, pool_adv, kernel))
     return out
 
 

@@ -81,6 +81,7 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
         csv_rows.append(
             [
                 cell.dataset,
+                cell.kernel,
                 cell.representation,
                 cell.task,
                 cell.budget,
@@ -99,6 +100,7 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
         record["cells"].append(
             {
                 "dataset": cell.dataset,
+                "kernel": cell.kernel,
                 "representation": cell.representation,
                 "task": cell.task,
                 "budget": cell.budget,
@@ -171,6 +173,7 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
     ]
     csv_header = [
         "dataset",
+        "kernel",
         "representation",
         "task",
         "budget",

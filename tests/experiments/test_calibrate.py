@@ -69,7 +69,7 @@ def test_truth_close_calls_and_rule_scores():
         "cells_right": 1,
         "cells": 2,
     }
-    assert csv.splitlines()[0].startswith("dataset,representation,task,budget,k,adv_mean")
+    assert csv.splitlines()[0].startswith("dataset,kernel,representation,task,budget,k,adv_mean")
 
 
 def test_per_pool_scores_ceiling_and_reach_ranking(tmp_path):
@@ -186,3 +186,13 @@ def test_regret_table_hand_worked():
     assert all(p in md for p in POLICIES) and record["regret"]["pilot (measured)"]["tuning"]["pairs"] == 3
     with pytest.raises(ValueError, match="^policy:"):
         policy_verdicts(a, "nope")
+
+
+def test_regret_groups_by_kernel_when_a_dataset_has_both():
+    from kcover.experiments.calibration.regret import in_group, kernel_of
+
+    old_text, old_image = {"dataset": "rotten_tomatoes"}, {"dataset": "digits"}  # written before the field
+    assert (kernel_of(old_text), kernel_of(old_image)) == ("cosine", "rbf")
+    digits_cos = {"dataset": "digits", "kernel": "cosine"}
+    assert in_group(digits_cos, ["digits"]) and in_group(digits_cos, ["digits (cosine)"])
+    assert not in_group(digits_cos, ["digits (rbf)"]) and in_group(old_image, ["digits (rbf)"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -228,6 +229,29 @@ def test_llm_driver_end_to_end_resumes_and_reports(text_setup, tmp_path, capsys)
     assert curves["adv_seeds"] == [1, 1, 1] and all(0 <= p <= 1 for p in curves["adv_positive"])
     assert [v["a_priori"] in ("pay", "do-not-pay", "borderline") for v in curves["advisor"]] == [True] * 3
     assert "| toy | pretrained | 1C |" in (out / "table2.md").read_text()
+
+
+def test_llm_driver_with_the_other_kernel_adds_its_own_cells(text_setup, tmp_path):
+    # --kernel rbf: new cells keyed by the kernel beside the default (cosine) ones, which keep their keys
+    out = tmp_path / "llm"
+    assert llm.main(_llm_args(text_setup, out, budgets=("1",))) == 0
+    n1 = len(ResultStore(out / "results.jsonl"))
+    assert llm.main([*_llm_args(text_setup, out, budgets=("1",)), "--kernel", "rbf"]) == 0
+    rows = ResultStore(out / "results.jsonl").rows()
+    assert len(rows) == 2 * n1
+    assert sorted(r["key"].get("kernel", "-") for r in rows) == ["-"] * n1 + ["rbf"] * n1
+    for r in rows:  # the advisor ran with the run's kernel
+        if r["key"]["selector"] == "diagnostic":
+            kernel = r["key"].get("kernel", "cosine")
+            assert f'"input_kernel": "{kernel}"' in json.dumps(r["value"]), kernel
+
+
+def test_study_cell_keys_carry_a_kernel_only_when_it_is_not_the_default():
+    text = llm.TextStudy(tasks=("toy",), out="o", budgets=(1,), candidates=60)
+    images = vision.VisionStudy(datasets=("digits",), backbones=("efficientnet-lite0",), out="o", candidates=60)
+    assert all("kernel" not in k for k in llm.cells(text) + vision.cells(images))
+    assert {k["kernel"] for k in llm.cells(dataclasses.replace(text, kernel="rbf"))} == {"rbf"}
+    assert {k["kernel"] for k in vision.cells(dataclasses.replace(images, kernel="cosine"))} == {"cosine"}
 
 
 def test_llm_bad_input_exits_2(tmp_path, capsys):
