@@ -1,6 +1,6 @@
 """The calibration scored by what a verdict costs the user (issue 28): regret against the oracle.
 
-    python -m kcover.experiments.calibration.regret docs/results/calibration/calibration.json [--out DIR]
+    python -m kcover.experiments.calibration.regret docs/results/calibration_20pools/calibration.json [...] [--out DIR]
 
 Per (cell, pool): regret = max(t - margin, 0) - (t - margin if the verdict pays else 0), t the
 cell's truth (mean realized ADV over its fresh pools), ``either`` counted as not paying
