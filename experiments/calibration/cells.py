@@ -19,7 +19,9 @@ import numpy as np
 
 from kcover.advisor.options import MARGIN
 from kcover.experiments import protocol as P
+from kcover.experiments.llm import TextStudy
 from kcover.experiments.store import ResultStore
+from kcover.experiments.vision import VisionStudy
 
 TRUTH_MARGIN = MARGIN
 TUNING = ("bbc_news", "mnist5k")
@@ -93,11 +95,18 @@ def _diags(rows: list[dict[str, Any]], where: dict[str, Any], variant: str | Non
     return [dict(r["value"], seed=r["key"]["seed"]) for r in found][:limit]
 
 
+def default_kernel(name: str) -> str:
+    """The selection kernel a study uses without ``--kernel``, for a part or a dataset name: the
+    text study's (:data:`TEXT`'s parts and tasks) or the vision study's."""
+    text = set(TEXT) | {t["task"] for t in TEXT.values()}
+    return TextStudy.kernel if name in text else VisionStudy.kernel
+
+
 def study_kernel(part: str, kernel: str | None) -> tuple[str, dict[str, str | None]]:
-    """The selection kernel of ``part``'s cells (``kernel``, or the study's default: cosine for the
-    text studies, rbf for the vision ones) and how the drivers' cell keys record it (only when
-    it is not the default, see :func:`kcover.experiments.driver.kernel_field`)."""
-    default = "cosine" if part in TEXT else "rbf"
+    """The selection kernel of ``part``'s cells (``kernel``, or the study's default) and how the
+    drivers' cell keys record it (only when it is not the default, see
+    :func:`kcover.experiments.driver.kernel_field`)."""
+    default = default_kernel(part)
     kernel = kernel or default
     return kernel, {"kernel": None if kernel == default else kernel}
 

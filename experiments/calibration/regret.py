@@ -31,6 +31,7 @@ from kcover.advisor.decide import decide, regret
 from kcover.advisor.options import MARGIN
 from kcover.advisor.rules import NN_MARGIN
 from kcover.experiments import protocol as P
+from kcover.experiments.calibration.cells import default_kernel
 
 POLICIES = ("paper", "a priori", "pilot (measured)", "advisor (either, A' overrule)", "always pay", "never pay")
 
@@ -86,13 +87,10 @@ def score(cells: Sequence[Mapping[str, Any]], policy: str, margin: float = MARGI
     }
 
 
-TEXT_DATASETS = ("bbc_news", "rotten_tomatoes")
-
-
 def kernel_of(cell: Mapping[str, Any]) -> str:
     """The cell's selection kernel; records written before it was recorded used their study's
-    default (cosine for the text studies, rbf for the vision ones)."""
-    return cell.get("kernel") or ("cosine" if cell["dataset"] in TEXT_DATASETS else "rbf")
+    default (:func:`~kcover.experiments.calibration.cells.default_kernel`)."""
+    return cell.get("kernel") or default_kernel(cell["dataset"])
 
 
 def in_group(cell: Mapping[str, Any], names: Sequence[str]) -> bool:
