@@ -87,6 +87,91 @@ def score(cells: Sequence[Mapping[str, Any]], policy: str, margin: float = MARGI
     }
 
 
+MEASURES = ("pilot mean", "pool's realized ADV")
+
+
+def measured_pairs(cells: Sequence[Mapping[str, Any]], measure: str) -> list[tuple[float, float, bool]]:
+    """(measurement, truth, close call) per (cell, pool): the pilot's mean ADV on each advisor pool,
+    or each truth pool's own realized ADV (``pool_adv``: what selecting in that pool gained)."""
+    out = []
+    for cell in cells:
+        t, close = cell["truth"]["mean"], bool(cell["close_call"])
+        if measure == "pilot mean":
+            pilots = [(m["budget"] or {}).get("pilot") for m in cell["measurements"]]
+            out += [(p["adv_mean"], t, close) for p in pilots if p]
+        elif measure == "pool's realized ADV":
+            out += [(adv, t, close) for _, adv in cell.get("pool_adv", [])]
+        else:
+            raise ValueError(f"measure: unknown {measure!r}; one of {MEASURES}")
+    return out
+
+
+def hindsight_floor(pairs: Sequence[tuple[float, float, bool]], margin: float = MARGIN) -> dict[str, Any]:
+    """The lowest mean regret of any rule "pay when the measurement exceeds a threshold", the
+    threshold chosen with hindsight on these very ``pairs`` (measurement, truth, close call).
+
+    Exact: over every cut between distinct sorted measurements (and pay-all, pay-none), the
+    paid set is a suffix, and its regret is never-pay's minus the suffix's summed (truth - margin).
+    No rule that sees only this measurement can do better on these pairs, whatever its threshold.
+    """
+    if not pairs:
+        return {"regret": float("nan"), "threshold": None, "pairs": 0, "clear_right": 0, "clear_pairs": 0}
+    x = np.array([p[0] for p in pairs], float)
+    gain = np.array([p[1] for p in pairs], float) - margin
+    order = np.argsort(x, kind="stable")
+    xs, gs = x[order], gain[order]
+    suffix = np.concatenate([np.cumsum(gs[::-1])[::-1], [0.0]])  # suffix[i]: paying pairs i.. (sorted)
+    cuts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1], [True]]))  # only between distinct values
+    best = int(cuts[np.argmax(suffix[cuts])])
+    threshold = float("-inf") if best == 0 else (float("inf") if best == len(xs) else float(xs[best - 1]))
+    pays = x > threshold
+    clear = np.array([not p[2] for p in pairs])
+    return {
+        "regret": float(np.mean(np.maximum(gain, 0.0)) - suffix[best] / len(xs)),
+        "threshold": threshold,
+        "pairs": len(pairs),
+        "clear_right": int(np.sum(clear & (pays == (gain > 0)))),
+        "clear_pairs": int(np.sum(clear)),
+    }
+
+
+def floor_section(
+    cells: Sequence[Mapping[str, Any]],
+    groups: Mapping[str, Sequence[str]],
+    record: dict[str, Any] | None = None,
+    margin: float = MARGIN,
+) -> list[str]:
+    """Markdown lines: per group, :func:`hindsight_floor` for each of :data:`MEASURES`, beside never
+    pay's regret and a third of it. Recorded in ``record["hindsight_floor"]``."""
+    header = ["measure, threshold set with hindsight per group"]
+    header += [f"{g}: regret (points), threshold" for g in groups] + [f"{g}: right on clear" for g in groups]
+    rows = []
+    for measure in MEASURES:
+        floors = {
+            g: hindsight_floor(measured_pairs([c for c in cells if in_group(c, ds)], measure), margin)
+            for g, ds in groups.items()
+        }
+        rows.append(
+            [measure]
+            + [f"{100 * f['regret']:.2f} at {f['threshold']:+.3f}" if f["pairs"] else "n/a" for f in floors.values()]
+            + [f"{f['clear_right']}/{f['clear_pairs']}" if f["clear_pairs"] else "n/a" for f in floors.values()]
+        )
+        if record is not None:
+            record.setdefault("hindsight_floor", {})[measure] = floors
+    third = [
+        f"{100 * score([c for c in cells if in_group(c, ds)], 'never pay', margin)['regret'] / 3:.2f}"
+        for ds in groups.values()
+    ]
+    rows.append(["(a third of never pay's regret)"] + third + [""] * len(groups))
+    intro = (
+        "What a threshold can reach: the lowest regret of a rule that pays when one measurement exceeds a "
+        "threshold, the threshold chosen on the very pairs it is scored on (so no rule on that measurement "
+        "alone does better there). The pilot mean is the recorded pilot on each advisor pool; the pool's "
+        "realized ADV is what selecting in each truth pool actually gained on its scoring set."
+    )
+    return [intro, "", P.study_table(header, rows, signed=False)]
+
+
 def kernel_of(cell: Mapping[str, Any]) -> str:
     """The cell's selection kernel; records written before it was recorded used their study's
     default (:func:`~kcover.experiments.calibration.cells.default_kernel`)."""
@@ -156,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         groups |= {f"held out, {k}": [t for t in tagged if t.endswith(f"({k})")] for k in kernels}
         groups |= {t: [t] for t in tagged}
     record: dict[str, Any] = {}
-    lines = regret_section(cells, groups, record)
+    lines = regret_section(cells, groups, record) + [""] + floor_section(cells, groups, record)
     print("\n".join(lines))
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)

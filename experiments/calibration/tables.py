@@ -16,7 +16,7 @@ import numpy as np
 from kcover.experiments import protocol as P
 from kcover.experiments.calibration.cells import HELD_OUT, TRUTH_MARGIN, TUNING, VARIANTS, Cell
 from kcover.experiments.calibration.pools import confidence_section, pool_sections
-from kcover.experiments.calibration.regret import regret_section
+from kcover.experiments.calibration.regret import floor_section, regret_section
 from kcover.experiments.calibration.scoring import RULES, score, verdicts
 
 
@@ -164,6 +164,8 @@ def tables(cells: Sequence[Cell]) -> tuple[str, dict[str, Any], str]:
         "",
         P.study_table(["rule"] + list(groups), score_rows),
         *regret_section(record["cells"], {"tuning": TUNING, "held out": HELD_OUT}, record, TRUTH_MARGIN),
+        "",
+        *floor_section(record["cells"], {"tuning": TUNING, "held out": HELD_OUT}, record, TRUTH_MARGIN),
         "",
         *confidence_section({"tuning": tuning, "held out": held}, record),
         "",

@@ -1,6 +1,10 @@
 """The calibration's scoring: truth, close calls, each rule's verdicts and counts, on hand-built cells."""
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kcover.experiments.calibration import scoring
 from kcover.experiments.calibration.cells import TRUTH_MARGIN, Cell
@@ -196,3 +200,51 @@ def test_regret_groups_by_kernel_when_a_dataset_has_both():
     digits_cos = {"dataset": "digits", "kernel": "cosine"}
     assert in_group(digits_cos, ["digits"]) and in_group(digits_cos, ["digits (cosine)"])
     assert not in_group(digits_cos, ["digits (rbf)"]) and in_group(old_image, ["digits (rbf)"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([-0.05, -0.01, 0.0, 0.01, 0.02, 0.03, 0.05]),  # repeated measurements: ties
+            st.floats(-0.1, 0.2, allow_nan=False),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_hindsight_floor_is_the_best_threshold_by_brute_force(pairs):
+    from kcover.advisor.decide import mean_regret
+    from kcover.experiments.calibration.regret import hindsight_floor
+
+    xs = sorted({p[0] for p in pairs})
+    thresholds = [-math.inf, *xs]  # pay when x > threshold: every distinct paid set
+    brute = min(
+        mean_regret([p[1] for p in pairs], ["pay" if p[0] > th else "no" for p in pairs], 0.02) for th in thresholds
+    )
+    got = hindsight_floor(pairs, 0.02)
+    assert got["regret"] == pytest.approx(brute, abs=1e-12)
+    pays = ["pay" if p[0] > got["threshold"] else "no" for p in pairs]
+    assert mean_regret([p[1] for p in pairs], pays, 0.02) == pytest.approx(got["regret"], abs=1e-12)
+    assert got["clear_pairs"] == sum(not p[2] for p in pairs)
+
+
+def test_floor_section_reads_pilots_and_pool_advantages():
+    from kcover.experiments.calibration.regret import floor_section, measured_pairs
+
+    ms = [_pool(0.0, 0.9, 0.9, 5, "pay", m) for m in (0.05, -0.01)]
+    cell = {
+        "dataset": "t",
+        "truth": {"mean": 0.06},
+        "close_call": False,
+        "measurements": ms,
+        "pool_adv": [[0, 0.1], [1, 0.02]],
+    }
+    assert measured_pairs([cell], "pilot mean") == [(0.05, 0.06, False), (-0.01, 0.06, False)]
+    assert measured_pairs([cell], "pool's realized ADV") == [(0.1, 0.06, False), (0.02, 0.06, False)]
+    record = {}
+    floor_section([cell], {"tuning": ["t"]}, record)
+    assert record["hindsight_floor"]["pilot mean"]["tuning"]["regret"] == pytest.approx(0.0)  # pay both: truth > margin
+    with pytest.raises(ValueError, match="^measure:"):
+        measured_pairs([cell], "nope")
