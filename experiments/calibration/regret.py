@@ -43,9 +43,7 @@ def decision(measurement: Mapping[str, Any], margin: float = MARGIN) -> str:
     if not p:
         return "n/a"
     sd = p["adv_se"] * math.sqrt(p["splits"])
-    nn_in, nn_l = r.get("nn_input"), r.get("nn_learner")
-    local = None if nn_in is None or nn_l is None else bool(nn_l >= nn_in - NN_MARGIN)
-    return decide(p["adv_mean"], sd, margin, p.get("confidence", 1.0), local).verdict
+    return decide(p["adv_mean"], sd, margin, p.get("confidence", 1.0), local_check(r)).verdict
 
 
 def policy_verdicts(cell: Mapping[str, Any], policy: str, margin: float = MARGIN) -> list[str]:
@@ -87,23 +85,62 @@ def score(cells: Sequence[Mapping[str, Any]], policy: str, margin: float = MARGI
     }
 
 
-MEASURES = ("pilot mean", "pool's realized ADV")
+MEASURES = (
+    "pilot mean",
+    "pilot mean, one threshold where (A') passes, one where it fails",
+    "pilot mean, one threshold per dataset x kernel x encoder",
+    "pool's realized ADV",
+)
 
 
-def measured_pairs(cells: Sequence[Mapping[str, Any]], measure: str) -> list[tuple[float, float, bool]]:
-    """(measurement, truth, close call) per (cell, pool): the pilot's mean ADV on each advisor pool,
-    or each truth pool's own realized ADV (``pool_adv``: what selecting in that pool gained)."""
+def local_check(record: Mapping[str, Any]) -> bool | None:
+    """(A') on one pool's record: the learner's neighbours agree on labels at least about as often
+    as the input's (None when not measured)."""
+    nn_in, nn_l = record.get("nn_input"), record.get("nn_learner")
+    return None if nn_in is None or nn_l is None else bool(nn_l >= nn_in - NN_MARGIN)
+
+
+def measured_pairs(cells: Sequence[Mapping[str, Any]], measure: str) -> list[tuple[float, float, bool, str]]:
+    """(measurement, truth, close call, part) per (cell, pool), one of :data:`MEASURES`: the
+    pilot's mean ADV on each advisor pool, or each truth pool's own realized ADV (``pool_adv``:
+    what selecting in that pool gained). ``part`` names the pairs that share a threshold."""
+    if measure not in MEASURES:
+        raise ValueError(f"measure: unknown {measure!r}; one of {MEASURES}")
     out = []
     for cell in cells:
         t, close = cell["truth"]["mean"], bool(cell["close_call"])
-        if measure == "pilot mean":
-            pilots = [(m["budget"] or {}).get("pilot") for m in cell["measurements"]]
-            out += [(p["adv_mean"], t, close) for p in pilots if p]
-        elif measure == "pool's realized ADV":
-            out += [(adv, t, close) for _, adv in cell.get("pool_adv", [])]
-        else:
-            raise ValueError(f"measure: unknown {measure!r}; one of {MEASURES}")
+        if measure == "pool's realized ADV":
+            out += [(adv, t, close, "") for _, adv in cell.get("pool_adv", [])]
+            continue
+        for m in cell["measurements"]:
+            p = (m["budget"] or {}).get("pilot")
+            if not p:
+                continue
+            part = ""
+            if "(A')" in measure:
+                part = f"A' {local_check(m['record'])}"
+            elif "encoder" in measure:
+                part = f"{cell['dataset']} {kernel_of(cell)} {cell.get('representation')}"
+            out.append((p["adv_mean"], t, close, part))
     return out
+
+
+def parted_floor(pairs: Sequence[tuple[float, float, bool, str]], margin: float = MARGIN) -> dict[str, Any]:
+    """:func:`hindsight_floor` with one threshold per ``part`` (the pairs' 4th field), pooled."""
+    parts: dict[str, list[tuple[float, float, bool]]] = {}
+    for x, t, close, part in pairs:
+        parts.setdefault(part, []).append((x, t, close))
+    floors = [hindsight_floor(p, margin) for p in parts.values()]
+    n = sum(f["pairs"] for f in floors)
+    if len(floors) == 1:
+        return floors[0]
+    return {
+        "regret": sum(f["regret"] * f["pairs"] for f in floors) / n if n else float("nan"),
+        "threshold": {name: f["threshold"] for name, f in zip(parts, floors)},
+        "pairs": n,
+        "clear_right": sum(f["clear_right"] for f in floors),
+        "clear_pairs": sum(f["clear_pairs"] for f in floors),
+    }
 
 
 def hindsight_floor(pairs: Sequence[tuple[float, float, bool]], margin: float = MARGIN) -> dict[str, Any]:
@@ -135,6 +172,11 @@ def hindsight_floor(pairs: Sequence[tuple[float, float, bool]], margin: float = 
     }
 
 
+def at(threshold: Any) -> str:
+    """ " at +0.045" for one threshold, nothing for several."""
+    return f" at {threshold:+.3f}" if isinstance(threshold, float) else ""
+
+
 def floor_section(
     cells: Sequence[Mapping[str, Any]],
     groups: Mapping[str, Sequence[str]],
@@ -148,12 +190,12 @@ def floor_section(
     rows = []
     for measure in MEASURES:
         floors = {
-            g: hindsight_floor(measured_pairs([c for c in cells if in_group(c, ds)], measure), margin)
+            g: parted_floor(measured_pairs([c for c in cells if in_group(c, ds)], measure), margin)
             for g, ds in groups.items()
         }
         rows.append(
             [measure]
-            + [f"{100 * f['regret']:.2f} at {f['threshold']:+.3f}" if f["pairs"] else "n/a" for f in floors.values()]
+            + [f"{100 * f['regret']:.2f}{at(f['threshold'])}" if f["pairs"] else "n/a" for f in floors.values()]
             + [f"{f['clear_right']}/{f['clear_pairs']}" if f["clear_pairs"] else "n/a" for f in floors.values()]
         )
         if record is not None:

@@ -231,7 +231,7 @@ def test_hindsight_floor_is_the_best_threshold_by_brute_force(pairs):
 
 
 def test_floor_section_reads_pilots_and_pool_advantages():
-    from kcover.experiments.calibration.regret import floor_section, measured_pairs
+    from kcover.experiments.calibration.regret import floor_section, measured_pairs, parted_floor
 
     ms = [_pool(0.0, 0.9, 0.9, 5, "pay", m) for m in (0.05, -0.01)]
     cell = {
@@ -241,10 +241,17 @@ def test_floor_section_reads_pilots_and_pool_advantages():
         "measurements": ms,
         "pool_adv": [[0, 0.1], [1, 0.02]],
     }
-    assert measured_pairs([cell], "pilot mean") == [(0.05, 0.06, False), (-0.01, 0.06, False)]
-    assert measured_pairs([cell], "pool's realized ADV") == [(0.1, 0.06, False), (0.02, 0.06, False)]
+    assert measured_pairs([cell], "pilot mean") == [(0.05, 0.06, False, ""), (-0.01, 0.06, False, "")]
+    assert measured_pairs([cell], "pool's realized ADV") == [(0.1, 0.06, False, ""), (0.02, 0.06, False, "")]
+    by_check = measured_pairs([cell], "pilot mean, one threshold where (A') passes, one where it fails")
+    assert [p[3] for p in by_check] == ["A' True", "A' True"]  # nn 0.9 vs 0.9: passes
     record = {}
     floor_section([cell], {"tuning": ["t"]}, record)
     assert record["hindsight_floor"]["pilot mean"]["tuning"]["regret"] == pytest.approx(0.0)  # pay both: truth > margin
+    # two parts, each with its own threshold: part a pays above 0 (truth 0.1), part b never (truth -0.1)
+    parted = [(0.01, 0.1, False, "a"), (-0.01, 0.1, False, "a"), (0.01, -0.1, False, "b"), (0.02, -0.1, False, "b")]
+    got = parted_floor(parted, 0.02)
+    assert got["regret"] == pytest.approx(0.0) and got["clear_right"] == 4 and set(got["threshold"]) == {"a", "b"}
+    assert parted_floor([(*p[:3], "") for p in parted], 0.02)["regret"] > 0.01  # one threshold cannot do both
     with pytest.raises(ValueError, match="^measure:"):
         measured_pairs([cell], "nope")
