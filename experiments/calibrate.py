@@ -44,7 +44,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kcover.experiments.calibration.cells import BACKBONE, PIXEL_SIZE, TEXT, TEXT_STUDY, VARIANTS, VISION, collect
+from kcover.experiments.calibration.cells import (
+    BACKBONE,
+    PIXEL_SIZE,
+    TEXT,
+    TEXT_STUDY,
+    VARIANTS,
+    VISION,
+    candidates,
+    collect,
+)
 from kcover.experiments.calibration.pools import plot_reach
 from kcover.experiments.calibration.tables import tables
 from kcover.experiments.driver import main_with_errors
@@ -59,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--diagnostic-seeds", type=int, default=10, help="pools on which the advisor runs, per cell (default 10)"
     )
     p.add_argument("--pool", type=int, default=600, help="points per pool (default 600)")
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=None,
+        help="rows each pool is drawn from, for every part (default each part's own: "
+        + ", ".join(f"{part} {v['candidates']}" for part, v in {**TEXT, **VISION}.items())
+        + ")",
+    )
     p.add_argument(
         "--parts",
         nargs="+",
@@ -92,11 +109,11 @@ def _study_args(args: argparse.Namespace, part: str) -> tuple[Any, list[str]]:
         common += ["--kernel", args.kernel]
     if part in TEXT:
         t = TEXT[part] | TEXT_STUDY
-        flags = ["--tasks", t["task"], "--encoder", t["encoder"], "--candidates", str(t["candidates"])]
+        flags = ["--tasks", t["task"], "--encoder", t["encoder"], "--candidates", str(candidates(part, args))]
         flags += ["--test", str(t["test"]), "--max-tokens", str(t["max_tokens"]), "--hash-dim", str(t["hash_dim"])]
         return llm, [*flags, "--budgets", *map(str, t["budgets"]), *common]
     v = VISION[part]
-    flags = ["--datasets", part, "--backbones", BACKBONE, "--candidates", str(v["candidates"])]
+    flags = ["--datasets", part, "--backbones", BACKBONE, "--candidates", str(candidates(part, args))]
     return vision, [*flags, "--test", str(v["test"]), "--pixel-size", str(PIXEL_SIZE), *common]
 
 
@@ -122,9 +139,13 @@ def run_variant(args: argparse.Namespace, part: str, variant: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run (or resume) the studies, then write the calibration tables."""
-    for name, v in (("--seeds", args.seeds), ("--pool", args.pool)):
-        if v <= 0:
+    for name, v in (("--seeds", args.seeds), ("--pool", args.pool), ("--candidates", args.candidates)):
+        if v is not None and v <= 0:
             raise ValueError(f"{name}: must be positive, got {v}")
+    if args.candidates is not None and args.candidates <= args.pool:
+        raise ValueError(
+            f"--candidates: must exceed --pool = {args.pool} so that pools are drawn afresh, got {args.candidates}"
+        )
     if not 1 <= args.diagnostic_seeds <= args.seeds:
         raise ValueError(f"--diagnostic-seeds: must lie in [1, --seeds = {args.seeds}], got {args.diagnostic_seeds}")
     out = Path(args.out)

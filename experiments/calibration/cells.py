@@ -26,13 +26,16 @@ from kcover.experiments.vision import VisionStudy
 TRUTH_MARGIN = MARGIN
 TUNING = ("bbc_news", "mnist5k")
 HELD_OUT = ("digits", "rotten_tomatoes")
-TEXT_STUDY = {"encoder": "minilm", "max_tokens": 128, "hash_dim": 4096, "budgets": (1, 2, 4, 8, 12)}
+TEXT_STUDY: dict[str, Any] = {"encoder": "minilm", "max_tokens": 128, "hash_dim": 4096, "budgets": (1, 2, 4, 8, 12)}
 """The text studies' shared settings; :data:`TEXT` maps each text part to its task and split sizes."""
-TEXT = {
+TEXT: dict[str, dict[str, Any]] = {
     "text": {"task": "bbc_news", "candidates": 1780, "test": 445},
     "rotten_tomatoes": {"task": "rotten_tomatoes", "candidates": 3000, "test": 1000},
 }
-VISION = {"digits": {"candidates": 1297, "test": 500}, "mnist5k": {"candidates": 4000, "test": 1000}}
+VISION: dict[str, dict[str, int]] = {
+    "digits": {"candidates": 1297, "test": 500},
+    "mnist5k": {"candidates": 4000, "test": 1000},
+}
 BACKBONE = "efficientnet-lite0"
 PIXEL_SIZE = 8
 VARIANTS = {"fraction": {"pilot_budgets": "fraction"}, "score 10%": {"pilot_test_fraction": 0.1}}
@@ -111,20 +114,33 @@ def study_kernel(part: str, kernel: str | None) -> tuple[str, dict[str, str | No
     return kernel, {"kernel": None if kernel == default else kernel}
 
 
+def candidates(part: str, args: argparse.Namespace) -> int:
+    """Rows each of ``part``'s pools is drawn from: ``args.candidates`` when given, else the part's own."""
+    given = getattr(args, "candidates", None)
+    own = TEXT[part]["candidates"] if part in TEXT else VISION[part]["candidates"]
+    return int(given) if given else int(own)
+
+
 def collect(out: Path, args: argparse.Namespace) -> list[Cell]:
     """Every cell with results under ``out``: truth from the sweep rows, advisor records from the diagnostics."""
     cells: list[Cell] = []
     for part, t in TEXT.items():
         if part in args.parts:
             kernel, kf = study_kernel(part, args.kernel)
-            rows = _rows(out, part, {"pool": args.pool, **t, "max_tokens": TEXT_STUDY["max_tokens"]} | kf)
+            where: dict[str, Any] = {
+                "pool": args.pool,
+                **t,
+                "candidates": candidates(part, args),
+                "max_tokens": TEXT_STUDY["max_tokens"],
+            }
+            rows = _rows(out, part, where | kf)
             budgets = [(f"{m}C", m, m) for m in TEXT_STUDY["budgets"]]
             for rep in P.REPRESENTATIONS:
                 cells += _cells(rows, args, (t["task"], rep, "label"), {"representation": rep}, budgets, 5, kernel)
     for ds, v in VISION.items():
         if ds in args.parts:
             kernel, kf = study_kernel(ds, args.kernel)
-            where = {"pool": args.pool, "candidates": v["candidates"], "dataset": ds, "test": v["test"]}
+            where = {"pool": args.pool, "candidates": candidates(ds, args), "dataset": ds, "test": v["test"]}
             rows = _rows(out, ds, where | {"pixel_size": PIXEL_SIZE} | kf)
             budgets = [(f"{name} ({mult}C)", name, mult) for name, mult in (("tight", 1), ("loose", 6))]
             for rep in P.REPRESENTATIONS:

@@ -255,3 +255,20 @@ def test_floor_section_reads_pilots_and_pool_advantages():
     assert parted_floor([(*p[:3], "") for p in parted], 0.02)["regret"] > 0.01  # one threshold cannot do both
     with pytest.raises(ValueError, match="^measure:"):
         measured_pairs([cell], "nope")
+
+
+def test_candidates_flag_reaches_every_study_and_the_cell_filter(tmp_path, capsys):
+    from kcover.experiments import calibrate
+    from kcover.experiments.calibration.cells import candidates
+
+    parse = calibrate.build_parser().parse_args
+    own = parse(["--out", str(tmp_path)])
+    more = parse(["--out", str(tmp_path), "--candidates", "6000", "--pool", "3000"])
+    assert (candidates("rotten_tomatoes", own), candidates("digits", own)) == (3000, 1297)
+    assert (candidates("rotten_tomatoes", more), candidates("digits", more)) == (6000, 6000)
+    for part in ("rotten_tomatoes", "digits"):
+        _, argv = calibrate._study_args(more, part)
+        assert argv[argv.index("--candidates") + 1] == "6000" and argv[argv.index("--pool") + 1] == "3000"
+    for bad in (["--candidates", "0"], ["--candidates", "600", "--pool", "600"]):  # checked before any work
+        assert calibrate.main(["--out", str(tmp_path), *bad]) == 2
+        assert "--candidates" in capsys.readouterr().err
