@@ -161,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     if not cells:
         raise ValueError(f"--out: no finished cells under {out}")
     md, record, csv = tables(cells)
+    record.update(pool=args.pool, candidates=args.candidates, seeds=args.seeds)  # what regret.py groups by
     for folder in [out] + ([Path(args.docs)] if args.docs else []):
         atomic_write_text(folder / "calibration.md", md + "\n")
         atomic_write_text(folder / "calibration.csv", csv)

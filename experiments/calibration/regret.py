@@ -88,7 +88,7 @@ def score(cells: Sequence[Mapping[str, Any]], policy: str, margin: float = MARGI
 MEASURES = (
     "pilot mean",
     "pilot mean, one threshold where (A') passes, one where it fails",
-    "pilot mean, one threshold per dataset x kernel x encoder",
+    "pilot mean, one threshold per dataset x kernel x encoder x pool size",
     "pool's realized ADV",
 )
 
@@ -120,7 +120,7 @@ def measured_pairs(cells: Sequence[Mapping[str, Any]], measure: str) -> list[tup
             if "(A')" in measure:
                 part = f"A' {local_check(m['record'])}"
             elif "encoder" in measure:
-                part = f"{cell['dataset']} {kernel_of(cell)} {cell.get('representation')}"
+                part = f"{cell['dataset']} {kernel_of(cell)} {cell.get('representation')} pool {cell.get('pool')}"
             out.append((p["adv_mean"], t, close, part))
     return out
 
@@ -200,10 +200,8 @@ def floor_section(
         )
         if record is not None:
             record.setdefault("hindsight_floor", {})[measure] = floors
-    third = [
-        f"{100 * score([c for c in cells if in_group(c, ds)], 'never pay', margin)['regret'] / 3:.2f}"
-        for ds in groups.values()
-    ]
+    nevers = [score([c for c in cells if in_group(c, ds)], "never pay", margin) for ds in groups.values()]
+    third = [f"{100 * n['regret'] / 3:.2f}" if n["pairs"] else "n/a" for n in nevers]
     rows.append(["(a third of never pay's regret)"] + third + [""] * len(groups))
     intro = (
         "What a threshold can reach: the lowest regret of a rule that pays when one measurement exceeds a "
@@ -221,8 +219,10 @@ def kernel_of(cell: Mapping[str, Any]) -> str:
 
 
 def in_group(cell: Mapping[str, Any], names: Sequence[str]) -> bool:
-    """Whether ``names`` holds the cell's dataset, or its dataset with its kernel ("digits (cosine)")."""
-    return cell["dataset"] in names or f"{cell['dataset']} ({kernel_of(cell)})" in names
+    """Whether ``names`` holds the cell's dataset, its dataset with its kernel ("digits (cosine)"),
+    or with its kernel and pool size ("digits (cosine, pool 600)", for cells that record a pool)."""
+    d, k = cell["dataset"], kernel_of(cell)
+    return d in names or f"{d} ({k})" in names or f"{d} ({k}, pool {cell.get('pool')})" in names
 
 
 def regret_section(
@@ -272,7 +272,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--tuning", nargs="+", default=["bbc_news", "mnist5k"], help="datasets used for tuning")
     p.add_argument("--out", default=None, help="write regret.md and regret.json to this folder")
     args = p.parse_args(argv)
-    cells = [c for path in args.record for c in json.loads(Path(path).read_text())["cells"]]
+    cells = []
+    for path in args.record:  # a record's pool size (calibrate writes it) goes to each of its cells
+        rec = json.loads(Path(path).read_text())
+        cells += [{**c, "pool": rec.get("pool")} for c in rec["cells"]]
     held = sorted({c["dataset"] for c in cells} - set(args.tuning))
     groups = {"tuning": args.tuning, "held out": held}
     if len(held) > 1:  # and each held-out dataset alone
@@ -282,6 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(tagged) > len(held):  # a dataset selected with both kernels: by kernel too
         groups |= {f"held out, {k}": [t for t in tagged if t.endswith(f"({k})")] for k in kernels}
         groups |= {t: [t] for t in tagged}
+    pooled = sorted({f"{c['dataset']} ({kernel_of(c)}, pool {c['pool']})" for c in cells if c["dataset"] in held})
+    if len(pooled) > len(tagged) and all(c["pool"] for c in cells if c["dataset"] in held):
+        groups |= {t: [t] for t in pooled}  # a dataset and kernel at two pool sizes: by pool too
     record: dict[str, Any] = {}
     lines = regret_section(cells, groups, record) + [""] + floor_section(cells, groups, record)
     print("\n".join(lines))
