@@ -120,7 +120,8 @@ def measured_pairs(cells: Sequence[Mapping[str, Any]], measure: str) -> list[tup
             if "(A')" in measure:
                 part = f"A' {local_check(m['record'])}"
             elif "encoder" in measure:
-                part = f"{cell['dataset']} {kernel_of(cell)} {cell.get('representation')} pool {cell.get('pool')}"
+                size = f" pool {cell['pool']}" if cell.get("pool") else ""
+                part = f"{cell['dataset']} {kernel_of(cell)} {cell.get('representation')}{size}"
             out.append((p["adv_mean"], t, close, part))
     return out
 
