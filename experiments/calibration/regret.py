@@ -21,7 +21,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,19 +85,26 @@ def score(cells: Sequence[Mapping[str, Any]], policy: str, margin: float = MARGI
     }
 
 
-MEASURES = (
-    "pilot mean",
-    "pilot mean, one threshold where (A') passes, one where it fails",
-    "pilot mean, one threshold per dataset x kernel x encoder x pool size",
-    "pool's realized ADV",
-)
-
-
 def local_check(record: Mapping[str, Any]) -> bool | None:
     """(A') on one pool's record: the learner's neighbours agree on labels at least about as often
     as the input's (None when not measured)."""
     nn_in, nn_l = record.get("nn_input"), record.get("nn_learner")
     return None if nn_in is None or nn_l is None else bool(nn_l >= nn_in - NN_MARGIN)
+
+
+def cell_part(cell: Mapping[str, Any]) -> str:
+    """The cell's dataset, kernel, encoder and (when recorded) pool size, as one name."""
+    size = f" pool {cell['pool']}" if cell.get("pool") else ""
+    return f"{cell['dataset']} {kernel_of(cell)} {cell.get('representation')}{size}"
+
+
+PILOT_PARTS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], str]] = {
+    "pilot mean": lambda cell, m: "",
+    "pilot mean, one threshold where (A') passes, one where it fails": lambda cell, m: f"A' {local_check(m['record'])}",
+    "pilot mean, one threshold per dataset x kernel x encoder x pool size": lambda cell, m: cell_part(cell),
+}
+"""Measures read from the pilot: name -> the part of (cell, advisor pool) that shares a threshold."""
+MEASURES = (*PILOT_PARTS, "pool's realized ADV")
 
 
 def measured_pairs(cells: Sequence[Mapping[str, Any]], measure: str) -> list[tuple[float, float, bool, str]]:
@@ -109,20 +116,13 @@ def measured_pairs(cells: Sequence[Mapping[str, Any]], measure: str) -> list[tup
     out = []
     for cell in cells:
         t, close = cell["truth"]["mean"], bool(cell["close_call"])
-        if measure == "pool's realized ADV":
+        if measure not in PILOT_PARTS:
             out += [(adv, t, close, "") for _, adv in cell.get("pool_adv", [])]
             continue
         for m in cell["measurements"]:
             p = (m["budget"] or {}).get("pilot")
-            if not p:
-                continue
-            part = ""
-            if "(A')" in measure:
-                part = f"A' {local_check(m['record'])}"
-            elif "encoder" in measure:
-                size = f" pool {cell['pool']}" if cell.get("pool") else ""
-                part = f"{cell['dataset']} {kernel_of(cell)} {cell.get('representation')}{size}"
-            out.append((p["adv_mean"], t, close, part))
+            if p:
+                out.append((p["adv_mean"], t, close, PILOT_PARTS[measure](cell, m)))
     return out
 
 
