@@ -69,10 +69,18 @@ def sparse_kernel(x: np.ndarray, bw: float):
 
 
 def apricot_knn(x: np.ndarray, k: int, bw: float) -> np.ndarray:
-    """apricot's lazy greedy on the sparse kernel (its build time counted)."""
+    """apricot's lazy greedy on the sparse kernel (its build time counted).
+
+    ``sparse_kernel`` has a row per target (its m nearest candidates), kcover's orientation;
+    apricot reads a precomputed matrix's rows as candidates (a candidate's gain sums its own row),
+    so it gets the transpose: each candidate credited for the targets that list it, as in kcover
+    and submodlib. Before 5 December 15:40 UTC it was fed the matrix itself (results rows without
+    ``kernel_rows``): the same lists read the other way, a different (and lower-scoring) problem.
+    """
     from apricot import FacilityLocationSelection
 
-    sel = FacilityLocationSelection(k, metric="precomputed", optimizer="lazy").fit(sparse_kernel(x, bw))
+    kernel = sparse_kernel(x, bw).T.tocsr()
+    sel = FacilityLocationSelection(k, metric="precomputed", optimizer="lazy").fit(kernel)
     return np.asarray(sel.ranking)
 
 
@@ -124,7 +132,7 @@ def worker(spec: dict) -> dict:
         sel = kcover.select(x, k, method="knn", neighbors=NEIGHBORS, bandwidth=bw)
         picks, info = sel.indices, dict(sel.info)
     elif tool == "apricot-knn":
-        picks = apricot_knn(x, k, bw)
+        picks, info = apricot_knn(x, k, bw), {"kernel_rows": "candidates"}
     elif tool == "submodlib-knn":
         picks = submodlib_knn(x, k, bw)
     else:
@@ -361,8 +369,11 @@ def report(args) -> None:
             )
             continue
         info = r.get("info") or {}
+        tool = r["tool"]
+        if tool == "apricot-knn" and "kernel_rows" not in info:
+            tool += " (fed the untransposed kernel: rows read as candidates)"
         lines.append(
-            f"| {r['data']} | {r['n']:,} | {r['tool']} | {r['run']} | {r.get('seconds', r['status'])} | "
+            f"| {r['data']} | {r['n']:,} | {tool} | {r['run']} | {r.get('seconds', r['status'])} | "
             f"{fmt(r.get('peak_rss_gb'), '.2f')} | {fmt(r.get('fraction_of_exact'))} | "
             f"{gap(r.get('objective'), r.get('random_objective'), r.get('reference'))} | "
             f"{path_name(info)} | {r['load_before']} |"
@@ -397,6 +408,8 @@ def report(args) -> None:
     for r in rows:
         if r.get("kind") == "cosine" or (r.get("kind") != "cli" and r.get("status") != "ok"):
             continue
+        if r.get("tool") == "apricot-knn" and "kernel_rows" not in (r.get("info") or {}):
+            continue  # fed the untransposed kernel (see apricot_knn): in the table, not the figure
         name = "kcover select (CLI defaults)" if r.get("kind") == "cli" else r["tool"]
         if r.get("tool") == "knn":
             name = path_name(r.get("info") or {})

@@ -113,7 +113,8 @@ def facility_location_dense(
 
     Args:
       similarity: (T, N) similarities, rows targets and columns candidates; every entry must be
-        >= ``floor`` (the similarity to the empty set, default 0).
+        >= ``floor`` (the similarity to the empty set, default 0). apricot's precomputed
+        matrices put candidates in rows: pass the transpose of one that is not symmetric.
       k, method, target_weights, initial, epsilon, seed, block: as
         :func:`facility_location` (``block`` default 128: the matrix is in memory already).
 
