@@ -132,7 +132,8 @@ def knn_select(
     ``coverage``: ``kernel``, ``bandwidth``, ``targets``, ``target_weights``, ``initial``.
     ``info``: ``method`` "knn", ``approximation`` {``neighbors``, ``index``}, ``index_seconds``
     (building the lists) and ``select_seconds`` (greedy) apart, ``exact_objective`` (F over all
-    targets). Time: the index (module docstring) + O(k T m); memory O(T m + (N + T) d).
+    targets). Time: the index (module docstring) + lazy greedy on the lists
+    (:mod:`kcover.selection.knn_lazy`); memory O(T m + (N + T) d).
     """
     m = DEFAULT_NEIGHBORS if neighbors is None else checks.positive_int(neighbors, "neighbors")
     opts: dict[str, Any] = {key: v for key, v in coverage.items() if v is not None}

@@ -14,8 +14,10 @@ it is poor for flat kernels. Score the picks on the exact objective with
 
 Time: building the lists O(T N d) (one blocked pass, ``block`` targets at a time, the same
 cost as exact greedy's first pass) plus O(T N log m) for the selection of the m largest; then
-O(k T m) for k greedy steps. Memory: O(T m) for the lists, O((N + T) d) features and one
-(``block``, N) similarity block while building; never N x T.
+lazy greedy over the lists regrouped by candidate (:mod:`kcover.selection.knn_lazy`): one O(T m)
+pass, then O(T + N) per pick plus O(in-degree) per re-evaluated candidate. Memory: O(T m) for
+the lists, O((N + T) d) features and one (``block``, N) similarity block while building; never
+N x T.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import numpy as np
 
 from kcover import checks
 from kcover.kernels import Kernel, pairwise
-from kcover.selection import scaffold
 from kcover.selection.facility_options import COVERAGE, CoverageKeywords, keywords, prepare
+from kcover.selection.knn_lazy import CandidateLists, by_candidate, knn_lazy_greedy
 from kcover.selection.result import Selection
 from kcover.selection.similarity import PRECISIONS
 
@@ -83,29 +85,6 @@ def knn_similarity(
     return KnnSimilarity(np.asarray(idx), vals, src.n_candidates, floor)
 
 
-@functools.partial(jax.jit, static_argnames=("k", "n"))
-def _knn_greedy(idx, vals, w, floor, initial, *, k: int, n: int):
-    """Naive greedy on the sparse lists: every step one O(T m) pass of scatter-added gains."""
-    neg_inf = jnp.array(-jnp.inf, w.dtype)
-
-    def column(j):
-        return jnp.max(jnp.where(idx == j, vals, floor), axis=1)
-
-    def pick(state, carry, i):
-        contrib = jnp.maximum(vals - state.cover[:, None], 0.0) * w[:, None]
-        g = jax.ops.segment_sum(contrib.reshape(-1), idx.reshape(-1), num_segments=n)
-        g = jnp.where(state.selected, neg_inf, g)
-        arg = jnp.argmax(g).astype(jnp.int32)
-        return arg, g[arg], column(arg), carry
-
-    m = initial.shape[0]
-    state = scaffold.add_initial(scaffold.start(jnp.full(w.shape, floor, w.dtype), n), initial, column)
-    state, _, (picks, gains, objective) = scaffold.scan_picks(
-        state, None, k, pick, lambda s: jnp.sum(w * (s.cover - floor)), m
-    )
-    return picks, gains, objective, scaffold.pick_weights(state.assign, w, m, k), state.cover
-
-
 def facility_location_knn(
     features: Any,
     k: int,
@@ -132,7 +111,8 @@ def facility_location_knn(
       ``coverage`` are those of the sparse objective F_m <= F (see the module docstring);
       rescore with :func:`kcover.objective` for F. ``method`` is "knn".
 
-    Time O(T N d) to build the lists + O(k T m) to select; memory O(T m + (N + T) d + block N).
+    Time O(T N d) to build the lists + lazy greedy on them (see the module docstring); memory
+    O(T m + (N + T) d + block N).
     Ties go to the lowest candidate index.
     """
     opts = keywords(coverage, COVERAGE, "coverage")
@@ -147,15 +127,13 @@ def facility_location_knn(
         )
     elif similarity.indices.shape[0] != t.shape[0] or similarity.n_candidates != x.shape[0]:
         raise ValueError("similarity: its lists were built for another pool or target set")
-    vals = jnp.asarray(similarity.values, w.dtype)
-    out = _knn_greedy(
-        jnp.asarray(similarity.indices),
-        vals,
+    lists = by_candidate(np.asarray(similarity.indices), np.asarray(similarity.values, w.dtype), x.shape[0])
+    out = knn_lazy_greedy(
+        CandidateLists(*(jnp.asarray(a) for a in lists)),
         jnp.asarray(w),
         jnp.asarray(similarity.floor, w.dtype),
         jnp.asarray(init, jnp.int32),
         k=k,
-        n=x.shape[0],
     )
     picks, gains, objective, weights, cur = (np.asarray(a) for a in out)
     return Selection(picks.astype(np.int32), gains, objective, weights, cur, "knn")
