@@ -42,6 +42,7 @@ RESULTS = HERE / "results"
 OUT_JSON = RESULTS / "scale.json"
 TOOLS = ("exact", "auto", "sketch-sample", "knn", "partitions", "greedi", "apricot-knn", "submodlib-knn")
 NEIGHBORS, PARTITIONS = 32, 4
+KNN_LAZY_SINCE = "2026-12-05 15:20 UTC"  # from here the kNN path runs lazy greedy on its lists
 
 
 def data_file(name: str, n: int) -> Path:
@@ -376,7 +377,7 @@ def report(args) -> None:
             f"| {r['data']} | {r['n']:,} | {tool} | {r['run']} | {r.get('seconds', r['status'])} | "
             f"{fmt(r.get('peak_rss_gb'), '.2f')} | {fmt(r.get('fraction_of_exact'))} | "
             f"{gap(r.get('objective'), r.get('random_objective'), r.get('reference'))} | "
-            f"{path_name(info)} | {r['load_before']} |"
+            f"{path_name(info, r.get('date', ''))} | {r['load_before']} |"
         )
     cos = [r for r in rows if r.get("kind") == "cosine"]
     if cos:
@@ -403,7 +404,8 @@ def report(args) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax.set_prop_cycle(color=plt.get_cmap("tab20").colors)
     series: dict[str, list] = {}
     for r in rows:
         if r.get("kind") == "cosine" or (r.get("kind") != "cli" and r.get("status") != "ok"):
@@ -412,27 +414,33 @@ def report(args) -> None:
             continue  # fed the untransposed kernel (see apricot_knn): in the table, not the figure
         name = "kcover select (CLI defaults)" if r.get("kind") == "cli" else r["tool"]
         if r.get("tool") == "knn":
-            name = path_name(r.get("info") or {})
+            name = path_name(r.get("info") or {}, r.get("date", ""))
         series.setdefault(f"{name}, {r['data']}", []).append((r["n"], r.get("wall_seconds") or r["seconds"]))
     for label, pts in sorted(series.items()):
-        pts = sorted(pts)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+        ns = sorted({n for n, _ in pts})
+        med = [float(np.median([sec for n, sec in pts if n == size])) for size in ns]
+        (line,) = ax.plot(ns, med, "-", label=label)  # the median run at each N
+        ax.plot([n for n, _ in pts], [sec for _, sec in pts], "o", color=line.get_color(), ms=4)
     ax.set(
         xscale="log",
         yscale="log",
         xlabel="N (rows)",
         ylabel="seconds (2 shared CPU cores)",
-        title="k = 1,000: time against N",
+        title="k = 1,000: time against N (line: median run; dots: every run)",
     )
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(RESULTS / "scale_paths.png", dpi=120)
 
 
-def path_name(info: dict) -> str:
-    """The path a row ran, with the kNN index used."""
+def path_name(info: dict, date: str = "") -> str:
+    """The path a row ran, with the kNN index used; kNN rows dated before ``KNN_LAZY_SINCE`` ran
+    naive greedy on the lists (a full pass per pick), and say so."""
     approx = info.get("approximation") or {}
-    return info.get("method", "") + (f" ({approx['index']})" if isinstance(approx, dict) and "index" in approx else "")
+    name = info.get("method", "") + (f" ({approx['index']})" if isinstance(approx, dict) and "index" in approx else "")
+    if info.get("method") == "knn" and date and date < KNN_LAZY_SINCE:
+        name += ", naive greedy"
+    return name
 
 
 def gap(value, rand, ref) -> str:
