@@ -12,6 +12,7 @@ pytestmark = pytest.mark.integration  # encoders with the shipped weights and th
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # 2 min on 2 cores: the script is for the day a GPU is lent; run with -m slow
 def test_the_gpu_check_runs_every_step_small_on_the_cpu(tmp_path):
     pytest.importorskip("mlxtend")
     out = tmp_path / "check"

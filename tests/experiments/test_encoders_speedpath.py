@@ -167,6 +167,7 @@ def test_bad_arguments_name_the_argument(variables):
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # 47 s: the benchmark script end to end; its kernels are tested above
 def test_the_benchmark_runs_quick_offline(tmp_path):
     """``bench_encoders.py --quick``: tiny random models, both parts, all rows, the files written."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
