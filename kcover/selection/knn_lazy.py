@@ -15,8 +15,9 @@ to the lowest index). The first pass sums the entries in another way (``segment_
 bounds are inflated by more than the summation error of any order (``deg * 2**-22`` relative,
 for nonnegative terms), so they only decide which candidates get evaluated.
 
-Time: the regrouping, one O(T m) first pass, then per pick O(T + N) for the coverage update
-and the round bookkeeping plus O(batch * in-degree) per round. Memory O(T m + N + T).
+Time: the regrouping, one O(T m) first pass, then per pick O(T + N) for the coverage update,
+and per round O(N) for choosing the largest stale bounds plus O(batch * in-degree) for their
+gains. Memory O(T m + N + T).
 """
 
 from __future__ import annotations
