@@ -75,8 +75,8 @@ def apricot_knn(x: np.ndarray, k: int, bw: float) -> np.ndarray:
     ``sparse_kernel`` has a row per target (its m nearest candidates), kcover's orientation;
     apricot reads a precomputed matrix's rows as candidates (a candidate's gain sums its own row),
     so it gets the transpose: each candidate credited for the targets that list it, as in kcover
-    and submodlib. Before 5 December 15:40 UTC it was fed the matrix itself (results rows without
-    ``kernel_rows``): the same lists read the other way, a different (and lower-scoring) problem.
+    and submodlib. Earlier runs fed it the matrix itself (results rows without ``kernel_rows``,
+    see :func:`untransposed`): the same lists read the other way, a different, lower-scoring problem.
     """
     from apricot import FacilityLocationSelection
 
@@ -370,9 +370,7 @@ def report(args) -> None:
             )
             continue
         info = r.get("info") or {}
-        tool = r["tool"]
-        if tool == "apricot-knn" and "kernel_rows" not in info:
-            tool += " (fed the untransposed kernel: rows read as candidates)"
+        tool = r["tool"] + (" (fed the untransposed kernel: rows read as candidates)" if untransposed(r) else "")
         lines.append(
             f"| {r['data']} | {r['n']:,} | {tool} | {r['run']} | {r.get('seconds', r['status'])} | "
             f"{fmt(r.get('peak_rss_gb'), '.2f')} | {fmt(r.get('fraction_of_exact'))} | "
@@ -410,8 +408,8 @@ def report(args) -> None:
     for r in rows:
         if r.get("kind") == "cosine" or (r.get("kind") != "cli" and r.get("status") != "ok"):
             continue
-        if r.get("tool") == "apricot-knn" and "kernel_rows" not in (r.get("info") or {}):
-            continue  # fed the untransposed kernel (see apricot_knn): in the table, not the figure
+        if untransposed(r):
+            continue  # in the table, not the figure
         name = "kcover select (CLI defaults)" if r.get("kind") == "cli" else r["tool"]
         if r.get("tool") == "knn":
             name = path_name(r.get("info") or {}, r.get("date", ""))
@@ -431,6 +429,11 @@ def report(args) -> None:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(RESULTS / "scale_paths.png", dpi=120)
+
+
+def untransposed(row: dict) -> bool:
+    """An apricot-knn row from before the fix in :func:`apricot_knn`: it solved the other problem."""
+    return row.get("tool") == "apricot-knn" and "kernel_rows" not in (row.get("info") or {})
 
 
 def path_name(info: dict, date: str = "") -> str:
