@@ -37,6 +37,7 @@ def render_mode(out: Path, record: dict[str, Any]) -> tuple[list[Path], list[str
     )
     ax.legend(fontsize=8)
     for ax, order in zip(axes[1:], ("mode-major", "shuffled")):
+        drawn = False
         for d in deltas:
             sel = [
                 x for x in exact if x["order"] == order and x["rho"] == 1.0 and x["delta_frac"] == realized_delta(r, d)
@@ -47,10 +48,15 @@ def render_mode(out: Path, record: dict[str, Any]) -> tuple[list[Path], list[str
             ax.errorbar(
                 ks, adv.mean(1), yerr=adv.std(1), marker="o", ms=3, capsize=2, label=f"Delta={realized_delta(r, d):.2f}"
             )
+            drawn = True
         ax.axvline(r, color="gray", ls=":", lw=1)
         ax.text(r, ax.get_ylim()[1] * 0.95, " k = r", fontsize=8, va="top")
         ax.set(xlabel="budget k", ylabel="ADV (rho = 1)", title=f"ADV(k), input-FL order: {order}")
-        ax.legend(fontsize=8)
+        if drawn:
+            ax.legend(fontsize=8)
+        else:  # this order was not among the run's --orders
+            ax.text(0.5, 0.5, f"order {order} not run", transform=ax.transAxes, ha="center", va="center")
+            ax.set_xlim(min(ks) - 0.5, max(ks) + 0.5)
     fig.suptitle(f"Latent-mode model: r={r} modes, s={s} input sub-clusters per misaligned mode, {seeds} seed(s)")
 
     md = [

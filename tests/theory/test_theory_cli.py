@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,14 @@ def test_summary_is_pure_and_the_renderer_writes_it(tmp_path, monkeypatch):
     assert set(js) == set(rec) and len(js["instances"]) == len(rec["instances"])
     assert js["config"]["ks"] == rec["config"]["ks"].tolist() and js["summary"] == rec["summary"]
     assert "docs/theory.md" in paths[1].read_text() and any("paper" in line for line in lines)
+
+
+def test_a_run_of_one_order_renders_without_an_empty_legend(tmp_path):
+    rec = mode_summary(1, r=4, n=3, deltas=(0.0, 1.0), orders=("mode-major",), progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns on a legend with nothing to show
+        paths, _ = render_mode(tmp_path, rec)
+    assert paths[0].stat().st_size > 1000
 
 
 def test_summaries_and_cli_glue_load_without_matplotlib():
