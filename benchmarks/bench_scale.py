@@ -386,6 +386,8 @@ def report(args) -> None:
             "Fresh processes, alternating; N = 30,000, d = 128, a 50-centre positive mixture, k = 500.",
             "",
             "The first-pass tiles became (512, 512) on 4 December at 18:00 UTC (rows dated earlier used (256, 256)).",
+            "From 6 December 18:30 UTC on, cache rounds read 32 rows a chunk on two cores (8 before) and the",
+            "symmetric first pass unrolls its loop by 2 (benchmarks/README.md).",
             "",
             "| when (UTC) | run | kcover CLI s | apricot s | apricot / kcover | F kcover / F apricot | load |",
             "| --- | ---: | ---: | ---: | ---: | ---: | --- |",

@@ -16,6 +16,8 @@ new or that bound is reached (only NaN similarities can cause either) instead of
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -34,7 +36,23 @@ from kcover.selection.similarity import (
 INFLATE = 1.0 + 2.0**-10  # upper bounds computed in another shape or in float16 are scaled by this
 PASS_WIDTH = 256  # the first pass evaluates at least this many candidates per call (CPU: 256 beat 512)
 SYMMETRIC_WIDTH = 512  # the symmetric pass's tiles are (W, W) (CPU: 512 beat 256, 384 and 768)
-CACHE_CHUNK = 8  # cache rows gathered and summed together in a cache round (CPU)
+SYMMETRIC_UNROLL = 2  # tiles per iteration of the symmetric pass's loop (CPU: 2 beat 1, 4 no better)
+CACHE_CHUNK = 32  # cache rows gathered and summed together in a CPU cache round, on two cores or more
+CACHE_CHUNK_ONE_CORE = 8  # the same on one core
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on: its CPU affinity where the system reports one."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def cache_chunk() -> int:
+    """Cache rows a CPU cache round gathers and sums together: ``CACHE_CHUNK``, large enough for
+    XLA's CPU runtime to split the widening and the sum across cores, or ``CACHE_CHUNK_ONE_CORE``
+    on one core, where a smaller chunk stays in the processor's cache (benchmarks/README.md)."""
+    return CACHE_CHUNK if cpu_cores() > 1 else CACHE_CHUNK_ONE_CORE
 
 
 def round_up_f16(s: jax.Array) -> jax.Array:
@@ -119,7 +137,8 @@ def symmetric_bound_pass(
         return g, q
 
     q0 = jnp.zeros((npad, npad), jnp.float16) if cache else None
-    g, q = jax.lax.fori_loop(0, pairs.shape[0], body, (jnp.zeros(npad, w.dtype), q0))
+    # unrolled: XLA's CPU runtime overlaps one tile's product and transpose with the next's
+    g, q = jax.lax.fori_loop(0, pairs.shape[0], body, (jnp.zeros(npad, w.dtype), q0), unroll=SYMMETRIC_UNROLL)
     return g[:n] * INFLATE, q
 
 
@@ -156,16 +175,16 @@ def first_bounds(
 def cache_bounds(q: jax.Array, idx: jax.Array, w: jax.Array, cur: jax.Array, axis_name: str | None) -> jax.Array:
     """Upper bounds (len(idx),) on the gains of the candidates ``idx`` from their cached rows.
 
-    ``q`` is the (P, T') float16 cache. On the CPU the rows are gathered ``CACHE_CHUNK`` at a
-    time: a gathered chunk stays in the processor's cache while it is widened and summed, which
-    reads rows faster than gathering all of them first (benchmarks/README.md). On an
+    ``q`` is the (P, T') float16 cache. On the CPU the rows are gathered :func:`cache_chunk` at a
+    time: a gathered chunk is widened and summed while it is still in the processor's cache,
+    which reads rows faster than gathering all of them first (benchmarks/README.md). On an
     accelerator, where a loop of small steps would serialize, they are gathered at once.
     """
     pad = q.shape[1] - cur.shape[0]  # the symmetric pass's cache has zero-weight padding columns
     if pad:
         w, cur = jnp.pad(w, (0, pad)), jnp.pad(cur, (0, pad))
     m = idx.shape[0]
-    chunk = min(CACHE_CHUNK, m) if jax.default_backend() == "cpu" else m
+    chunk = min(cache_chunk(), m) if jax.default_backend() == "cpu" else m
     chunks = -(-m // chunk)
     ids = jnp.pad(idx, (0, chunks * chunk - m), mode="edge").reshape(chunks, chunk)
     ub = jax.lax.map(lambda j: covered(q[j].astype(cur.dtype), w, cur, 1, None), ids).reshape(-1)[:m]

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 import kcover
 from _reference import fl_greedy
 from _reference import gram as ref_gram
+from kcover.selection import lazy
 from kcover.selection.facility_rules import greedy_jit, greedy_loop
 from kcover.selection.lazy import (
     CACHE_CHUNK,
+    CACHE_CHUNK_ONE_CORE,
     INFLATE,
     PASS_WIDTH,
     SYMMETRIC_WIDTH,
@@ -82,9 +84,10 @@ def test_max_first_agrees_with_max_and_argmax(values):
     assert int(at) == int(jnp.argmax(v))
 
 
-def test_the_symmetric_pass_cache_is_symmetric_and_bounds_every_similarity():
+@pytest.mark.parametrize("blocks", [2, 3])  # 3 and 6 tiles: the loop is unrolled by SYMMETRIC_UNROLL
+def test_the_symmetric_pass_cache_is_symmetric_and_bounds_every_similarity(blocks):
     # the lower half of the cache is the upper half transposed: exactly symmetric, and >= float64 truth
-    x = blobs(2 * PASS_WIDTH + 37, d=5, c=9, seed=3, dtype=np.float32)
+    x = blobs((blocks - 1) * PASS_WIDTH + 37, d=5, c=9, seed=3, dtype=np.float32)
     n = x.shape[0]
     kern = make_kernel("rbf", 2.0)
     src = FeatureSimilarity(jnp.asarray(x), jnp.asarray(x), kern, "highest", True)
@@ -119,15 +122,20 @@ def test_lazy_with_cache_picks_exactly_what_naive_picks(kernel, x64):
 
 
 @pytest.mark.parametrize("backend", ["cpu", "gpu"])
-@pytest.mark.parametrize("m", [1, CACHE_CHUNK, 3 * CACHE_CHUNK + 5])
-def test_cache_bounds_read_in_chunks_match_a_float64_sum(m, backend, monkeypatch):
-    # on the CPU rows are gathered a chunk at a time (a count that is not a multiple of the chunk
-    # is padded); elsewhere all at once: both must give the same bounds
+@pytest.mark.parametrize("cores", [1, 2])
+@pytest.mark.parametrize("chunks", [0, 1, 3])
+def test_cache_bounds_read_in_chunks_match_a_float64_sum(chunks, cores, backend, monkeypatch):
+    # on the CPU rows are gathered a chunk at a time (a chunk per core count; a count that is not a
+    # multiple of the chunk is padded); elsewhere all at once: all must give the same bounds
     monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    monkeypatch.setattr(lazy, "cpu_cores", lambda: cores)
+    chunk = CACHE_CHUNK if cores > 1 else CACHE_CHUNK_ONE_CORE
+    assert lazy.cache_chunk() == chunk
+    m = max(1, chunks * chunk + (5 if chunks > 1 else 0))
     rng = np.random.default_rng(m)
-    q = rng.uniform(-0.2, 1.0, size=(40, 33)).astype(np.float16)  # 33 columns: 3 zero-weight padding ones
+    q = rng.uniform(-0.2, 1.0, size=(m + 7, 33)).astype(np.float16)  # 33 columns: 3 zero-weight padding ones
     w, cur = rng.uniform(0.5, 2.0, 30).astype(np.float32), rng.uniform(0.0, 0.8, 30).astype(np.float32)
-    idx = rng.choice(40, m, replace=False).astype(np.int32)
+    idx = rng.choice(m + 7, m, replace=False).astype(np.int32)
     got = np.asarray(cache_bounds(jnp.asarray(q), jnp.asarray(idx), jnp.asarray(w), jnp.asarray(cur), None))
     ref = (np.maximum(q[idx, :30].astype(np.float64) - cur, 0.0) * w).sum(1) * INFLATE
     np.testing.assert_allclose(got, ref, rtol=1e-5)
