@@ -102,7 +102,7 @@ def _mnist5k(split: str, data_dir: str | None, index: np.ndarray | None):
     x, y = _mnist5k_arrays()
     rows = _split_shipped(len(y), split, 1000)
     rows = rows if index is None else rows[index]
-    return x[rows].reshape(-1, 28, 28).astype(np.uint8), y[rows].astype(np.int64)
+    return x[rows].reshape(-1, 28, 28), y[rows]  # fancy indexing copies: writable uint8, int64
 
 
 def _digits(split: str, data_dir: str | None, index: np.ndarray | None):

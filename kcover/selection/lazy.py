@@ -51,7 +51,7 @@ def cpu_cores() -> int:
 def cache_chunk() -> int:
     """Cache rows a CPU cache round gathers and sums together: ``CACHE_CHUNK``, large enough for
     XLA's CPU runtime to split the widening and the sum across cores, or ``CACHE_CHUNK_ONE_CORE``
-    on one core, where a smaller chunk stays in the processor's cache (benchmarks/README.md)."""
+    on one core, where it measured faster (benchmarks/README.md)."""
     return CACHE_CHUNK if cpu_cores() > 1 else CACHE_CHUNK_ONE_CORE
 
 
